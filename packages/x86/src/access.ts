@@ -1,0 +1,367 @@
+/**
+ * Memory access through segments (Bochs access.cc / access2.cc): the segment checks of
+ * SDM Vol. 3 §5.3–5.4 (limit, expand-down, type), linear → physical (A20 now, paging in
+ * part 2), RAM fast paths, the device callback and the MMIO hook for everything else.
+ *
+ * Faults are not thrown: the access raises the exception (st[STOP] = STOP_FAULT) and
+ * returns 0; a handler checks `st[STOP] === STOP_FAULT` after each access it makes.
+ */
+import type { X86Cpu } from "./cpu.js";
+import { raiseFault } from "./exception.js";
+import { EV_MMIO, HOOK_DONE, HOOK_EXIT } from "./hooks.js";
+import { F_A32 } from "./icache.js";
+import { PAGE_SHIFT } from "./memory.js";
+import {
+  AR_DB,
+  AR_G,
+  AR_P,
+  AR_S,
+  AR_TYPE_CODE,
+  AR_TYPE_EC,
+  AR_TYPE_RW,
+  AR_UNUSABLE,
+  CR0_PE,
+  ESP,
+  GP_VECTOR,
+  SS,
+  SS_VECTOR,
+} from "./regs.js";
+import { A20_MASK, CR0, EXIT_REASON, RMW_LIN, RMW_PHYS, STOP, STOP_FAULT } from "./state.js";
+
+export const SEG_OK_R = 1;
+export const SEG_OK_W = 2;
+
+/**
+ * Refresh the derived check values of segment `s` from its cache. In real mode every
+ * segment is readable and writable and only the limit applies.
+ */
+export function recomputeSegment(cpu: X86Cpu, s: number): void {
+  const ar = cpu.segAr[s]!;
+  const limit = cpu.segLimit[s]! >>> 0;
+  const big = (ar & AR_DB) !== 0;
+  let lo = 0;
+  let hi = limit;
+  let ok = SEG_OK_R | SEG_OK_W;
+  if (cpu.st[CR0]! & CR0_PE) {
+    if (ar & AR_UNUSABLE || !(ar & AR_P)) ok = 0;
+    else if (ar & AR_S) {
+      if (ar & AR_TYPE_CODE) ok = ar & AR_TYPE_RW ? SEG_OK_R : 0;
+      else {
+        ok = ar & AR_TYPE_RW ? SEG_OK_R | SEG_OK_W : SEG_OK_R;
+        if (ar & AR_TYPE_EC) {
+          // Expand-down: valid offsets are limit+1 .. 0xFFFF or 0xFFFFFFFF (B bit).
+          lo = limit + 1;
+          hi = big ? 0xffff_ffff : 0xffff;
+        }
+      }
+    } else ok = 0;
+  }
+  cpu.segLo[s] = lo;
+  cpu.segHi[s] = hi;
+  cpu.segOk[s] = ok;
+}
+
+/** Expand a descriptor's raw 20-bit limit by its G bit. */
+export function scaleLimit(rawLimit: number, ar: number): number {
+  return ar & AR_G ? ((rawLimit << 12) | 0xfff) >>> 0 : rawLimit;
+}
+
+/** #SS(0) for the stack segment, #GP(0) otherwise (SDM §5.3). */
+function segmentFault(cpu: X86Cpu, seg: number): void {
+  raiseFault(cpu, seg === SS ? SS_VECTOR : GP_VECTOR, 0);
+}
+
+/** The effective address of decoded instruction `i` (16- or 32-bit). */
+export function ea(cpu: X86Cpu, i: number): number {
+  const dc = cpu.dc;
+  const r = cpu.regs;
+  const a = (r[dc.base[i]!]! + (r[dc.index[i]!]! << dc.scale[i]!) + dc.disp[i]!) | 0;
+  return dc.flags[i]! & F_A32 ? a : a & 0xffff;
+}
+
+/** Check an access of `size` bytes at `off` in `seg`; returns the linear address or faults. */
+function check(cpu: X86Cpu, seg: number, off: number, size: number, need: number): number {
+  const o = off >>> 0;
+  if ((cpu.segOk[seg]! & need) === 0 || o < cpu.segLo[seg]! || o + size - 1 > cpu.segHi[seg]!) {
+    segmentFault(cpu, seg);
+    return 0;
+  }
+  return (cpu.segBase[seg]! + o) | 0;
+}
+
+/** Linear → physical for a data access (paging comes in part 2). */
+export function translate(cpu: X86Cpu, linear: number): number {
+  return linear & cpu.st[A20_MASK]!;
+}
+
+// Physical access -------------------------------------------------------------
+
+function mmio(cpu: X86Cpu, phys: number, size: number, write: boolean, value: number): number {
+  if (cpu.hooks !== null) {
+    const x = cpu.exitInfo;
+    x[0] = EV_MMIO;
+    x[1] = phys;
+    x[2] = size;
+    x[3] = write ? 1 : 0;
+    x[4] = value;
+    const r = cpu.hooks.onEvent(cpu, EV_MMIO);
+    if (r === HOOK_EXIT) {
+      cpu.st[STOP] = STOP_FAULT;
+      cpu.st[EXIT_REASON] = 3;
+      return 0;
+    }
+    if (r === HOOK_DONE) return x[4]! >>> 0;
+  }
+  const dev = cpu.mem.devices;
+  if (write) {
+    dev.mmioWrite(phys >>> 0, size as 1 | 2 | 4, value >>> 0);
+    return 0;
+  }
+  return dev.mmioRead(phys >>> 0, size as 1 | 2 | 4) >>> 0;
+}
+
+export function physRead8(cpu: X86Cpu, p: number): number {
+  const mem = cpu.mem;
+  const e = mem.pageMap[p >>> PAGE_SHIFT]!;
+  if (e >= 0) return mem.mem8[e >>> 20]![((e & 0xfffff) << PAGE_SHIFT) | (p & 0xfff)]!;
+  return mmio(cpu, p, 1, false, 0) & 0xff;
+}
+
+export function physRead16(cpu: X86Cpu, p: number): number {
+  const mem = cpu.mem;
+  const e = mem.pageMap[p >>> PAGE_SHIFT]!;
+  if (e >= 0 && (p & 0xfff) !== 0xfff) {
+    const m = mem.mem8[e >>> 20]!;
+    const o = ((e & 0xfffff) << PAGE_SHIFT) | (p & 0xfff);
+    return m[o]! | (m[o + 1]! << 8);
+  }
+  if (e < 0 && (p & 0xfff) !== 0xfff) return mmio(cpu, p, 2, false, 0) & 0xffff;
+  const lo = physRead8(cpu, p);
+  return lo | (physRead8(cpu, (p + 1) | 0) << 8);
+}
+
+export function physRead32(cpu: X86Cpu, p: number): number {
+  const mem = cpu.mem;
+  const e = mem.pageMap[p >>> PAGE_SHIFT]!;
+  if (e >= 0 && (p & 0xfff) <= 0xffc) {
+    const o = ((e & 0xfffff) << PAGE_SHIFT) | (p & 0xfff);
+    if ((o & 3) === 0) return mem.mem32[e >>> 20]![o >> 2]!;
+    const m = mem.mem8[e >>> 20]!;
+    return m[o]! | (m[o + 1]! << 8) | (m[o + 2]! << 16) | (m[o + 3]! << 24);
+  }
+  if (e < 0 && (p & 0xfff) <= 0xffc) return mmio(cpu, p, 4, false, 0) | 0;
+  const lo = physRead16(cpu, p);
+  return lo | (physRead16(cpu, (p + 2) | 0) << 16);
+}
+
+function noteWrite(cpu: X86Cpu, page: number): boolean {
+  const mem = cpu.mem;
+  if (mem.codePage[page] !== 0) cpu.invalidateCodePage(page);
+  return mem.roPage[page] === 0;
+}
+
+export function physWrite8(cpu: X86Cpu, p: number, v: number): void {
+  const mem = cpu.mem;
+  const page = p >>> PAGE_SHIFT;
+  const e = mem.pageMap[page]!;
+  if (e >= 0) {
+    if (mem.codePage[page] !== 0 || mem.roPage[page] !== 0) {
+      if (!noteWrite(cpu, page)) return;
+    }
+    mem.mem8[e >>> 20]![((e & 0xfffff) << PAGE_SHIFT) | (p & 0xfff)] = v;
+    return;
+  }
+  mmio(cpu, p, 1, true, v & 0xff);
+}
+
+export function physWrite16(cpu: X86Cpu, p: number, v: number): void {
+  const mem = cpu.mem;
+  const page = p >>> PAGE_SHIFT;
+  const e = mem.pageMap[page]!;
+  if ((p & 0xfff) !== 0xfff) {
+    if (e >= 0) {
+      if (mem.codePage[page] !== 0 || mem.roPage[page] !== 0) {
+        if (!noteWrite(cpu, page)) return;
+      }
+      const m = mem.mem8[e >>> 20]!;
+      const o = ((e & 0xfffff) << PAGE_SHIFT) | (p & 0xfff);
+      m[o] = v;
+      m[o + 1] = v >> 8;
+      return;
+    }
+    mmio(cpu, p, 2, true, v & 0xffff);
+    return;
+  }
+  physWrite8(cpu, p, v);
+  physWrite8(cpu, (p + 1) | 0, v >> 8);
+}
+
+export function physWrite32(cpu: X86Cpu, p: number, v: number): void {
+  const mem = cpu.mem;
+  const page = p >>> PAGE_SHIFT;
+  const e = mem.pageMap[page]!;
+  if ((p & 0xfff) <= 0xffc) {
+    if (e >= 0) {
+      if (mem.codePage[page] !== 0 || mem.roPage[page] !== 0) {
+        if (!noteWrite(cpu, page)) return;
+      }
+      const o = ((e & 0xfffff) << PAGE_SHIFT) | (p & 0xfff);
+      if ((o & 3) === 0) {
+        mem.mem32[e >>> 20]![o >> 2] = v;
+        return;
+      }
+      const m = mem.mem8[e >>> 20]!;
+      m[o] = v;
+      m[o + 1] = v >> 8;
+      m[o + 2] = v >> 16;
+      m[o + 3] = v >> 24;
+      return;
+    }
+    mmio(cpu, p, 4, true, v);
+    return;
+  }
+  physWrite16(cpu, p, v);
+  physWrite16(cpu, (p + 2) | 0, v >> 16);
+}
+
+// Linear access (descriptor tables, TSS, IDT: no segment checks) ---------------
+
+export function linRead8(cpu: X86Cpu, lin: number): number {
+  return physRead8(cpu, translate(cpu, lin));
+}
+export function linRead16(cpu: X86Cpu, lin: number): number {
+  return physRead16(cpu, translate(cpu, lin));
+}
+export function linRead32(cpu: X86Cpu, lin: number): number {
+  return physRead32(cpu, translate(cpu, lin));
+}
+export function linWrite8(cpu: X86Cpu, lin: number, v: number): void {
+  physWrite8(cpu, translate(cpu, lin), v);
+}
+export function linWrite16(cpu: X86Cpu, lin: number, v: number): void {
+  physWrite16(cpu, translate(cpu, lin), v);
+}
+export function linWrite32(cpu: X86Cpu, lin: number, v: number): void {
+  physWrite32(cpu, translate(cpu, lin), v);
+}
+
+// Segmented access (the instruction operands) ----------------------------------
+
+export function readMem8(cpu: X86Cpu, seg: number, off: number): number {
+  const lin = check(cpu, seg, off, 1, SEG_OK_R);
+  if (cpu.st[STOP] === STOP_FAULT) return 0;
+  return physRead8(cpu, translate(cpu, lin));
+}
+export function readMem16(cpu: X86Cpu, seg: number, off: number): number {
+  const lin = check(cpu, seg, off, 2, SEG_OK_R);
+  if (cpu.st[STOP] === STOP_FAULT) return 0;
+  return physRead16(cpu, translate(cpu, lin));
+}
+export function readMem32(cpu: X86Cpu, seg: number, off: number): number {
+  const lin = check(cpu, seg, off, 4, SEG_OK_R);
+  if (cpu.st[STOP] === STOP_FAULT) return 0;
+  return physRead32(cpu, translate(cpu, lin));
+}
+export function writeMem8(cpu: X86Cpu, seg: number, off: number, v: number): void {
+  const lin = check(cpu, seg, off, 1, SEG_OK_W);
+  if (cpu.st[STOP] === STOP_FAULT) return;
+  physWrite8(cpu, translate(cpu, lin), v);
+}
+export function writeMem16(cpu: X86Cpu, seg: number, off: number, v: number): void {
+  const lin = check(cpu, seg, off, 2, SEG_OK_W);
+  if (cpu.st[STOP] === STOP_FAULT) return;
+  physWrite16(cpu, translate(cpu, lin), v);
+}
+export function writeMem32(cpu: X86Cpu, seg: number, off: number, v: number): void {
+  const lin = check(cpu, seg, off, 4, SEG_OK_W);
+  if (cpu.st[STOP] === STOP_FAULT) return;
+  physWrite32(cpu, translate(cpu, lin), v);
+}
+
+/** Check that `size` bytes at `off` may be written, without writing (multi-part stores). */
+export function probeWrite(cpu: X86Cpu, seg: number, off: number, size: number): boolean {
+  check(cpu, seg, off, size, SEG_OK_W);
+  return cpu.st[STOP] !== STOP_FAULT;
+}
+
+/**
+ * Read-modify-write: read the operand after checking it may be written, remembering where
+ * it is; `rmwWriteN` then stores the result there without checking again.
+ */
+export function rmwRead8(cpu: X86Cpu, seg: number, off: number): number {
+  const lin = check(cpu, seg, off, 1, SEG_OK_R | SEG_OK_W);
+  if (cpu.st[STOP] === STOP_FAULT) return 0;
+  const p = translate(cpu, lin);
+  cpu.st[RMW_PHYS] = p;
+  cpu.st[RMW_LIN] = lin;
+  return physRead8(cpu, p);
+}
+export function rmwRead16(cpu: X86Cpu, seg: number, off: number): number {
+  const lin = check(cpu, seg, off, 2, SEG_OK_R | SEG_OK_W);
+  if (cpu.st[STOP] === STOP_FAULT) return 0;
+  const p = translate(cpu, lin);
+  cpu.st[RMW_PHYS] = p;
+  cpu.st[RMW_LIN] = lin;
+  return physRead16(cpu, p);
+}
+export function rmwRead32(cpu: X86Cpu, seg: number, off: number): number {
+  const lin = check(cpu, seg, off, 4, SEG_OK_R | SEG_OK_W);
+  if (cpu.st[STOP] === STOP_FAULT) return 0;
+  const p = translate(cpu, lin);
+  cpu.st[RMW_PHYS] = p;
+  cpu.st[RMW_LIN] = lin;
+  return physRead32(cpu, p);
+}
+export function rmwWrite8(cpu: X86Cpu, v: number): void {
+  physWrite8(cpu, cpu.st[RMW_PHYS]!, v);
+}
+export function rmwWrite16(cpu: X86Cpu, v: number): void {
+  physWrite16(cpu, cpu.st[RMW_PHYS]!, v);
+}
+export function rmwWrite32(cpu: X86Cpu, v: number): void {
+  physWrite32(cpu, cpu.st[RMW_PHYS]!, v);
+}
+
+// The stack ----------------------------------------------------------------------
+
+/** True when SS is a 32-bit stack (B bit): ESP, else SP. */
+export function stack32(cpu: X86Cpu): boolean {
+  return (cpu.segAr[SS]! & AR_DB) !== 0;
+}
+
+/** The stack pointer as the stack's size uses it. */
+export function getSp(cpu: X86Cpu): number {
+  return stack32(cpu) ? cpu.regs[ESP]! : cpu.regs[ESP]! & 0xffff;
+}
+
+/** Set SP or ESP per the stack size (SP keeps ESP's upper half). */
+export function setSp(cpu: X86Cpu, v: number): void {
+  if (stack32(cpu)) cpu.regs[ESP] = v;
+  else cpu.r16[ESP * 2] = v;
+}
+
+/** Offset `delta` bytes from the stack pointer, wrapped to the stack's size. */
+export function spOffset(cpu: X86Cpu, delta: number): number {
+  return stack32(cpu) ? (cpu.regs[ESP]! + delta) | 0 : (cpu.regs[ESP]! + delta) & 0xffff;
+}
+
+export function push16(cpu: X86Cpu, v: number): void {
+  const sp = spOffset(cpu, -2);
+  writeMem16(cpu, SS, sp, v);
+  if (cpu.st[STOP] !== STOP_FAULT) setSp(cpu, sp);
+}
+export function push32(cpu: X86Cpu, v: number): void {
+  const sp = spOffset(cpu, -4);
+  writeMem32(cpu, SS, sp, v);
+  if (cpu.st[STOP] !== STOP_FAULT) setSp(cpu, sp);
+}
+export function pop16(cpu: X86Cpu): number {
+  const v = readMem16(cpu, SS, getSp(cpu));
+  if (cpu.st[STOP] !== STOP_FAULT) setSp(cpu, spOffset(cpu, 2));
+  return v;
+}
+export function pop32(cpu: X86Cpu): number {
+  const v = readMem32(cpu, SS, getSp(cpu));
+  if (cpu.st[STOP] !== STOP_FAULT) setSp(cpu, spOffset(cpu, 4));
+  return v;
+}

@@ -1,0 +1,406 @@
+/**
+ * The CPU (Bochs cpu.cc / cpu.h): architectural state in typed arrays, the decoded-block
+ * cache, and the run loop. Real and protected mode, 16- and 32-bit code.
+ *
+ *   const mem = new PhysMemory(devices); mem.addRam(0, new Uint8Array(1 << 20));
+ *   const cpu = new X86Cpu(mem); cpu.reset();
+ *   const why = cpu.run(1_000_000);   // EXIT_BUDGET, EXIT_HLT, EXIT_SHUTDOWN, EXIT_HOOK
+ */
+import { recomputeSegment } from "./access.js";
+import { serviceEvents } from "./exception.js";
+import { decodeInsn, type FetchSource } from "./fetchdecode.js";
+import { HANDLERS } from "./handlers.js";
+import type { X86Hooks } from "./hooks.js";
+import { BLOCK_MAX, DecodeCache, F_END } from "./icache.js";
+import { getFlags, setFlags } from "./lazy_flags.js";
+import { PAGE_SHIFT, PhysMemory } from "./memory.js";
+import {
+  AR_DB,
+  AR_P,
+  AR_S,
+  AR_TYPE_ACCESSED,
+  AR_TYPE_CODE,
+  AR_TYPE_RW,
+  CR0_ET,
+  CR0_PE,
+  CS,
+  FLAG_FIXED1,
+  FLAG_TF,
+  REG_COUNT,
+  SEG_COUNT,
+} from "./regs.js";
+import {
+  A20_MASK,
+  CR0,
+  DR_BASE,
+  EIP,
+  EXIT_REASON,
+  FLAGS,
+  GDTR_LIMIT,
+  HALTED,
+  IDTR_LIMIT,
+  INHIBIT,
+  INTR_LINE,
+  INTR_VECTOR,
+  NMI_PENDING,
+  PENDING,
+  ST_COUNT,
+  STOP,
+  STOP_FAULT,
+  STOP_NEXT,
+} from "./state.js";
+
+/** run() used up its instruction budget. */
+export const EXIT_BUDGET = 0;
+/** The CPU is halted (HLT) and no event woke it. */
+export const EXIT_HLT = 1;
+/** Triple fault: the processor shut down (KVM_EXIT_SHUTDOWN). */
+export const EXIT_SHUTDOWN = 2;
+/** An installed extension claimed an event; details in `exitInfo`. */
+export const EXIT_HOOK = 3;
+/** The embedder asked run() to return (`requestExit`). */
+export const EXIT_REQUEST = 4;
+export type ExitReason = 0 | 1 | 2 | 3 | 4;
+
+/** Answers CPUID: write EAX, EBX, ECX, EDX for (leaf, subleaf) into `out`. */
+export type CpuidSource = (leaf: number, subleaf: number, out: Int32Array) => void;
+
+/** A plain 486-class answer until the embedder supplies a table (KVM_SET_CPUID2). */
+const DEFAULT_CPUID: CpuidSource = (leaf, _sub, out) => {
+  out.fill(0);
+  if (leaf === 0) {
+    out[0] = 1;
+    // "GenuineIntel"
+    out[1] = 0x756e_6547;
+    out[3] = 0x4965_6e69;
+    out[2] = 0x6c65_746e;
+  } else if (leaf === 1) {
+    out[0] = 0x0000_0633; // family 6 model 3 stepping 3
+    out[3] = 0x0000_8111; // FPU, TSC, CMPXCHG8B, CMOV
+  }
+};
+
+/**
+ * Reads one instruction's bytes for the decoder, through CS: the limit check, the A20
+ * gate, RAM or the device callback. One instance per CPU, reused.
+ */
+class CodeFetcher implements FetchSource {
+  start = 0;
+  /** Set when a byte came from outside RAM: the block must not be cached. */
+  uncached = false;
+  /** Physical page of the last byte fetched. */
+  lastPage = 0;
+  constructor(private readonly cpu: X86Cpu) {}
+  fetch(offset: number): number {
+    const cpu = this.cpu;
+    const off = (this.start + offset) >>> 0;
+    const seg = cpu.segHi[CS]!;
+    if (off > seg || off < cpu.segLo[CS]!) return -13;
+    const phys = cpu.translateFetch(cpu.segBase[CS]! + off);
+    if (phys < 0) return phys;
+    const mem = cpu.mem;
+    const page = phys >>> PAGE_SHIFT;
+    this.lastPage = page;
+    const e = mem.pageMap[page]!;
+    if (e < 0) {
+      this.uncached = true;
+      return mem.devices.mmioRead(phys >>> 0, 1) & 0xff;
+    }
+    return mem.mem8[e >>> 20]![((e & 0xfffff) << PAGE_SHIFT) | (phys & 0xfff)]!;
+  }
+}
+
+export class X86Cpu {
+  /** General registers (low 32 bits), plus the zero slot REG_ZERO. */
+  readonly regs = new Int32Array(REG_COUNT);
+  /** 16-bit view: register n is r16[n * 2]. */
+  readonly r16 = new Uint16Array(this.regs.buffer);
+  /** 8-bit view: AL..BL are r8[n * 4], AH..BH are r8[(n - 4) * 4 + 1]. */
+  readonly r8 = new Uint8Array(this.regs.buffer);
+  /** Scalar state; indices in state.ts. */
+  readonly st = new Int32Array(ST_COUNT);
+  // Segment registers with their hidden descriptor caches (kvm_segment / VMCS shape).
+  readonly segSel = new Uint16Array(SEG_COUNT);
+  readonly segBase = new Int32Array(SEG_COUNT);
+  /** Byte-granular limit (already scaled by G), as a uint32 in an int32. */
+  readonly segLimit = new Int32Array(SEG_COUNT);
+  /** Access rights in the VMCS layout (regs.ts AR_*). */
+  readonly segAr = new Int32Array(SEG_COUNT);
+  /** Derived from the caches for fast checks: lowest and highest valid offset. */
+  readonly segLo = new Float64Array(SEG_COUNT);
+  readonly segHi = new Float64Array(SEG_COUNT);
+  /** Derived: SEG_OK_* bits (readable, writable, usable). */
+  readonly segOk = new Uint8Array(SEG_COUNT);
+  /** [0] instructions retired, [1] TSC offset (added to the count). */
+  readonly counters = new Float64Array(2);
+  /** Model-specific registers that hold plain values (not hot). */
+  readonly msrs = new Map<number, bigint>();
+  /** Details of the last hook event (hooks.ts). */
+  readonly exitInfo = new Int32Array(16);
+  /** CPUID results scratch: EAX, EBX, ECX, EDX. */
+  readonly cpuidOut = new Int32Array(4);
+  readonly dc = new DecodeCache();
+  readonly mem: PhysMemory;
+  hooks: X86Hooks | null = null;
+  cpuid: CpuidSource = DEFAULT_CPUID;
+  /** Error code of a fetch page fault (paging, part 2). */
+  fetchErrorCode = 0;
+  /** Windows a hook wants reported: bit 0 interrupt window, bit 1 NMI window. */
+  wantWindow = 0;
+  private readonly fetcher = new CodeFetcher(this);
+
+  constructor(mem: PhysMemory = new PhysMemory()) {
+    this.mem = mem;
+    mem.onCodeWrite = (page) => this.invalidateCodePage(page);
+    this.reset();
+  }
+
+  /** Power-on / RESET state (SDM Vol. 3 §9.1.1, Table 9-1). */
+  reset(): void {
+    this.regs.fill(0);
+    this.st.fill(0);
+    this.regs[2] = 0x0000_0633; // EDX: family/model/stepping
+    setFlags(this.st, FLAG_FIXED1);
+    this.st[EIP] = 0xfff0;
+    this.st[CR0] = 0x6000_0010 | CR0_ET;
+    this.st[A20_MASK] = -1;
+    this.st[GDTR_LIMIT] = 0xffff;
+    this.st[IDTR_LIMIT] = 0xffff;
+    this.st[DR_BASE + 6] = 0xffff_0ff0 | 0;
+    this.st[DR_BASE + 7] = 0x400;
+    for (let s = 0; s < SEG_COUNT; s++) {
+      this.segSel[s] = 0;
+      this.segBase[s] = 0;
+      this.segLimit[s] = 0xffff;
+      this.segAr[s] = AR_P | AR_S | AR_TYPE_RW | AR_TYPE_ACCESSED;
+    }
+    this.segAr[6] = AR_P | 2; // LDTR: LDT
+    this.segAr[7] = AR_P | 3; // TR: busy 16-bit TSS
+    this.segSel[CS] = 0xf000;
+    this.segBase[CS] = 0xffff_0000 | 0;
+    this.segAr[CS] = AR_P | AR_S | AR_TYPE_CODE | AR_TYPE_RW | AR_TYPE_ACCESSED;
+    for (let s = 0; s < SEG_COUNT; s++) recomputeSegment(this, s);
+    this.counters.fill(0);
+    this.msrs.clear();
+    this.dc.flush();
+  }
+
+  /** Real mode (CR0.PE = 0). */
+  get realMode(): boolean {
+    return (this.st[CR0]! & CR0_PE) === 0;
+  }
+
+  /** EFLAGS with the lazy arithmetic flags folded in. */
+  getEflags(): number {
+    return getFlags(this.st);
+  }
+
+  /** Set EFLAGS directly (state load, not an instruction: no privilege filtering). */
+  setEflags(value: number): void {
+    setFlags(this.st, (value & 0x003f_7fd5) | FLAG_FIXED1);
+    this.st[PENDING] = 1;
+  }
+
+  /** Linear → physical for an instruction fetch; <0 is a negated fault vector. */
+  translateFetch(linear: number): number {
+    return linear & this.st[A20_MASK]!;
+  }
+
+  /** Drop decoded code of physical page `page` (a write reached it). */
+  invalidateCodePage(page: number): void {
+    this.dc.pageGen[page]!++;
+    this.mem.codePage[page] = 0;
+    // The running block may hold instructions from that page: finish this one, then stop.
+    if (this.st[STOP] === 0) this.st[STOP] = STOP_NEXT;
+  }
+
+  /** Forget every decoded instruction (after memory was changed behind the CPU's back). */
+  flushDecodeCache(): void {
+    this.dc.flush();
+  }
+
+  /** Ask a running run() to return EXIT_REQUEST at the next block boundary. */
+  requestExit(): void {
+    this.st[EXIT_REASON] = 4;
+    this.st[PENDING] = 1;
+  }
+
+  /** Raise the INTR line with `vector` (an interrupt controller's INTA answer). */
+  raiseIrq(vector: number): void {
+    this.st[INTR_LINE] = 1;
+    this.st[INTR_VECTOR] = vector & 0xff;
+    this.st[PENDING] = 1;
+  }
+
+  /** Lower the INTR line. */
+  lowerIrq(): void {
+    this.st[INTR_LINE] = 0;
+  }
+
+  /** Latch an NMI. */
+  raiseNmi(): void {
+    this.st[NMI_PENDING] = 1;
+    this.st[PENDING] = 1;
+  }
+
+  /** Instructions retired since reset. */
+  get instructionCount(): number {
+    return this.counters[0]!;
+  }
+
+  /**
+   * Run until an exit or until `budget` instructions have retired. Returns why it
+   * stopped. Faults of the guest are delivered to the guest, never thrown.
+   */
+  run(budget: number): ExitReason {
+    const st = this.st;
+    const dc = this.dc;
+    const op = dc.op;
+    const len = dc.len;
+    const H = HANDLERS;
+    st[EXIT_REASON] = 0;
+    let left = budget;
+    while (left > 0) {
+      if (st[PENDING] !== 0) {
+        serviceEvents(this);
+        if (st[EXIT_REASON] !== 0) break;
+      }
+      if (st[HALTED] !== 0) {
+        st[EXIT_REASON] = st[HALTED] === 2 ? EXIT_SHUTDOWN : EXIT_HLT;
+        break;
+      }
+      let i = this.lookupBlock();
+      let n = this.blockCount;
+      // One instruction at a time in an interrupt shadow or when single-stepping (TF).
+      const tf = st[FLAGS]! & FLAG_TF;
+      if (tf !== 0 || st[INHIBIT] !== 0) n = 1;
+      if (n > left) n = left;
+      const end = i + n;
+      let done = 0;
+      st[STOP] = 0;
+      for (;;) {
+        H[op[i]!]!(this, i);
+        const stop = st[STOP]!;
+        if (stop !== 0) {
+          if (stop !== STOP_FAULT) {
+            if (stop === STOP_NEXT) st[EIP] = st[EIP]! + len[i]!;
+            done++;
+          }
+          break;
+        }
+        st[EIP] = st[EIP]! + len[i]!;
+        done++;
+        if (++i === end) break;
+      }
+      left -= done;
+      this.counters[0] = this.counters[0]! + done;
+      if (st[INHIBIT] !== 0 && done > 0 && st[STOP] !== STOP_FAULT) {
+        // The shadow covered exactly the instruction just retired (unless it set a new one).
+        if (st[INHIBIT]! > 1) st[INHIBIT] = 1;
+        else st[INHIBIT] = 0;
+        st[PENDING] = 1;
+      }
+      if (tf !== 0 && done > 0 && st[STOP] !== STOP_FAULT) this.singleStepTrap();
+      if (st[EXIT_REASON] !== 0) break;
+    }
+    return st[EXIT_REASON] as ExitReason;
+  }
+
+  /** Execute exactly one instruction (or deliver one pending event). */
+  step(): ExitReason {
+    return this.run(1);
+  }
+
+  private singleStepTrap(): void {
+    // Debug trap after an instruction that began with TF = 1 (SDM Vol. 3 §17.3.1.4).
+    this.st[DR_BASE + 6] = this.st[DR_BASE + 6]! | 0x4000;
+    this.st[PENDING] = 1;
+    this.pendingDebugTrap = true;
+  }
+
+  /** A single-step #DB waiting for the next event check. */
+  pendingDebugTrap = false;
+
+  /** Number of instructions in the block lookupBlock() returned. */
+  blockCount = 0;
+
+  /** The first slot of the block at CS:EIP, decoding it if it is not cached. */
+  lookupBlock(): number {
+    const st = this.st;
+    const dc = this.dc;
+    const eip = st[EIP]!;
+    const lin = (this.segBase[CS]! + eip) | 0;
+    const phys = this.translateFetch(lin);
+    const mode = (this.segAr[CS]! & AR_DB ? 1 : 0) | (st[CR0]! & CR0_PE ? 2 : 0);
+    if (phys >= 0) {
+      const h = DecodeCache.hash(phys);
+      if (
+        dc.bKey[h] === phys &&
+        dc.bMode[h] === mode &&
+        dc.bGen1[h] === dc.pageGen[dc.bPage1[h]!] &&
+        dc.bGen2[h] === dc.pageGen[dc.bPage2[h]!] &&
+        (eip >>> 0) + dc.bBytes[h]! - 1 <= this.segHi[CS]!
+      ) {
+        this.blockCount = dc.bCount[h]!;
+        return dc.bStart[h]!;
+      }
+    }
+    return this.decodeBlock(phys, mode);
+  }
+
+  private decodeBlock(phys: number, mode: number): number {
+    const dc = this.dc;
+    const st = this.st;
+    const f = this.fetcher;
+    const def32 = (mode & 1) !== 0;
+    let start = dc.alloc(BLOCK_MAX);
+    let count = 0;
+    let bytes = 0;
+    f.uncached = phys < 0;
+    const firstPage = phys >>> PAGE_SHIFT;
+    let lastPage = firstPage;
+    for (;;) {
+      f.start = (st[EIP]! + bytes) | 0;
+      const slot = start + count;
+      const n = decodeInsn(dc, slot, f, def32);
+      count++;
+      if (n < 0) {
+        f.uncached = true;
+        break;
+      }
+      bytes += n;
+      lastPage = f.lastPage;
+      if (lastPage !== firstPage) break;
+      if (count === BLOCK_MAX || (dc.flags[slot]! & F_END) !== 0) break;
+      // Stop before the next instruction if it starts in another page.
+      if ((phys + bytes) >>> PAGE_SHIFT !== firstPage) break;
+    }
+    if (f.uncached) {
+      // Give the slots back and decode into the scratch area, uncached.
+      dc.next = start;
+      const scratch = dc.scratch;
+      for (let k = 0; k < count; k++) this.copySlot(start + k, scratch + k);
+      start = scratch;
+    } else {
+      dc.next = start + count;
+      const h = DecodeCache.hash(phys);
+      dc.bKey[h] = phys;
+      dc.bMode[h] = mode;
+      dc.bStart[h] = start;
+      dc.bCount[h] = count;
+      dc.bBytes[h] = bytes;
+      dc.bPage1[h] = firstPage;
+      dc.bGen1[h] = dc.pageGen[firstPage]!;
+      dc.bPage2[h] = lastPage;
+      dc.bGen2[h] = dc.pageGen[lastPage]!;
+      this.mem.codePage[firstPage] = 1;
+      this.mem.codePage[lastPage] = 1;
+    }
+    this.blockCount = count;
+    return start;
+  }
+
+  private copySlot(from: number, to: number): void {
+    for (const a of this.dc.fields) a[to] = a[from]!;
+  }
+}

@@ -1,0 +1,488 @@
+/**
+ * Exceptions and interrupts (SDM Vol. 3 Ch. 6; Bochs exception.cc, interrupt.cc): fault
+ * and trap delivery through the real-mode IVT or the protected-mode IDT, double-fault
+ * classification (Table 6-5), triple fault (shutdown), external interrupts, NMI, the
+ * interrupt shadow and the single-step trap. Nothing here throws: a guest fault is an
+ * event delivered to the guest, a shutdown is an exit reason.
+ */
+import {
+  getSp,
+  linRead16,
+  linRead32,
+  push16,
+  push32,
+  recomputeSegment,
+  setSp,
+  stack32,
+} from "./access.js";
+import type { X86Cpu } from "./cpu.js";
+import {
+  DESC,
+  descDpl,
+  descPresent,
+  descType,
+  fetchDescriptor,
+  gateOffset,
+  gateSelector,
+  loadSegmentCache,
+  loadSegmentReal,
+  SYS_INT_GATE16,
+  SYS_INT_GATE32,
+  SYS_TASK_GATE,
+  SYS_TRAP_GATE16,
+  SYS_TRAP_GATE32,
+} from "./descriptor.js";
+import {
+  EV_EXCEPTION,
+  EV_EXT_INTR,
+  EV_INTR_WINDOW,
+  EV_NMI,
+  EV_NMI_WINDOW,
+  EV_TRIPLE_FAULT,
+  HOOK_EXIT,
+} from "./hooks.js";
+import { getFlags, setFlags } from "./lazy_flags.js";
+import {
+  AR_DB,
+  AR_TYPE_CODE,
+  AR_TYPE_EC,
+  CS,
+  DB_VECTOR,
+  DF_VECTOR,
+  FLAG_AC,
+  FLAG_IF,
+  FLAG_NT,
+  FLAG_RF,
+  FLAG_TF,
+  FLAG_VM,
+  GP_VECTOR,
+  NMI_VECTOR,
+  NP_VECTOR,
+  PF_VECTOR,
+  SS,
+  SS_VECTOR,
+  TR,
+  TS_VECTOR,
+} from "./regs.js";
+import {
+  CPL,
+  DR_BASE,
+  EIP,
+  EVENT_DEPTH,
+  EVENT_VECTOR,
+  EXIT_REASON,
+  FLAGS,
+  HALTED,
+  IDTR_BASE,
+  IDTR_LIMIT,
+  INHIBIT,
+  INTR_LINE,
+  INTR_VECTOR,
+  NMI_BLOCKED,
+  NMI_PENDING,
+  PENDING,
+  STOP,
+  STOP_FAULT,
+  STOP_JUMP,
+} from "./state.js";
+
+/** A fault: the saved EIP is the faulting instruction's. */
+export const EVENT_FAULT = 0;
+/** A trap raised by an instruction that retires (INT n, INT3, INTO, INT1): EIP is the next. */
+export const EVENT_SOFTWARE = 1;
+/** An external interrupt or NMI, taken between instructions. */
+export const EVENT_EXTERNAL = 2;
+/** A debug trap after an instruction retired (single-step): EIP is already the next. */
+export const EVENT_TRAP = 3;
+
+/** HALTED value after a triple fault: the processor stays shut down until reset. */
+export const SHUTDOWN = 2;
+
+const CONTRIBUTORY = (1 << 0) | (1 << 10) | (1 << 11) | (1 << 12) | (1 << 13);
+function contributory(v: number): boolean {
+  return v < 32 && ((CONTRIBUTORY >>> v) & 1) === 1;
+}
+
+/** Raise fault `vector` for the current instruction (`errorCode` -1 = none pushed). */
+export function raiseFault(cpu: X86Cpu, vector: number, errorCode: number): void {
+  deliverEvent(cpu, vector, errorCode, EVENT_FAULT, 0);
+}
+
+/**
+ * Raise a software interrupt or trap from the current instruction: INT n (`vector`),
+ * INT3, INTO or INT1; `nextEip` is where IRET returns.
+ */
+export function softwareInterrupt(cpu: X86Cpu, vector: number, nextEip: number): void {
+  deliverEvent(cpu, vector, -1, EVENT_SOFTWARE, nextEip);
+}
+
+/** Triple fault: a hook may take it (VM exit); otherwise the processor shuts down. */
+export function tripleFault(cpu: X86Cpu): void {
+  const st = cpu.st;
+  st[STOP] = STOP_FAULT;
+  if (cpu.hooks !== null) {
+    cpu.exitInfo[0] = EV_TRIPLE_FAULT;
+    if (cpu.hooks.onEvent(cpu, EV_TRIPLE_FAULT) === HOOK_EXIT) {
+      st[EXIT_REASON] = 3;
+      return;
+    }
+  }
+  st[HALTED] = SHUTDOWN;
+  st[EXIT_REASON] = 2;
+}
+
+function deliverEvent(
+  cpu: X86Cpu,
+  vector: number,
+  errorCode: number,
+  kind: number,
+  nextEip: number,
+): void {
+  const st = cpu.st;
+  const depth = st[EVENT_DEPTH]!;
+  if (depth > 0) {
+    // A fault while delivering another event (Table 6-5).
+    const first = st[EVENT_VECTOR]!;
+    const second = contributory(vector) || vector === PF_VECTOR;
+    if (first === DF_VECTOR && second) {
+      tripleFault(cpu);
+      return;
+    }
+    if ((contributory(first) && contributory(vector)) || (first === PF_VECTOR && second)) {
+      vector = DF_VECTOR;
+      errorCode = 0;
+      kind = EVENT_FAULT;
+    }
+  }
+  if (depth > 3) {
+    tripleFault(cpu);
+    return;
+  }
+  if (cpu.hooks !== null && kind !== EVENT_EXTERNAL) {
+    const x = cpu.exitInfo;
+    x[0] = EV_EXCEPTION;
+    x[1] = vector;
+    x[2] = errorCode;
+    x[3] = kind === EVENT_SOFTWARE ? 1 : 0;
+    if (cpu.hooks.onEvent(cpu, EV_EXCEPTION) === HOOK_EXIT) {
+      st[STOP] = STOP_FAULT;
+      st[EXIT_REASON] = 3;
+      return;
+    }
+  }
+  const returnEip = kind === EVENT_SOFTWARE ? nextEip : st[EIP]!;
+  st[EVENT_DEPTH] = depth + 1;
+  st[EVENT_VECTOR] = vector;
+  st[STOP] = 0;
+  const ok = cpu.realMode
+    ? deliverReal(cpu, vector, returnEip)
+    : deliverProtected(cpu, vector, errorCode, kind, returnEip);
+  st[EVENT_DEPTH] = depth;
+  if (ok) {
+    st[STOP] = kind === EVENT_SOFTWARE ? STOP_JUMP : STOP_FAULT;
+    if (st[HALTED] !== SHUTDOWN) st[HALTED] = 0;
+    st[INHIBIT] = 0;
+    if (vector === NMI_VECTOR && kind === EVENT_EXTERNAL) st[NMI_BLOCKED] = 1;
+  }
+}
+
+function faulted(cpu: X86Cpu): boolean {
+  return cpu.st[STOP] === STOP_FAULT;
+}
+
+/** Real mode: push FLAGS, CS, IP and jump through the IVT (SDM §20.1.4). */
+function deliverReal(cpu: X86Cpu, vector: number, returnEip: number): boolean {
+  const st = cpu.st;
+  if (vector * 4 + 3 > st[IDTR_LIMIT]! >>> 0) {
+    raiseFault(cpu, GP_VECTOR, vector * 8 + 2);
+    return false;
+  }
+  const flags = getFlags(st);
+  push16(cpu, flags);
+  if (faulted(cpu)) return false;
+  push16(cpu, cpu.segSel[CS]!);
+  if (faulted(cpu)) return false;
+  push16(cpu, returnEip);
+  if (faulted(cpu)) return false;
+  const entry = (st[IDTR_BASE]! + vector * 4) | 0;
+  const ip = linRead16(cpu, entry);
+  const cs = linRead16(cpu, (entry + 2) | 0);
+  if (faulted(cpu)) return false;
+  loadSegmentReal(cpu, CS, cs);
+  recomputeSegment(cpu, CS);
+  st[EIP] = ip;
+  setFlags(st, flags & ~(FLAG_IF | FLAG_TF | FLAG_AC | FLAG_RF));
+  return true;
+}
+
+/** Read the stack pointer for privilege level `dpl` from the current TSS into out[0..1]. */
+function tssStack(cpu: X86Cpu, dpl: number, out: Int32Array): boolean {
+  const tss32 = (cpu.segAr[TR]! & 0xf) >= 9;
+  const base = cpu.segBase[TR]!;
+  const off = tss32 ? 4 + dpl * 8 : 2 + dpl * 4;
+  const width = tss32 ? 8 : 4;
+  if (off + width - 1 > cpu.segLimit[TR]! >>> 0) {
+    raiseFault(cpu, TS_VECTOR, cpu.segSel[TR]! & 0xfffc);
+    return false;
+  }
+  if (tss32) {
+    out[0] = linRead32(cpu, (base + off) | 0);
+    out[1] = linRead16(cpu, (base + off + 4) | 0);
+  } else {
+    out[0] = linRead16(cpu, (base + off) | 0);
+    out[1] = linRead16(cpu, (base + off + 2) | 0);
+  }
+  return !faulted(cpu);
+}
+
+const STACK = new Int32Array(2);
+
+/**
+ * Protected mode through an interrupt or trap gate, at the same or an inner privilege
+ * level (SDM §6.12.1). Task gates switch tasks (task.ts).
+ */
+function deliverProtected(
+  cpu: X86Cpu,
+  vector: number,
+  errorCode: number,
+  kind: number,
+  returnEip: number,
+): boolean {
+  const st = cpu.st;
+  const ext = kind === EVENT_SOFTWARE ? 0 : 1;
+  const idtErr = vector * 8 + 2 + ext;
+  if (vector * 8 + 7 > st[IDTR_LIMIT]! >>> 0) {
+    raiseFault(cpu, GP_VECTOR, idtErr);
+    return false;
+  }
+  const entry = (st[IDTR_BASE]! + vector * 8) | 0;
+  const lo = linRead32(cpu, entry);
+  const hi = linRead32(cpu, (entry + 4) | 0);
+  if (faulted(cpu)) return false;
+  const type = descType(hi);
+  if (
+    type !== SYS_INT_GATE16 &&
+    type !== SYS_INT_GATE32 &&
+    type !== SYS_TRAP_GATE16 &&
+    type !== SYS_TRAP_GATE32 &&
+    type !== SYS_TASK_GATE
+  ) {
+    raiseFault(cpu, GP_VECTOR, idtErr);
+    return false;
+  }
+  const cpl = st[CPL]!;
+  if (kind === EVENT_SOFTWARE && descDpl(hi) < cpl) {
+    raiseFault(cpu, GP_VECTOR, vector * 8 + 2);
+    return false;
+  }
+  if (!descPresent(hi)) {
+    raiseFault(cpu, NP_VECTOR, idtErr);
+    return false;
+  }
+  if (type === SYS_TASK_GATE) {
+    raiseFault(cpu, GP_VECTOR, idtErr);
+    return false;
+  }
+  const gate32 = type === SYS_INT_GATE32 || type === SYS_TRAP_GATE32;
+  const selector = gateSelector(lo);
+  const offset = gate32 ? gateOffset(lo, hi) : lo & 0xffff;
+  if ((selector & 0xfffc) === 0) {
+    raiseFault(cpu, GP_VECTOR, ext);
+    return false;
+  }
+  if (!fetchDescriptor(cpu, selector)) {
+    if (!faulted(cpu)) raiseFault(cpu, GP_VECTOR, (selector & 0xfffc) + ext);
+    return false;
+  }
+  const clo = DESC[0]!;
+  const chi = DESC[1]!;
+  const ctype = descType(chi);
+  const dpl = descDpl(chi);
+  if ((ctype & 0x18) !== 0x18 || dpl > cpl) {
+    raiseFault(cpu, GP_VECTOR, (selector & 0xfffc) + ext);
+    return false;
+  }
+  if (!descPresent(chi)) {
+    raiseFault(cpu, NP_VECTOR, (selector & 0xfffc) + ext);
+    return false;
+  }
+  const flags = getFlags(st);
+  const conforming = (ctype & AR_TYPE_EC) !== 0;
+  const oldSs = cpu.segSel[SS]!;
+  const oldEsp = cpu.regs[4]!;
+  const oldCs = cpu.segSel[CS]!;
+  let newCpl = cpl;
+  if (!conforming && dpl < cpl) {
+    // Inner privilege: a new stack from the TSS.
+    if (!tssStack(cpu, dpl, STACK)) return false;
+    const ssSel = STACK[1]! & 0xffff;
+    const espNew = STACK[0]!;
+    if ((ssSel & 0xfffc) === 0) {
+      raiseFault(cpu, TS_VECTOR, ext);
+      return false;
+    }
+    if (!fetchDescriptor(cpu, ssSel)) {
+      if (!faulted(cpu)) raiseFault(cpu, TS_VECTOR, (ssSel & 0xfffc) + ext);
+      return false;
+    }
+    const slo = DESC[0]!;
+    const shi = DESC[1]!;
+    const stype = descType(shi);
+    if ((ssSel & 3) !== dpl || descDpl(shi) !== dpl || (stype & 0x1a) !== 0x12) {
+      raiseFault(cpu, TS_VECTOR, (ssSel & 0xfffc) + ext);
+      return false;
+    }
+    if (!descPresent(shi)) {
+      raiseFault(cpu, SS_VECTOR, (ssSel & 0xfffc) + ext);
+      return false;
+    }
+    // Switch to the new stack, keeping the old one to restore on a fault while pushing.
+    const saved = [cpu.segSel[SS]!, cpu.segBase[SS]!, cpu.segLimit[SS]!, cpu.segAr[SS]!] as const;
+    loadSegmentCache(cpu, SS, ssSel, slo, shi);
+    recomputeSegment(cpu, SS);
+    cpu.regs[4] =
+      (cpu.segAr[SS]! & AR_DB) !== 0 ? espNew : (cpu.regs[4]! & ~0xffff) | (espNew & 0xffff);
+    const pushOk = gate32
+      ? pushAll32(cpu, [oldSs, oldEsp, flags, oldCs, returnEip], errorCode)
+      : pushAll16(cpu, [oldSs, oldEsp, flags, oldCs, returnEip], errorCode);
+    if (!pushOk) {
+      cpu.segSel[SS] = saved[0];
+      cpu.segBase[SS] = saved[1];
+      cpu.segLimit[SS] = saved[2];
+      cpu.segAr[SS] = saved[3];
+      recomputeSegment(cpu, SS);
+      cpu.regs[4] = oldEsp;
+      return false;
+    }
+    newCpl = dpl;
+  } else {
+    const ok = gate32
+      ? pushAll32(cpu, [flags, oldCs, returnEip], errorCode)
+      : pushAll16(cpu, [flags, oldCs, returnEip], errorCode);
+    if (!ok) {
+      cpu.regs[4] = oldEsp;
+      return false;
+    }
+  }
+  if (vector === DB_VECTOR) st[DR_BASE + 7] = st[DR_BASE + 7]! & ~0x2000;
+  loadSegmentCache(cpu, CS, (selector & 0xfffc) | newCpl, clo, chi);
+  recomputeSegment(cpu, CS);
+  st[CPL] = newCpl;
+  st[EIP] = offset;
+  let newFlags = flags & ~(FLAG_TF | FLAG_NT | FLAG_RF | FLAG_VM);
+  if (type === SYS_INT_GATE16 || type === SYS_INT_GATE32) newFlags &= ~FLAG_IF;
+  setFlags(st, newFlags);
+  if (offset >>> 0 > cpu.segLimit[CS]! >>> 0) {
+    raiseFault(cpu, GP_VECTOR, 0);
+    return false;
+  }
+  return true;
+}
+
+function pushAll32(cpu: X86Cpu, values: readonly number[], errorCode: number): boolean {
+  const n = values.length + (errorCode >= 0 ? 1 : 0);
+  const top = getSp(cpu);
+  // Check the whole frame first, so a fault leaves the stack untouched.
+  for (let k = 0; k < n; k++) {
+    writeMem32Probe(cpu, (top - 4 * (k + 1)) | 0);
+    if (faulted(cpu)) return false;
+  }
+  for (const v of values) push32(cpu, v);
+  if (errorCode >= 0) push32(cpu, errorCode);
+  return !faulted(cpu);
+}
+
+function pushAll16(cpu: X86Cpu, values: readonly number[], errorCode: number): boolean {
+  const start = getSp(cpu);
+  for (const v of values) {
+    push16(cpu, v);
+    if (faulted(cpu)) {
+      setSp(cpu, start);
+      return false;
+    }
+  }
+  if (errorCode >= 0) push16(cpu, errorCode);
+  if (faulted(cpu)) setSp(cpu, start);
+  return !faulted(cpu);
+}
+
+function writeMem32Probe(cpu: X86Cpu, off: number): void {
+  const o = stack32(cpu) ? off : off & 0xffff;
+  const lo = cpu.segLo[SS]!;
+  const hi = cpu.segHi[SS]!;
+  if (o >>> 0 < lo || (o >>> 0) + 3 > hi || (cpu.segOk[SS]! & 2) === 0) {
+    raiseFault(cpu, SS_VECTOR, 0);
+  }
+}
+
+// Between instructions -----------------------------------------------------------------
+
+/**
+ * Deliver what is pending at an instruction boundary, in priority order (SDM §6.9):
+ * a single-step trap, NMI, a maskable interrupt (IF = 1, no shadow); and report window
+ * openings to a hook that asked for them.
+ */
+export function serviceEvents(cpu: X86Cpu): void {
+  const st = cpu.st;
+  st[PENDING] = 0;
+  if (st[EXIT_REASON] === 4) return;
+  if (cpu.pendingDebugTrap) {
+    cpu.pendingDebugTrap = false;
+    deliverEvent(cpu, DB_VECTOR, -1, EVENT_TRAP, 0);
+    if (st[EXIT_REASON] !== 0) return;
+  }
+  if (st[INHIBIT] !== 0) {
+    st[PENDING] = 1;
+    return;
+  }
+  const hooks = cpu.hooks;
+  if (st[NMI_PENDING] !== 0 && st[NMI_BLOCKED] === 0) {
+    if (hooks !== null) {
+      cpu.exitInfo[0] = EV_NMI;
+      if (hooks.onEvent(cpu, EV_NMI) === HOOK_EXIT) {
+        st[EXIT_REASON] = 3;
+        return;
+      }
+    }
+    st[NMI_PENDING] = 0;
+    deliverEvent(cpu, NMI_VECTOR, -1, EVENT_EXTERNAL, 0);
+    return;
+  }
+  const ifSet = (st[FLAGS]! & FLAG_IF) !== 0;
+  if (st[INTR_LINE] !== 0) {
+    if (ifSet) {
+      const vector = st[INTR_VECTOR]! & 0xff;
+      if (hooks !== null) {
+        cpu.exitInfo[0] = EV_EXT_INTR;
+        cpu.exitInfo[1] = vector;
+        if (hooks.onEvent(cpu, EV_EXT_INTR) === HOOK_EXIT) {
+          st[EXIT_REASON] = 3;
+          return;
+        }
+      }
+      st[INTR_LINE] = 0;
+      deliverEvent(cpu, vector, -1, EVENT_EXTERNAL, 0);
+      return;
+    }
+    st[PENDING] = 1;
+  }
+  if (hooks !== null && cpu.wantWindow !== 0) {
+    if (cpu.wantWindow & 1 && ifSet) {
+      cpu.exitInfo[0] = EV_INTR_WINDOW;
+      if (hooks.onEvent(cpu, EV_INTR_WINDOW) === HOOK_EXIT) {
+        st[EXIT_REASON] = 3;
+        return;
+      }
+    }
+    if (cpu.wantWindow & 2 && st[NMI_BLOCKED] === 0) {
+      cpu.exitInfo[0] = EV_NMI_WINDOW;
+      if (hooks.onEvent(cpu, EV_NMI_WINDOW) === HOOK_EXIT) {
+        st[EXIT_REASON] = 3;
+        return;
+      }
+    }
+    st[PENDING] = 1;
+  }
+}
+
+export { AR_TYPE_CODE, FLAG_VM };

@@ -1,0 +1,569 @@
+/**
+ * The decoder (Bochs fetchdecode32.cc, QEMU decode-new.c.inc): prefixes, the opcode
+ * maps of opcodes.ts, ModRM/SIB in 16- and 32-bit addressing, displacements and
+ * immediates, the 15-byte limit, #UD for undefined encodings. It writes one decoded
+ * instruction into a DecodeCache slot and allocates nothing.
+ *
+ * Each row is compiled once into a descriptor with its handler resolved per operand size
+ * and ModRM form, so executors are monomorphic (handlers.ts).
+ */
+
+import { HANDLER_FETCH_FAULT, HANDLER_UD, resolveHandler } from "./handlers.js";
+import type { DecodeCache } from "./icache.js";
+import { F_A32, F_END, F_LOCK, F_MEM, F_O32, F_P66, F_REP, F_REPNE, F_SEGOVR } from "./icache.js";
+import {
+  BLOCK_ENDERS,
+  GROUP7_REG,
+  GROUP9_6,
+  GROUPS,
+  LOCKABLE,
+  ONE_BYTE_MAP,
+  type OpRow,
+  THREE_BYTE_0F38,
+  TWO_BYTE_MAP,
+} from "./opcodes.js";
+import { CS, DS, EBP, ESP, REG_ZERO, SS } from "./regs.js";
+
+export type AddrLetter =
+  | "E"
+  | "G"
+  | "M"
+  | "R"
+  | "S"
+  | "C"
+  | "D"
+  | "I"
+  | "J"
+  | "O"
+  | "A"
+  | "X"
+  | "Y"
+  | "F"
+  | "Z"
+  | "DX"
+  | "CL"
+  | "1";
+
+export interface Operand {
+  readonly kind: AddrLetter;
+  /** Size letter: b, w, d, v, z, p, a, s, q, dq (empty for fixed operands). */
+  readonly size: string;
+  /** Register number of a Z operand (a register named in the row). */
+  readonly reg: number;
+}
+
+/** A compiled row. */
+export interface OpDesc {
+  readonly mnemonic: string;
+  readonly ops: readonly Operand[];
+  readonly modrm: boolean;
+  /** Group members by ModRM.reg, when the row is a group. */
+  readonly group: readonly (OpDesc | null)[] | null;
+  /** Special decoding: "grp7", "grp9", "0f38". */
+  readonly special: string | null;
+  /** Handler base name in SDM form (`add_Eb_Gb`) and its normalized alias. */
+  readonly name: string;
+  readonly alias: string | null;
+  /** True when a size letter v/z selects the handler by operand size. */
+  readonly sized: boolean;
+  readonly lockable: boolean;
+  readonly ender: boolean;
+  /** Condition code for Jcc/SETcc/CMOVcc, else -1. */
+  readonly cc: number;
+  /** Handler ids: [o16 reg, o16 mem, o32 reg, o32 mem]. */
+  readonly handlers: Int32Array;
+}
+
+const REG_NAMES: Record<string, [number, string]> = {
+  AL: [0, "b"],
+  CL: [1, "b"],
+  DL: [2, "b"],
+  BL: [3, "b"],
+  AH: [4, "b"],
+  CH: [5, "b"],
+  DH: [6, "b"],
+  BH: [7, "b"],
+};
+["AX", "CX", "DX", "BX", "SP", "BP", "SI", "DI"].forEach((r, n) => {
+  REG_NAMES[`e${r}`] = [n, "v"];
+  REG_NAMES[`r${r}`] = [n, "v"];
+});
+const SEG_LITERALS: Record<string, number> = { ES: 0, CS: 1, SS: 2, DS: 3, FS: 4, GS: 5 };
+const CC_NAMES = [
+  "O",
+  "NO",
+  "B",
+  "NB",
+  "Z",
+  "NZ",
+  "BE",
+  "NBE",
+  "S",
+  "NS",
+  "P",
+  "NP",
+  "L",
+  "NL",
+  "LE",
+  "NLE",
+];
+
+function parseOperand(text: string): Operand {
+  if (text === "DX" || text === "CL" || text === "1") return { kind: text, size: "", reg: -1 };
+  const r = REG_NAMES[text];
+  if (r) return { kind: "Z", size: r[1], reg: r[0] };
+  const s = SEG_LITERALS[text];
+  if (s !== undefined) return { kind: "S", size: "w", reg: s };
+  return { kind: text[0] as AddrLetter, size: text.slice(1), reg: -1 };
+}
+
+function conditionOf(mnemonic: string): { base: string; cc: number } {
+  for (const prefix of ["J", "SET", "CMOV"]) {
+    if (mnemonic.startsWith(prefix)) {
+      const cc = CC_NAMES.indexOf(mnemonic.slice(prefix.length));
+      if (cc >= 0 && !(prefix === "J" && ["MP", "MPF"].includes(mnemonic.slice(1)))) {
+        return { base: `${prefix}cc`, cc };
+      }
+    }
+  }
+  return { base: mnemonic, cc: -1 };
+}
+
+/** The alias of a row whose named registers or moffs stand for E/G operands. */
+function normalizedName(base: string, ops: readonly Operand[]): string | null {
+  const hasEG = ops.some((o) => "EGM".includes(o.kind) && o.kind.length === 1);
+  const hasO = ops.some((o) => o.kind === "O");
+  if (hasEG || !ops.some((o) => o.kind === "Z" || o.kind === "O")) return null;
+  let zSeen = 0;
+  const parts = ops.map((o) => {
+    if (o.kind === "O") return `E${o.size}`;
+    if (o.kind === "Z") {
+      zSeen++;
+      return `${hasO || zSeen > 1 ? "G" : "E"}${o.size}`;
+    }
+    if (o.kind === "I" && o.size === "v") return "Iz";
+    return `${o.kind}${o.size}`;
+  });
+  return [base.toLowerCase(), ...parts].join("_");
+}
+
+function compileRow(row: string, inherited: readonly Operand[] = []): OpDesc {
+  const space = row.indexOf(" ");
+  const head = space < 0 ? row : row.slice(0, space);
+  const tail = space < 0 ? "" : row.slice(space + 1);
+  let ops: Operand[];
+  if (tail === "+I") {
+    const e = inherited[0]!;
+    ops = [e, { kind: "I", size: e.size === "b" ? "b" : "z", reg: -1 }];
+  } else {
+    ops = tail ? tail.split(",").map(parseOperand) : [...inherited];
+  }
+  const { base, cc } = conditionOf(head);
+  const modrm = ops.some(
+    (o) => "EGMRSCD".includes(o.kind) && o.kind.length === 1 && !(o.kind === "S" && o.reg >= 0),
+  );
+  const nameParts = ops.map((o) => (o.kind === "Z" ? `Z${o.size}` : `${o.kind}${o.size}`));
+  const name = [base.toLowerCase(), ...nameParts].join("_");
+  const enderKey = ops[0]?.kind === "S" && ops[0].reg === SS && base === "POP" ? "POP_SS" : base;
+  const movSreg = base === "MOV" && ops[0]?.kind === "S";
+  const movCr = base === "MOV" && ops[0]?.kind === "C";
+  return {
+    mnemonic: head,
+    ops,
+    modrm,
+    group: null,
+    special: null,
+    name,
+    alias: normalizedName(base, ops),
+    sized: ops.some((o) => o.size === "v" || o.size === "z" || o.size === "p" || o.size === "a"),
+    lockable: LOCKABLE.has(base),
+    ender: BLOCK_ENDERS.has(enderKey) || (movSreg && BLOCK_ENDERS.has("MOV_Sw")) || movCr,
+    cc,
+    handlers: resolveRow(name, normalizedName(base, ops), ops),
+  };
+}
+
+function resolveRow(name: string, alias: string | null, ops: readonly Operand[]): Int32Array {
+  const ids = new Int32Array(4);
+  const zAsReg = ops.some((o) => o.kind === "Z") && !ops.some((o) => o.kind === "O");
+  for (let k = 0; k < 4; k++) {
+    const size = k < 2 ? 16 : 32;
+    const isReg = k % 2 === 0;
+    let id = resolveHandler(name, size, isReg);
+    if (id < 0 && alias) id = resolveHandler(alias, size, zAsReg ? true : isReg);
+    ids[k] = id < 0 ? HANDLER_UD : id;
+  }
+  return ids;
+}
+
+function compileMap(map: readonly OpRow[]): (OpDesc | null)[] {
+  return map.map((row) => {
+    if (row === null) return null;
+    if (row.startsWith("#")) {
+      const space = row.indexOf(" ");
+      const key = (space < 0 ? row : row.slice(0, space)).slice(1);
+      const ops =
+        space < 0
+          ? []
+          : row
+              .slice(space + 1)
+              .split(",")
+              .map(parseOperand);
+      const members = GROUPS[key];
+      const group = members
+        ? members.map((m) => (m === null || m.startsWith("#") ? null : compileRow(m, ops)))
+        : null;
+      const specialDesc: OpDesc = {
+        mnemonic: key,
+        ops,
+        modrm: key !== "0f38",
+        group,
+        special: ["grp7", "grp9", "0f38"].includes(key) ? key : null,
+        name: key,
+        alias: null,
+        sized: false,
+        lockable: false,
+        ender: false,
+        cc: -1,
+        handlers: new Int32Array(4).fill(HANDLER_UD),
+      };
+      return specialDesc;
+    }
+    return compileRow(row);
+  });
+}
+
+let oneByte: (OpDesc | null)[] | null = null;
+let twoByte: (OpDesc | null)[] | null = null;
+const grp7Reg = new Map<number, OpDesc>();
+const grp9: Record<string, OpDesc> = {};
+const threeByte = new Map<number, OpDesc>();
+
+function tables(): void {
+  oneByte = compileMap(ONE_BYTE_MAP);
+  twoByte = compileMap(TWO_BYTE_MAP);
+  for (const [k, row] of Object.entries(GROUP7_REG)) grp7Reg.set(Number(k), compileRow(row));
+  for (const [k, row] of Object.entries(GROUP9_6)) grp9[k] = compileRow(row);
+  for (const [k, row] of Object.entries(THREE_BYTE_0F38)) threeByte.set(Number(k), compileRow(row));
+}
+
+/** The compiled descriptor of a one-byte (`map` 1) or 0F-prefixed (`map` 2) opcode. */
+export function opcodeDesc(map: 1 | 2, opcode: number): OpDesc | null {
+  if (!oneByte) tables();
+  return (map === 1 ? oneByte! : twoByte!)[opcode] ?? null;
+}
+
+// ---------------------------------------------------------------------------
+// Decoding one instruction
+
+/**
+ * Bytes come from here: the byte at `offset` from the instruction start, or the negated
+ * vector of the fault that fetching it raises (-13 beyond the CS limit, -14 page fault).
+ */
+export interface FetchSource {
+  fetch(offset: number): number;
+}
+
+export const MAX_INSN_LENGTH = 15;
+
+/**
+ * Decode the instruction whose bytes `src` supplies into slot `i`. `def32` is the code
+ * segment's default size (CS.D). Returns the length, or -1 after writing a slot that
+ * raises the fetch fault (CS limit, page fault, or over 15 bytes) when executed.
+ */
+export function decodeInsn(dc: DecodeCache, i: number, src: FetchSource, def32: boolean): number {
+  if (!oneByte) tables();
+  let pos = 0;
+  let flags = def32 ? F_O32 | F_A32 : 0;
+  let seg = -1;
+  let b = 0;
+  let p66 = false;
+  let pF3 = false;
+  for (;;) {
+    if (pos >= MAX_INSN_LENGTH) return fetchFault(dc, i, -13, pos);
+    b = src.fetch(pos);
+    if (b < 0) return fetchFault(dc, i, b, pos);
+    pos++;
+    switch (b) {
+      case 0x66:
+        p66 = true;
+        continue;
+      case 0x67:
+        flags ^= def32 === ((flags & F_A32) !== 0) ? F_A32 : 0;
+        continue;
+      case 0x26:
+      case 0x2e:
+      case 0x36:
+      case 0x3e:
+        seg = (b >> 3) & 3;
+        continue;
+      case 0x64:
+      case 0x65:
+        seg = b - 0x60;
+        continue;
+      case 0xf0:
+        flags |= F_LOCK;
+        continue;
+      case 0xf2:
+        flags = (flags & ~F_REP) | F_REPNE;
+        pF3 = false;
+        continue;
+      case 0xf3:
+        flags = (flags & ~F_REPNE) | F_REP;
+        pF3 = true;
+        continue;
+    }
+    break;
+  }
+  if (p66) flags = (flags ^ F_O32) | F_P66;
+  let desc: OpDesc | null;
+  let opcode = b;
+  if (b === 0x0f) {
+    if (pos >= MAX_INSN_LENGTH) return fetchFault(dc, i, -13, pos);
+    const b2 = src.fetch(pos);
+    if (b2 < 0) return fetchFault(dc, i, b2, pos);
+    pos++;
+    opcode = 0x0f00 | b2;
+    desc = twoByte![b2] ?? null;
+  } else {
+    desc = oneByte![b] ?? null;
+  }
+
+  dc.opcode[i] = opcode;
+  dc.reg[i] = 0;
+  dc.rm[i] = 0;
+  dc.base[i] = REG_ZERO;
+  dc.index[i] = REG_ZERO;
+  dc.scale[i] = 0;
+  dc.disp[i] = 0;
+  dc.imm[i] = 0;
+  dc.imm2[i] = 0;
+  dc.seg[i] = DS;
+
+  if (desc?.special === "0f38") {
+    if (pos >= MAX_INSN_LENGTH) return fetchFault(dc, i, -13, pos);
+    const b3 = src.fetch(pos);
+    if (b3 < 0) return fetchFault(dc, i, b3, pos);
+    pos++;
+    dc.opcode[i] = 0x0f3800 | b3;
+    desc = p66 ? (threeByte.get(b3) ?? null) : null;
+  }
+
+  // ModRM / SIB / displacement.
+  let isMem = false;
+  if (desc?.modrm) {
+    if (pos >= MAX_INSN_LENGTH) return fetchFault(dc, i, -13, pos);
+    const modrm = src.fetch(pos);
+    if (modrm < 0) return fetchFault(dc, i, modrm, pos);
+    pos++;
+    const mod = modrm >> 6;
+    const reg = (modrm >> 3) & 7;
+    const rm = modrm & 7;
+    dc.reg[i] = reg;
+    dc.rm[i] = rm;
+    if (mod !== 3) {
+      isMem = true;
+      const r = decodeModrmMemory(dc, i, src, pos, mod, rm, (flags & F_A32) !== 0);
+      if (r < 0) return fetchFault(dc, i, r, pos);
+      pos = r;
+    }
+    // Groups and the Grp7/Grp9 register forms choose the instruction now.
+    if (desc.special === "grp7" && mod === 3) {
+      desc = grp7Reg.get(modrm) ?? (reg === 4 || reg === 6 ? (desc.group?.[reg] ?? null) : null);
+    } else if (desc.special === "grp9" && reg === 6) {
+      desc = mod === 3 ? grp9.reg! : p66 ? grp9.p66! : pF3 ? grp9.pF3! : grp9.none!;
+      if (pF3 && !isMem) desc = null;
+    } else if (desc.group) {
+      desc = desc.group[reg] ?? null;
+    }
+  }
+
+  if (desc === null) return finish(dc, i, HANDLER_UD, pos, flags | F_END, seg, isMem);
+
+  // Memory-only operands with a register ModRM, and LOCK where it is not allowed: #UD.
+  let ud = false;
+  for (const o of desc.ops) if (o.kind === "M" && !isMem) ud = true;
+  // Registers named in the row: the first stands in rm (and reg), a second in reg.
+  const zOps = desc.ops.filter((o) => o.kind === "Z");
+  if (zOps.length > 0) {
+    dc.rm[i] = zOps[0]!.reg;
+    dc.reg[i] = zOps.length > 1 ? zOps[1]!.reg : zOps[0]!.reg;
+  }
+  const sOp = desc.ops.find((o) => o.kind === "S" && o.reg >= 0);
+  if (sOp) dc.reg[i] = sOp.reg;
+  if (flags & F_LOCK && (!desc.lockable || !isMem)) ud = true;
+
+  // Immediates, relative offsets, moffs, far pointers.
+  const o32 = (flags & F_O32) !== 0;
+  let immIndex = 0;
+  for (const o of desc.ops) {
+    let n = 0;
+    let signed = false;
+    switch (o.kind) {
+      case "I":
+        n = o.size === "b" ? 1 : o.size === "w" ? 2 : o.size === "d" ? 4 : o32 ? 4 : 2;
+        signed = o.size === "b";
+        break;
+      case "J":
+        n = o.size === "b" ? 1 : o32 ? 4 : 2;
+        signed = true;
+        break;
+      case "O": {
+        const an = flags & F_A32 ? 4 : 2;
+        const v = readImm(src, pos, an);
+        if (v === null) return fetchFault(dc, i, lastFetch, pos);
+        pos += an;
+        dc.disp[i] = v;
+        isMem = true;
+        continue;
+      }
+      case "A": {
+        const on = o32 ? 4 : 2;
+        const off = readImm(src, pos, on);
+        if (off === null) return fetchFault(dc, i, lastFetch, pos);
+        const sel = readImm(src, pos + on, 2);
+        if (sel === null) return fetchFault(dc, i, lastFetch, pos);
+        pos += on + 2;
+        dc.imm[i] = off;
+        dc.imm2[i] = sel;
+        continue;
+      }
+      default:
+        continue;
+    }
+    if (pos + n > MAX_INSN_LENGTH) return fetchFault(dc, i, -13, pos);
+    let v = readImm(src, pos, n);
+    if (v === null) return fetchFault(dc, i, lastFetch, pos);
+    pos += n;
+    if (signed) v = n === 1 ? (v << 24) >> 24 : n === 2 ? (v << 16) >> 16 : v;
+    if (immIndex++ === 0) dc.imm[i] = v;
+    else dc.imm2[i] = v;
+  }
+  if (pos > MAX_INSN_LENGTH) return fetchFault(dc, i, -13, pos);
+  // Jcc/SETcc/CMOVcc carry their condition in imm2 (they have at most one immediate).
+  if (desc.cc >= 0) dc.imm2[i] = desc.cc;
+
+  const k = (o32 ? 2 : 0) + (isMem ? 1 : 0);
+  const id = ud ? HANDLER_UD : desc.handlers[k]!;
+  if (ud || desc.ender || id === HANDLER_UD) flags |= F_END;
+  return finish(dc, i, id, pos, flags, seg, isMem);
+}
+
+function finish(
+  dc: DecodeCache,
+  i: number,
+  id: number,
+  len: number,
+  flags: number,
+  seg: number,
+  isMem: boolean,
+): number {
+  if (seg >= 0) {
+    dc.seg[i] = seg;
+    flags |= F_SEGOVR;
+  }
+  dc.op[i] = id;
+  dc.len[i] = len;
+  dc.flags[i] = flags | (isMem ? F_MEM : 0);
+  return len;
+}
+
+let lastFetch = -1;
+
+function readImm(src: FetchSource, pos: number, n: number): number | null {
+  let v = 0;
+  for (let k = 0; k < n; k++) {
+    if (pos + k >= MAX_INSN_LENGTH) {
+      lastFetch = -13;
+      return null;
+    }
+    const b = src.fetch(pos + k);
+    if (b < 0) {
+      lastFetch = b;
+      return null;
+    }
+    v |= b << (8 * k);
+  }
+  return v;
+}
+
+/**
+ * ModRM memory forms. 16-bit: the eight base/index pairs of Table 2-1; 32-bit: SIB and
+ * disp32 of Tables 2-2/2-3. Writes base/index/scale/disp and the default segment (SS for
+ * BP/EBP/ESP bases, DS otherwise) into the slot. Returns the new position or <0.
+ */
+function decodeModrmMemory(
+  dc: DecodeCache,
+  i: number,
+  src: FetchSource,
+  pos: number,
+  mod: number,
+  rm: number,
+  a32: boolean,
+): number {
+  let dispBytes = 0;
+  let defSeg = DS;
+  if (!a32) {
+    const BASE16 = [3, 3, 5, 5, 6, 7, 5, 3];
+    const INDEX16 = [6, 7, 6, 7, REG_ZERO, REG_ZERO, REG_ZERO, REG_ZERO];
+    if (mod === 0 && rm === 6) {
+      dc.base[i] = REG_ZERO;
+      dc.index[i] = REG_ZERO;
+      dispBytes = 2;
+    } else {
+      dc.base[i] = BASE16[rm]!;
+      dc.index[i] = INDEX16[rm]!;
+      if (rm === 2 || rm === 3 || rm === 6) defSeg = SS;
+      dispBytes = mod === 1 ? 1 : mod === 2 ? 2 : 0;
+    }
+  } else {
+    if (rm === 4) {
+      if (pos >= MAX_INSN_LENGTH) return -13;
+      const sib = src.fetch(pos);
+      if (sib < 0) return sib;
+      pos++;
+      const scale = sib >> 6;
+      const index = (sib >> 3) & 7;
+      const base = sib & 7;
+      dc.scale[i] = scale;
+      dc.index[i] = index === 4 ? REG_ZERO : index;
+      if (base === 5 && mod === 0) {
+        dc.base[i] = REG_ZERO;
+        dispBytes = 4;
+      } else {
+        dc.base[i] = base;
+        if (base === EBP || base === ESP) defSeg = SS;
+      }
+    } else if (rm === 5 && mod === 0) {
+      dc.base[i] = REG_ZERO;
+      dispBytes = 4;
+    } else {
+      dc.base[i] = rm;
+      if (rm === EBP) defSeg = SS;
+    }
+    if (mod === 1) dispBytes = 1;
+    else if (mod === 2) dispBytes = 4;
+  }
+  dc.seg[i] = defSeg;
+  if (dispBytes) {
+    if (pos + dispBytes > MAX_INSN_LENGTH) return -13;
+    const v = readImm(src, pos, dispBytes);
+    if (v === null) return lastFetch;
+    dc.disp[i] = dispBytes === 1 ? (v << 24) >> 24 : dispBytes === 2 ? (v << 16) >> 16 : v;
+    pos += dispBytes;
+  }
+  return pos;
+}
+
+/**
+ * A slot that raises the fault met while fetching: `negVector` is -13 (#GP(0): beyond
+ * the CS limit or longer than 15 bytes) or the negated vector the fetch source reported.
+ */
+function fetchFault(dc: DecodeCache, i: number, negVector: number, pos: number): number {
+  dc.op[i] = HANDLER_FETCH_FAULT;
+  dc.imm[i] = -negVector;
+  dc.len[i] = pos;
+  dc.flags[i] = F_END;
+  dc.seg[i] = CS;
+  return -1;
+}

@@ -1,0 +1,70 @@
+/**
+ * Instruction handlers by name. Each row of the opcode maps names its handler in SDM form
+ * (`add_Eb_Gb`, `jcc_Jb`, `push_Sw`); a handler module supplies either one function or a
+ * split by operand size and/or ModRM form, and the decoder stores the id of the exact
+ * variant in the decoded instruction, so executors never branch on size or form.
+ *
+ * A handler runs with `st[EIP]` at the instruction's first byte. It either returns
+ * normally (the loop advances EIP by the length) or sets `st[STOP]` (stack.ts / state.ts).
+ */
+import type { X86Cpu } from "./cpu.js";
+import { INSTRUCTIONS } from "./insns.js";
+
+export type Handler = (cpu: X86Cpu, i: number) => void;
+
+/** A split by ModRM form: `reg` for mod = 3, `mem` for a memory operand. */
+export interface FormSplit {
+  readonly reg: Handler;
+  readonly mem: Handler;
+}
+
+/** A split by operand size (16 or 32 bits); each may be split by form. */
+export interface SizeSplit {
+  readonly o16: Handler | FormSplit;
+  readonly o32: Handler | FormSplit;
+}
+
+export type HandlerSpec = Handler | FormSplit | SizeSplit;
+
+export const HANDLERS: Handler[] = [];
+const ids = new Map<Handler, number>();
+
+function idOf(h: Handler): number {
+  let id = ids.get(h);
+  if (id === undefined) {
+    id = HANDLERS.length;
+    HANDLERS.push(h);
+    ids.set(h, id);
+  }
+  return id;
+}
+
+/** The id of the handler for `name` at `size` in form reg/mem, or -1 if none exists. */
+export function resolveHandler(name: string, size: 16 | 32, isReg: boolean): number {
+  const spec = INSTRUCTIONS[name];
+  if (spec === undefined) return -1;
+  let s: HandlerSpec = spec;
+  if (typeof s !== "function" && "o16" in s) s = size === 16 ? s.o16 : s.o32;
+  if (typeof s !== "function") s = isReg ? s.reg : s.mem;
+  return idOf(s);
+}
+
+/** Every handler name the instruction modules define (for coverage reports). */
+export function handlerNames(): string[] {
+  return Object.keys(INSTRUCTIONS);
+}
+
+// Handlers the decoder itself stores.
+import { raiseFault } from "./exception.js";
+import { UD_VECTOR } from "./regs.js";
+
+/** An undefined or invalid encoding. */
+export const HANDLER_UD = idOf(function ud(cpu) {
+  raiseFault(cpu, UD_VECTOR, -1);
+});
+
+/** Fetching the instruction faulted; the vector is in `imm` (#GP(0) or #PF). */
+export const HANDLER_FETCH_FAULT = idOf(function fetchFault(cpu, i) {
+  const vector = cpu.dc.imm[i]!;
+  raiseFault(cpu, vector, vector === 13 ? 0 : cpu.fetchErrorCode);
+});

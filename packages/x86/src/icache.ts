@@ -1,0 +1,98 @@
+/**
+ * Decoded instructions (Bochs icache.h, QEMU's translation blocks): a pool of flat,
+ * reused slots in typed arrays, grouped into blocks keyed by the physical address of
+ * their first byte and the decode mode. A write to a page that holds decoded code bumps
+ * that page's generation, which invalidates its blocks (self-modifying code).
+ */
+
+/** Prefix and form bits in `flags`. */
+export const F_REP = 1 << 0;
+export const F_REPNE = 1 << 1;
+export const F_LOCK = 1 << 2;
+/** 32-bit address size. */
+export const F_A32 = 1 << 3;
+/** 32-bit operand size. */
+export const F_O32 = 1 << 4;
+/** A memory operand (ModRM.mod != 3, or moffs). */
+export const F_MEM = 1 << 5;
+/** A segment override prefix was present. */
+export const F_SEGOVR = 1 << 6;
+/** An operand-size prefix (66) was present. */
+export const F_P66 = 1 << 7;
+/** The block ends after this instruction (control transfer, mode change, fault). */
+export const F_END = 1 << 8;
+
+const SLOTS = 1 << 16;
+const BLOCK_BITS = 14;
+const BLOCKS = 1 << BLOCK_BITS;
+/** Instructions per block at most. */
+export const BLOCK_MAX = 32;
+
+export class DecodeCache {
+  // One decoded instruction per slot.
+  readonly op = new Int32Array(SLOTS);
+  readonly len = new Int32Array(SLOTS);
+  readonly reg = new Int32Array(SLOTS);
+  readonly rm = new Int32Array(SLOTS);
+  readonly base = new Int32Array(SLOTS);
+  readonly index = new Int32Array(SLOTS);
+  readonly scale = new Int32Array(SLOTS);
+  readonly disp = new Int32Array(SLOTS);
+  readonly seg = new Int32Array(SLOTS);
+  readonly imm = new Int32Array(SLOTS);
+  readonly imm2 = new Int32Array(SLOTS);
+  readonly flags = new Int32Array(SLOTS);
+  /** The opcode byte (or 0x0F00 | second byte), for tracing and hooks. */
+  readonly opcode = new Int32Array(SLOTS);
+  /** Every per-slot array, for copying a slot. */
+  readonly fields: readonly Int32Array[] = [
+    this.op,
+    this.len,
+    this.reg,
+    this.rm,
+    this.base,
+    this.index,
+    this.scale,
+    this.disp,
+    this.seg,
+    this.imm,
+    this.imm2,
+    this.flags,
+    this.opcode,
+  ];
+
+  // Blocks, direct-mapped by physical address.
+  readonly bKey = new Int32Array(BLOCKS).fill(-1);
+  readonly bMode = new Int32Array(BLOCKS);
+  readonly bStart = new Int32Array(BLOCKS);
+  readonly bCount = new Int32Array(BLOCKS);
+  readonly bBytes = new Int32Array(BLOCKS);
+  readonly bPage1 = new Int32Array(BLOCKS);
+  readonly bGen1 = new Int32Array(BLOCKS);
+  readonly bPage2 = new Int32Array(BLOCKS);
+  readonly bGen2 = new Int32Array(BLOCKS);
+  /** Generation of every physical page; bumped when decoded code in it is overwritten. */
+  readonly pageGen = new Int32Array(1 << 20);
+
+  /** Next free slot; the pool is a ring, flushed whole when it wraps. */
+  next = 0;
+  /** Scratch slots for blocks that must not be cached (the last BLOCK_MAX slots). */
+  readonly scratch = SLOTS - BLOCK_MAX;
+
+  static hash(phys: number): number {
+    return ((phys >>> 0) ^ (phys >>> BLOCK_BITS) ^ (phys >>> 28)) & (BLOCKS - 1);
+  }
+
+  /** Reserve `n` consecutive slots for a block being decoded. */
+  alloc(n: number): number {
+    if (this.next + n > this.scratch) this.flush();
+    const start = this.next;
+    this.next += n;
+    return start;
+  }
+
+  flush(): void {
+    this.next = 0;
+    this.bKey.fill(-1);
+  }
+}

@@ -1,0 +1,29 @@
+export {
+  type CpuidSource,
+  EXIT_BUDGET,
+  EXIT_HLT,
+  EXIT_HOOK,
+  EXIT_REQUEST,
+  EXIT_SHUTDOWN,
+  type ExitReason,
+  X86Cpu,
+} from "./cpu.js";
+export {
+  decodeInsn,
+  type FetchSource,
+  MAX_INSN_LENGTH,
+  type OpDesc,
+  opcodeDesc,
+} from "./fetchdecode.js";
+export type { HookResult, X86Hooks } from "./hooks.js";
+export * as hooks from "./hooks.js";
+export {
+  type AccessSize,
+  OPEN_BUS,
+  PAGE_SIZE,
+  PhysMemory,
+  type RamRange,
+  type X86Devices,
+} from "./memory.js";
+export * as regs from "./regs.js";
+export * as state from "./state.js";

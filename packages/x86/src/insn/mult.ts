@@ -1,0 +1,3 @@
+import type { HandlerSpec } from "../handlers.js";
+
+export const MULT: Record<string, HandlerSpec> = {};

@@ -1,0 +1,71 @@
+/**
+ * Indices into the CPU's scalar state array `cpu.st` (an Int32Array). Everything the
+ * interpreter touches per instruction lives in typed arrays; these names say where.
+ */
+
+/** EIP (RIP's low half). */
+export const EIP = 0;
+/** EFLAGS; the arithmetic bits are valid only while LF_OP is LF_NONE. */
+export const FLAGS = 1;
+// Lazy flags (lazy_flags.ts).
+export const LF_OP = 2;
+export const LF_SIZE = 3;
+export const LF_DST = 4;
+export const LF_SRC = 5;
+export const LF_RES = 6;
+export const LF_CARRY = 7;
+// Control registers (low halves; CR8 is the TPR).
+export const CR0 = 8;
+export const CR2 = 9;
+export const CR3 = 10;
+export const CR4 = 11;
+export const CR8 = 12;
+/** Current privilege level (CS.RPL in protected mode, 0 in real mode, 3 in VM86). */
+export const CPL = 13;
+export const GDTR_BASE = 14;
+export const GDTR_LIMIT = 15;
+export const IDTR_BASE = 16;
+export const IDTR_LIMIT = 17;
+/** DR0–DR3, DR6, DR7 at DR_BASE + n (n = 0..7; 4 and 5 alias 6 and 7). */
+export const DR_BASE = 18;
+/**
+ * Why the current block must stop after this instruction: 0 = go on; STOP_JUMP = the
+ * instruction retired and set EIP; STOP_NEXT = it retired, advance EIP past it;
+ * STOP_FAULT = it did not retire (an event was delivered or claimed; EIP is set).
+ */
+export const STOP = 26;
+/** Nonzero when an interrupt, NMI or other asynchronous event may be pending. */
+export const PENDING = 27;
+/** Interrupt shadow after STI / MOV SS / POP SS: 1 for the next instruction. */
+export const INHIBIT = 28;
+/** Nonzero while halted (HLT), until an interrupt, NMI or reset. */
+export const HALTED = 29;
+/** A20 gate: the mask physical addresses are ANDed with (~(1 << 20) when A20 is off). */
+export const A20_MASK = 30;
+/** Nesting while delivering an event (#DF, then triple fault). */
+export const EVENT_DEPTH = 31;
+/** The external interrupt line: 1 = raised (the embedder supplies the vector). */
+export const INTR_LINE = 32;
+/** NMI input latched, not yet delivered. */
+export const NMI_PENDING = 33;
+/** NMIs blocked until the next IRET. */
+export const NMI_BLOCKED = 34;
+/** Why run() returned (ExitReason). */
+export const EXIT_REASON = 35;
+/** EFER (low half). */
+export const EFER = 36;
+/** Physical address of the last read-modify-write operand (-1 = goes through MMIO). */
+export const RMW_PHYS = 37;
+/** Linear address of that operand (for the MMIO path). */
+export const RMW_LIN = 38;
+/** Vector and error code of the event being delivered, for double-fault classification. */
+export const EVENT_VECTOR = 39;
+/** The external interrupt vector the embedder presents with INTR_LINE. */
+export const INTR_VECTOR = 40;
+/** Temporary for string instructions: iterations left in this slice. */
+export const SCRATCH = 41;
+export const ST_COUNT = 48;
+
+export const STOP_JUMP = 1;
+export const STOP_NEXT = 2;
+export const STOP_FAULT = 3;
