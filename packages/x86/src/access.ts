@@ -247,35 +247,106 @@ export function linWrite32(cpu: X86Cpu, lin: number, v: number): void {
 
 // Segmented access (the instruction operands) ----------------------------------
 
+// Each accessor has a fast path for an aligned-enough RAM access through a usable segment
+// and falls back to the general path (faults, MMIO, page crossings, code pages).
+
 export function readMem8(cpu: X86Cpu, seg: number, off: number): number {
-  const lin = check(cpu, seg, off, 1, SEG_OK_R);
-  if (cpu.st[STOP] === STOP_FAULT) return 0;
-  return physRead8(cpu, translate(cpu, lin));
+  const o = off >>> 0;
+  if ((cpu.segOk[seg]! & SEG_OK_R) !== 0 && o >= cpu.segLo[seg]! && o <= cpu.segHi[seg]!) {
+    const p = (cpu.segBase[seg]! + o) & cpu.st[A20_MASK]!;
+    const mem = cpu.mem;
+    const e = mem.pageMap[p >>> PAGE_SHIFT]!;
+    if (e >= 0) return mem.mem8[e >>> 20]![((e & 0xfffff) << PAGE_SHIFT) | (p & 0xfff)]!;
+  }
+  return readSlow(cpu, seg, off, 1);
 }
 export function readMem16(cpu: X86Cpu, seg: number, off: number): number {
-  const lin = check(cpu, seg, off, 2, SEG_OK_R);
-  if (cpu.st[STOP] === STOP_FAULT) return 0;
-  return physRead16(cpu, translate(cpu, lin));
+  const o = off >>> 0;
+  if ((cpu.segOk[seg]! & SEG_OK_R) !== 0 && o >= cpu.segLo[seg]! && o + 1 <= cpu.segHi[seg]!) {
+    const p = (cpu.segBase[seg]! + o) & cpu.st[A20_MASK]!;
+    const mem = cpu.mem;
+    const e = mem.pageMap[p >>> PAGE_SHIFT]!;
+    if (e >= 0 && (p & 0xfff) !== 0xfff) {
+      const m = mem.mem8[e >>> 20]!;
+      const q = ((e & 0xfffff) << PAGE_SHIFT) | (p & 0xfff);
+      return m[q]! | (m[q + 1]! << 8);
+    }
+  }
+  return readSlow(cpu, seg, off, 2);
 }
 export function readMem32(cpu: X86Cpu, seg: number, off: number): number {
-  const lin = check(cpu, seg, off, 4, SEG_OK_R);
-  if (cpu.st[STOP] === STOP_FAULT) return 0;
-  return physRead32(cpu, translate(cpu, lin));
+  const o = off >>> 0;
+  if ((cpu.segOk[seg]! & SEG_OK_R) !== 0 && o >= cpu.segLo[seg]! && o + 3 <= cpu.segHi[seg]!) {
+    const p = (cpu.segBase[seg]! + o) & cpu.st[A20_MASK]!;
+    const mem = cpu.mem;
+    const e = mem.pageMap[p >>> PAGE_SHIFT]!;
+    if (e >= 0 && (p & 3) === 0) {
+      return mem.mem32[e >>> 20]![(((e & 0xfffff) << PAGE_SHIFT) | (p & 0xfff)) >> 2]!;
+    }
+  }
+  return readSlow(cpu, seg, off, 4);
 }
+
+function readSlow(cpu: X86Cpu, seg: number, off: number, size: number): number {
+  const lin = check(cpu, seg, off, size, SEG_OK_R);
+  if (cpu.st[STOP] === STOP_FAULT) return 0;
+  const p = translate(cpu, lin);
+  return size === 1 ? physRead8(cpu, p) : size === 2 ? physRead16(cpu, p) : physRead32(cpu, p);
+}
+
 export function writeMem8(cpu: X86Cpu, seg: number, off: number, v: number): void {
-  const lin = check(cpu, seg, off, 1, SEG_OK_W);
-  if (cpu.st[STOP] === STOP_FAULT) return;
-  physWrite8(cpu, translate(cpu, lin), v);
+  const o = off >>> 0;
+  if ((cpu.segOk[seg]! & SEG_OK_W) !== 0 && o >= cpu.segLo[seg]! && o <= cpu.segHi[seg]!) {
+    const p = (cpu.segBase[seg]! + o) & cpu.st[A20_MASK]!;
+    const mem = cpu.mem;
+    const page = p >>> PAGE_SHIFT;
+    const e = mem.pageMap[page]!;
+    if (e >= 0 && (mem.codePage[page]! | mem.roPage[page]!) === 0) {
+      mem.mem8[e >>> 20]![((e & 0xfffff) << PAGE_SHIFT) | (p & 0xfff)] = v;
+      return;
+    }
+  }
+  writeSlow(cpu, seg, off, 1, v);
 }
 export function writeMem16(cpu: X86Cpu, seg: number, off: number, v: number): void {
-  const lin = check(cpu, seg, off, 2, SEG_OK_W);
-  if (cpu.st[STOP] === STOP_FAULT) return;
-  physWrite16(cpu, translate(cpu, lin), v);
+  const o = off >>> 0;
+  if ((cpu.segOk[seg]! & SEG_OK_W) !== 0 && o >= cpu.segLo[seg]! && o + 1 <= cpu.segHi[seg]!) {
+    const p = (cpu.segBase[seg]! + o) & cpu.st[A20_MASK]!;
+    const mem = cpu.mem;
+    const page = p >>> PAGE_SHIFT;
+    const e = mem.pageMap[page]!;
+    if (e >= 0 && (p & 0xfff) !== 0xfff && (mem.codePage[page]! | mem.roPage[page]!) === 0) {
+      const m = mem.mem8[e >>> 20]!;
+      const q = ((e & 0xfffff) << PAGE_SHIFT) | (p & 0xfff);
+      m[q] = v;
+      m[q + 1] = v >> 8;
+      return;
+    }
+  }
+  writeSlow(cpu, seg, off, 2, v);
 }
 export function writeMem32(cpu: X86Cpu, seg: number, off: number, v: number): void {
-  const lin = check(cpu, seg, off, 4, SEG_OK_W);
+  const o = off >>> 0;
+  if ((cpu.segOk[seg]! & SEG_OK_W) !== 0 && o >= cpu.segLo[seg]! && o + 3 <= cpu.segHi[seg]!) {
+    const p = (cpu.segBase[seg]! + o) & cpu.st[A20_MASK]!;
+    const mem = cpu.mem;
+    const page = p >>> PAGE_SHIFT;
+    const e = mem.pageMap[page]!;
+    if (e >= 0 && (p & 3) === 0 && (mem.codePage[page]! | mem.roPage[page]!) === 0) {
+      mem.mem32[e >>> 20]![(((e & 0xfffff) << PAGE_SHIFT) | (p & 0xfff)) >> 2] = v;
+      return;
+    }
+  }
+  writeSlow(cpu, seg, off, 4, v);
+}
+
+function writeSlow(cpu: X86Cpu, seg: number, off: number, size: number, v: number): void {
+  const lin = check(cpu, seg, off, size, SEG_OK_W);
   if (cpu.st[STOP] === STOP_FAULT) return;
-  physWrite32(cpu, translate(cpu, lin), v);
+  const p = translate(cpu, lin);
+  if (size === 1) physWrite8(cpu, p, v);
+  else if (size === 2) physWrite16(cpu, p, v);
+  else physWrite32(cpu, p, v);
 }
 
 /** Check that `size` bytes at `off` may be written, without writing (multi-part stores). */

@@ -201,9 +201,9 @@ export class X86Cpu {
     this.st[PENDING] = 1;
   }
 
-  /** Linear → physical for an instruction fetch; <0 is a negated fault vector. */
+  /** Linear → physical (unsigned) for an instruction fetch; <0 is a negated fault vector. */
   translateFetch(linear: number): number {
-    return linear & this.st[A20_MASK]!;
+    return (linear & this.st[A20_MASK]!) >>> 0;
   }
 
   /** Drop decoded code of physical page `page` (a write reached it). */
@@ -292,7 +292,9 @@ export class X86Cpu {
         done++;
         if (++i === end) break;
       }
-      left -= done;
+      // An instruction that faulted retires nothing, but its delivery still uses budget, so
+      // a guest stuck re-faulting (a broken handler) cannot keep run() from returning.
+      left -= done === 0 ? 1 : done;
       this.counters[0] = this.counters[0]! + done;
       if (st[INHIBIT] !== 0 && done > 0 && st[STOP] !== STOP_FAULT) {
         // The shadow covered exactly the instruction just retired (unless it set a new one).
@@ -335,7 +337,7 @@ export class X86Cpu {
     if (phys >= 0) {
       const h = DecodeCache.hash(phys);
       if (
-        dc.bKey[h] === phys &&
+        dc.bKey[h] === (phys | 0) &&
         dc.bMode[h] === mode &&
         dc.bGen1[h] === dc.pageGen[dc.bPage1[h]!] &&
         dc.bGen2[h] === dc.pageGen[dc.bPage2[h]!] &&

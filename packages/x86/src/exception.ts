@@ -19,11 +19,13 @@ import type { X86Cpu } from "./cpu.js";
 import {
   DESC,
   descDpl,
+  descLimit,
   descPresent,
   descType,
   fetchDescriptor,
   gateOffset,
   gateSelector,
+  loadNullSegment,
   loadSegmentCache,
   loadSegmentReal,
   SYS_INT_GATE16,
@@ -49,13 +51,17 @@ import {
   CS,
   DB_VECTOR,
   DF_VECTOR,
+  DS,
+  ES,
   FLAG_AC,
   FLAG_IF,
   FLAG_NT,
   FLAG_RF,
   FLAG_TF,
   FLAG_VM,
+  FS,
   GP_VECTOR,
+  GS,
   NMI_VECTOR,
   NP_VECTOR,
   PF_VECTOR,
@@ -85,6 +91,7 @@ import {
   STOP_FAULT,
   STOP_JUMP,
 } from "./state.js";
+import { switchThroughTaskGate, TASK_GATE } from "./tasking.js";
 
 /** A fault: the saved EIP is the faulting instruction's. */
 export const EVENT_FAULT = 0;
@@ -215,8 +222,11 @@ function deliverReal(cpu: X86Cpu, vector: number, returnEip: number): boolean {
   return true;
 }
 
-/** Read the stack pointer for privilege level `dpl` from the current TSS into out[0..1]. */
-function tssStack(cpu: X86Cpu, dpl: number, out: Int32Array): boolean {
+/**
+ * Read the stack for privilege level `dpl` from the current TSS into out[0] (ESP) and
+ * out[1] (SS); #TS(TR selector) when the TSS is too short (SDM Vol. 3 §6.12.1, §5.8.5).
+ */
+export function tssStack(cpu: X86Cpu, dpl: number, out: Int32Array): boolean {
   const tss32 = (cpu.segAr[TR]! & 0xf) >= 9;
   const base = cpu.segBase[TR]!;
   const off = tss32 ? 4 + dpl * 8 : 2 + dpl * 4;
@@ -236,10 +246,11 @@ function tssStack(cpu: X86Cpu, dpl: number, out: Int32Array): boolean {
 }
 
 const STACK = new Int32Array(2);
+const V86_DATA = [ES, DS, FS, GS] as const;
 
 /**
  * Protected mode through an interrupt or trap gate, at the same or an inner privilege
- * level (SDM §6.12.1). Task gates switch tasks (task.ts).
+ * level (SDM §6.12.1). Task gates switch tasks (tasking.ts).
  */
 function deliverProtected(
   cpu: X86Cpu,
@@ -279,10 +290,7 @@ function deliverProtected(
     raiseFault(cpu, NP_VECTOR, idtErr);
     return false;
   }
-  if (type === SYS_TASK_GATE) {
-    raiseFault(cpu, GP_VECTOR, idtErr);
-    return false;
-  }
+  if (type === SYS_TASK_GATE) return taskGateInterrupt(cpu, lo, errorCode, ext, returnEip);
   const gate32 = type === SYS_INT_GATE32 || type === SYS_TRAP_GATE32;
   const selector = gateSelector(lo);
   const offset = gate32 ? gateOffset(lo, hi) : lo & 0xffff;
@@ -306,12 +314,24 @@ function deliverProtected(
     raiseFault(cpu, NP_VECTOR, (selector & 0xfffc) + ext);
     return false;
   }
+  // The entry point must lie within the new code segment, checked before any push.
+  if (offset >>> 0 > descLimit(clo, chi) >>> 0) {
+    raiseFault(cpu, GP_VECTOR, ext);
+    return false;
+  }
   const flags = getFlags(st);
   const conforming = (ctype & AR_TYPE_EC) !== 0;
   const oldSs = cpu.segSel[SS]!;
   const oldEsp = cpu.regs[4]!;
   const oldCs = cpu.segSel[CS]!;
   let newCpl = cpl;
+  // From VM86 mode: only to a non-conforming ring-0 segment through a 32-bit gate
+  // (SDM Vol. 2 INT n, INTERRUPT-FROM-VIRTUAL-8086-MODE).
+  const v86 = (flags & FLAG_VM) !== 0;
+  if (v86 && (conforming || dpl !== 0 || !gate32)) {
+    raiseFault(cpu, GP_VECTOR, (selector & 0xfffc) + ext);
+    return false;
+  }
   if (!conforming && dpl < cpl) {
     // Inner privilege: a new stack from the TSS.
     if (!tssStack(cpu, dpl, STACK)) return false;
@@ -342,9 +362,25 @@ function deliverProtected(
     recomputeSegment(cpu, SS);
     cpu.regs[4] =
       (cpu.segAr[SS]! & AR_DB) !== 0 ? espNew : (cpu.regs[4]! & ~0xffff) | (espNew & 0xffff);
-    const pushOk = gate32
-      ? pushAll32(cpu, [oldSs, oldEsp, flags, oldCs, returnEip], errorCode)
-      : pushAll16(cpu, [oldSs, oldEsp, flags, oldCs, returnEip], errorCode);
+    const pushOk = v86
+      ? pushAll32(
+          cpu,
+          [
+            cpu.segSel[GS]!,
+            cpu.segSel[FS]!,
+            cpu.segSel[DS]!,
+            cpu.segSel[ES]!,
+            oldSs,
+            oldEsp,
+            flags,
+            oldCs,
+            returnEip,
+          ],
+          errorCode,
+        )
+      : gate32
+        ? pushAll32(cpu, [oldSs, oldEsp, flags, oldCs, returnEip], errorCode)
+        : pushAll16(cpu, [oldSs, oldEsp, flags, oldCs, returnEip], errorCode);
     if (!pushOk) {
       cpu.segSel[SS] = saved[0];
       cpu.segBase[SS] = saved[1];
@@ -355,6 +391,12 @@ function deliverProtected(
       return false;
     }
     newCpl = dpl;
+    if (v86) {
+      for (const s of V86_DATA) {
+        loadNullSegment(cpu, s, 0);
+        recomputeSegment(cpu, s);
+      }
+    }
   } else {
     const ok = gate32
       ? pushAll32(cpu, [flags, oldCs, returnEip], errorCode)
@@ -372,9 +414,26 @@ function deliverProtected(
   let newFlags = flags & ~(FLAG_TF | FLAG_NT | FLAG_RF | FLAG_VM);
   if (type === SYS_INT_GATE16 || type === SYS_INT_GATE32) newFlags &= ~FLAG_IF;
   setFlags(st, newFlags);
-  if (offset >>> 0 > cpu.segLimit[CS]! >>> 0) {
-    raiseFault(cpu, GP_VECTOR, 0);
-    return false;
+  return true;
+}
+
+/**
+ * An interrupt or exception through a task gate (SDM Vol. 2 INT n, TASK-GATE; Vol. 3
+ * §7.3): switch to the TSS the gate names, nesting, then push the error code (if any) on
+ * the new task's stack at the new TSS's width.
+ */
+function taskGateInterrupt(
+  cpu: X86Cpu,
+  gateLo: number,
+  errorCode: number,
+  ext: number,
+  returnEip: number,
+): boolean {
+  if (!switchThroughTaskGate(cpu, gateLo, TASK_GATE, returnEip, ext)) return false;
+  if (errorCode >= 0) {
+    if ((cpu.segAr[TR]! & 8) !== 0) push32(cpu, errorCode);
+    else push16(cpu, errorCode);
+    if (faulted(cpu)) return false;
   }
   return true;
 }

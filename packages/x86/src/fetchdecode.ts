@@ -72,6 +72,13 @@ export interface OpDesc {
   readonly cc: number;
   /** Handler ids: [o16 reg, o16 mem, o32 reg, o32 mem]. */
   readonly handlers: Int32Array;
+  /** Registers named by the row's first and second Z operands (-1: none). */
+  readonly z1: number;
+  readonly z2: number;
+  /** The segment register a row names (PUSH ES …), -1 if none. */
+  readonly sreg: number;
+  /** An `M` operand: a register ModRM is #UD. */
+  readonly memOnly: boolean;
 }
 
 const REG_NAMES: Record<string, [number, string]> = {
@@ -108,8 +115,11 @@ const CC_NAMES = [
   "NLE",
 ];
 
-function parseOperand(text: string): Operand {
-  if (text === "DX" || text === "CL" || text === "1") return { kind: text, size: "", reg: -1 };
+function parseOperand(text: string, index = 1): Operand {
+  // CL is the shift count, except as a destination (MOV CL,Ib: the register).
+  if (text === "DX" || (text === "CL" && index > 0) || text === "1") {
+    return { kind: text, size: "", reg: -1 };
+  }
   const r = REG_NAMES[text];
   if (r) return { kind: "Z", size: r[1], reg: r[0] };
   const s = SEG_LITERALS[text];
@@ -180,6 +190,18 @@ function compileRow(row: string, inherited: readonly Operand[] = []): OpDesc {
     ender: BLOCK_ENDERS.has(enderKey) || (movSreg && BLOCK_ENDERS.has("MOV_Sw")) || movCr,
     cc,
     handlers: resolveRow(name, normalizedName(base, ops), ops),
+    ...namedRegisters(ops),
+  };
+}
+
+function namedRegisters(ops: readonly Operand[]): Pick<OpDesc, "z1" | "z2" | "sreg" | "memOnly"> {
+  const z = ops.filter((o) => o.kind === "Z");
+  const s = ops.find((o) => o.kind === "S" && o.reg >= 0);
+  return {
+    z1: z[0]?.reg ?? -1,
+    z2: z[1]?.reg ?? -1,
+    sreg: s ? s.reg : -1,
+    memOnly: ops.some((o) => o.kind === "M"),
   };
 }
 
@@ -226,6 +248,10 @@ function compileMap(map: readonly OpRow[]): (OpDesc | null)[] {
         ender: false,
         cc: -1,
         handlers: new Int32Array(4).fill(HANDLER_UD),
+        z1: -1,
+        z2: -1,
+        sreg: -1,
+        memOnly: false,
       };
       return specialDesc;
     }
@@ -361,7 +387,8 @@ export function decodeInsn(dc: DecodeCache, i: number, src: FetchSource, def32: 
     const rm = modrm & 7;
     dc.reg[i] = reg;
     dc.rm[i] = rm;
-    if (mod !== 3) {
+    // MOV to/from CR/DR ignore ModRM.mod: always a register (SDM MOV—Move to/from CRn).
+    if (mod !== 3 && desc.ops[0]?.kind !== "R" && desc.ops[1]?.kind !== "R") {
       isMem = true;
       const r = decodeModrmMemory(dc, i, src, pos, mod, rm, (flags & F_A32) !== 0);
       if (r < 0) return fetchFault(dc, i, r, pos);
@@ -381,17 +408,15 @@ export function decodeInsn(dc: DecodeCache, i: number, src: FetchSource, def32: 
   if (desc === null) return finish(dc, i, HANDLER_UD, pos, flags | F_END, seg, isMem);
 
   // Memory-only operands with a register ModRM, and LOCK where it is not allowed: #UD.
-  let ud = false;
-  for (const o of desc.ops) if (o.kind === "M" && !isMem) ud = true;
+  let ud = desc.memOnly && !isMem;
   // Registers named in the row: the first stands in rm (and reg), a second in reg.
-  const zOps = desc.ops.filter((o) => o.kind === "Z");
-  if (zOps.length > 0) {
-    dc.rm[i] = zOps[0]!.reg;
-    dc.reg[i] = zOps.length > 1 ? zOps[1]!.reg : zOps[0]!.reg;
+  if (desc.z1 >= 0) {
+    dc.rm[i] = desc.z1;
+    dc.reg[i] = desc.z2 >= 0 ? desc.z2 : desc.z1;
   }
-  const sOp = desc.ops.find((o) => o.kind === "S" && o.reg >= 0);
-  if (sOp) dc.reg[i] = sOp.reg;
-  if (flags & F_LOCK && (!desc.lockable || !isMem)) ud = true;
+  if (desc.sreg >= 0) dc.reg[i] = desc.sreg;
+  const lockDst = desc.ops[0]?.kind === "E" || desc.ops[0]?.kind === "M";
+  if (flags & F_LOCK && (!desc.lockable || !isMem || !lockDst)) ud = true;
 
   // Immediates, relative offsets, moffs, far pointers.
   const o32 = (flags & F_O32) !== 0;

@@ -9,6 +9,15 @@ export {
   X86Cpu,
 } from "./cpu.js";
 export {
+  getRegisters,
+  getSystemRegisters,
+  setRegisters,
+  setSystemRegisters,
+  type X86Registers,
+  type X86Segment,
+  type X86SystemRegisters,
+} from "./cpu-state.js";
+export {
   decodeInsn,
   type FetchSource,
   MAX_INSN_LENGTH,

@@ -4,6 +4,7 @@
  */
 
 import type { HandlerSpec } from "./handlers.js";
+import { ALU_GEN } from "./insn/alu.gen.js";
 import { ARITH } from "./insn/arith.js";
 import { BCD } from "./insn/bcd.js";
 import { BIT } from "./insn/bit.js";
@@ -23,6 +24,8 @@ import { VIRT } from "./insn/virt.js";
 
 export const INSTRUCTIONS: Readonly<Record<string, HandlerSpec>> = {
   ...ARITH,
+  // Generated forms of the hot ALU operations replace the same names from ARITH.
+  ...ALU_GEN,
   ...BCD,
   ...BIT,
   ...CTRL_XFER,

@@ -694,4 +694,7 @@ export const BLOCK_ENDERS = new Set([
   "XSETBV",
   "MWAIT",
   "BOUND",
+  // The TSC advances per block: ending the block keeps two RDTSCs strictly increasing.
+  "RDTSC",
+  "RDTSCP",
 ]);

@@ -1,0 +1,155 @@
+/**
+ * Whole-state read and write, the shape KVM_GET/SET_REGS and KVM_GET/SET_SREGS carry
+ * (struct kvm_regs, struct kvm_sregs). Values are unsigned 32-bit numbers; the 64-bit
+ * halves arrive with long mode (part 2).
+ */
+import { recomputeSegment } from "./access.js";
+import type { X86Cpu } from "./cpu.js";
+import { getFlags, setFlags } from "./lazy_flags.js";
+import { CR0_PE, FLAG_FIXED1, SEG_COUNT, SEG_NAMES } from "./regs.js";
+import {
+  CPL,
+  CR0,
+  CR2,
+  CR3,
+  CR4,
+  CR8,
+  DR_BASE,
+  EFER,
+  EIP,
+  GDTR_BASE,
+  GDTR_LIMIT,
+  IDTR_BASE,
+  IDTR_LIMIT,
+  PENDING,
+} from "./state.js";
+
+export interface X86Registers {
+  eax: number;
+  ecx: number;
+  edx: number;
+  ebx: number;
+  esp: number;
+  ebp: number;
+  esi: number;
+  edi: number;
+  eip: number;
+  eflags: number;
+}
+
+/** A segment register with its hidden cache; `ar` in the VMCS access-rights layout. */
+export interface X86Segment {
+  selector: number;
+  base: number;
+  limit: number;
+  ar: number;
+}
+
+export interface X86SystemRegisters {
+  es: X86Segment;
+  cs: X86Segment;
+  ss: X86Segment;
+  ds: X86Segment;
+  fs: X86Segment;
+  gs: X86Segment;
+  ldtr: X86Segment;
+  tr: X86Segment;
+  gdt: { base: number; limit: number };
+  idt: { base: number; limit: number };
+  cr0: number;
+  cr2: number;
+  cr3: number;
+  cr4: number;
+  cr8: number;
+  efer: number;
+  /** DR0–DR3, DR6, DR7. */
+  dr: [number, number, number, number, number, number];
+}
+
+const GPR_NAMES = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"] as const;
+
+export function getRegisters(cpu: X86Cpu): X86Registers {
+  const r = cpu.regs;
+  return {
+    eax: r[0]! >>> 0,
+    ecx: r[1]! >>> 0,
+    edx: r[2]! >>> 0,
+    ebx: r[3]! >>> 0,
+    esp: r[4]! >>> 0,
+    ebp: r[5]! >>> 0,
+    esi: r[6]! >>> 0,
+    edi: r[7]! >>> 0,
+    eip: cpu.st[EIP]! >>> 0,
+    eflags: getFlags(cpu.st) >>> 0,
+  };
+}
+
+export function setRegisters(cpu: X86Cpu, regs: X86Registers): void {
+  GPR_NAMES.forEach((name, n) => {
+    cpu.regs[n] = regs[name] | 0;
+  });
+  cpu.st[EIP] = regs.eip | 0;
+  setFlags(cpu.st, (regs.eflags & 0x003f_7fd5) | FLAG_FIXED1);
+  cpu.st[PENDING] = 1;
+}
+
+export function getSystemRegisters(cpu: X86Cpu): X86SystemRegisters {
+  const seg = (s: number): X86Segment => ({
+    selector: cpu.segSel[s]!,
+    base: cpu.segBase[s]! >>> 0,
+    limit: cpu.segLimit[s]! >>> 0,
+    ar: cpu.segAr[s]!,
+  });
+  const st = cpu.st;
+  return {
+    es: seg(0),
+    cs: seg(1),
+    ss: seg(2),
+    ds: seg(3),
+    fs: seg(4),
+    gs: seg(5),
+    ldtr: seg(6),
+    tr: seg(7),
+    gdt: { base: st[GDTR_BASE]! >>> 0, limit: st[GDTR_LIMIT]! & 0xffff },
+    idt: { base: st[IDTR_BASE]! >>> 0, limit: st[IDTR_LIMIT]! & 0xffff },
+    cr0: st[CR0]! >>> 0,
+    cr2: st[CR2]! >>> 0,
+    cr3: st[CR3]! >>> 0,
+    cr4: st[CR4]! >>> 0,
+    cr8: st[CR8]! >>> 0,
+    efer: st[EFER]! >>> 0,
+    dr: [0, 1, 2, 3, 6, 7].map((n) => st[DR_BASE + n]! >>> 0) as X86SystemRegisters["dr"],
+  };
+}
+
+/**
+ * Load the system registers. Like KVM_SET_SREGS it takes the caches as given (no
+ * descriptor-table reads); CPL becomes SS.DPL in protected mode (as KVM reads it), 0 in real mode.
+ */
+export function setSystemRegisters(cpu: X86Cpu, s: X86SystemRegisters): void {
+  const st = cpu.st;
+  st[CR0] = s.cr0 | 0;
+  st[CR2] = s.cr2 | 0;
+  st[CR3] = s.cr3 | 0;
+  st[CR4] = s.cr4 | 0;
+  st[CR8] = s.cr8 | 0;
+  st[EFER] = s.efer | 0;
+  st[GDTR_BASE] = s.gdt.base | 0;
+  st[GDTR_LIMIT] = s.gdt.limit & 0xffff;
+  st[IDTR_BASE] = s.idt.base | 0;
+  st[IDTR_LIMIT] = s.idt.limit & 0xffff;
+  [0, 1, 2, 3, 6, 7].forEach((n, k) => {
+    st[DR_BASE + n] = s.dr[k]! | 0;
+  });
+  for (let n = 0; n < SEG_COUNT; n++) {
+    const seg = s[SEG_NAMES[n]!];
+    cpu.segSel[n] = seg.selector;
+    cpu.segBase[n] = seg.base | 0;
+    cpu.segLimit[n] = seg.limit | 0;
+    cpu.segAr[n] = seg.ar;
+  }
+  for (let n = 0; n < SEG_COUNT; n++) recomputeSegment(cpu, n);
+  st[CPL] = st[CR0]! & CR0_PE ? (cpu.segAr[2]! >> 5) & 3 : 0;
+  cpu.flushDecodeCache();
+  st[PENDING] = 1;
+}
