@@ -9,7 +9,6 @@
 import { recomputeSegment } from "./access.js";
 import { serviceEvents } from "./exception.js";
 import { decodeInsn, type FetchSource } from "./fetchdecode.js";
-import { HANDLERS } from "./handlers.js";
 import type { X86Hooks } from "./hooks.js";
 import { BLOCK_MAX, DecodeCache, F_END } from "./icache.js";
 import { getFlags, setFlags } from "./lazy_flags.js";
@@ -255,54 +254,79 @@ export class X86Cpu {
   run(budget: number): ExitReason {
     const st = this.st;
     const dc = this.dc;
-    const op = dc.op;
+    const fn = dc.fn;
     const len = dc.len;
-    const H = HANDLERS;
+    const { bKey, bMode, bStart, bCount, bBytes, bPage1, bGen1, bPage2, bGen2, pageGen } = dc;
+    const segBase = this.segBase;
+    const segAr = this.segAr;
+    const segHi = this.segHi;
     st[EXIT_REASON] = 0;
     let left = budget;
     while (left > 0) {
-      if (st[PENDING] !== 0) {
-        serviceEvents(this);
-        if (st[EXIT_REASON] !== 0) break;
-      }
-      if (st[HALTED] !== 0) {
-        st[EXIT_REASON] = st[HALTED] === 2 ? EXIT_SHUTDOWN : EXIT_HLT;
-        break;
-      }
-      let i = this.lookupBlock();
-      let n = this.blockCount;
-      // One instruction at a time in an interrupt shadow or when single-stepping (TF).
-      const tf = st[FLAGS]! & FLAG_TF;
-      if (tf !== 0 || st[INHIBIT] !== 0) n = 1;
-      if (n > left) n = left;
-      const end = i + n;
-      let done = 0;
-      st[STOP] = 0;
-      for (;;) {
-        H[op[i]!]!(this, i);
-        const stop = st[STOP]!;
-        if (stop !== 0) {
-          if (stop !== STOP_FAULT) {
-            if (stop === STOP_NEXT) st[EIP] = st[EIP]! + len[i]!;
-            done++;
-          }
+      // Anything unusual — an event to deliver, HLT, an interrupt shadow, single-step —
+      // takes the slow path; the common case goes straight to the next block.
+      let single = false;
+      if ((st[PENDING]! | st[HALTED]! | st[INHIBIT]!) !== 0 || (st[FLAGS]! & FLAG_TF) !== 0) {
+        if (st[PENDING] !== 0) {
+          serviceEvents(this);
+          if (st[EXIT_REASON] !== 0) break;
+        }
+        if (st[HALTED] !== 0) {
+          st[EXIT_REASON] = st[HALTED] === 2 ? EXIT_SHUTDOWN : EXIT_HLT;
           break;
         }
+        single = st[INHIBIT] !== 0 || (st[FLAGS]! & FLAG_TF) !== 0;
+      }
+      // The block at CS:EIP (inline fast path of lookupBlock).
+      const eip = st[EIP]!;
+      const phys = this.translateFetch((segBase[CS]! + eip) | 0);
+      const mode = (segAr[CS]! & AR_DB ? 1 : 0) | (st[CR0]! & CR0_PE ? 2 : 0);
+      const h = ((phys >>> 0) ^ (phys >>> 14) ^ (phys >>> 28)) & 0x3fff;
+      let i: number;
+      let n: number;
+      if (
+        phys >= 0 &&
+        bKey[h] === (phys | 0) &&
+        bMode[h] === mode &&
+        bGen1[h] === pageGen[bPage1[h]!] &&
+        bGen2[h] === pageGen[bPage2[h]!] &&
+        (eip >>> 0) + bBytes[h]! - 1 <= segHi[CS]!
+      ) {
+        i = bStart[h]!;
+        n = bCount[h]!;
+      } else {
+        i = this.decodeBlock(phys, mode);
+        n = this.blockCount;
+      }
+      const tf = single ? st[FLAGS]! & FLAG_TF : 0;
+      if (single) n = 1;
+      if (n > left) n = left;
+      const end = i + n;
+      const first = i;
+      st[STOP] = 0;
+      for (;;) {
+        fn[i]!(this, i);
+        if (st[STOP] !== 0) break;
         st[EIP] = st[EIP]! + len[i]!;
-        done++;
         if (++i === end) break;
+      }
+      let done = i - first;
+      const stop = st[STOP]!;
+      if (stop !== 0 && stop !== STOP_FAULT) {
+        if (stop === STOP_NEXT) st[EIP] = st[EIP]! + len[i]!;
+        done++;
       }
       // An instruction that faulted retires nothing, but its delivery still uses budget, so
       // a guest stuck re-faulting (a broken handler) cannot keep run() from returning.
       left -= done === 0 ? 1 : done;
       this.counters[0] = this.counters[0]! + done;
-      if (st[INHIBIT] !== 0 && done > 0 && st[STOP] !== STOP_FAULT) {
-        // The shadow covered exactly the instruction just retired (unless it set a new one).
-        if (st[INHIBIT]! > 1) st[INHIBIT] = 1;
-        else st[INHIBIT] = 0;
+      if (st[INHIBIT] !== 0 && done > 0 && stop !== STOP_FAULT) {
+        // The shadow covers exactly the next instruction: 2 = just set by the instruction
+        // that retired, 1 = the instruction that retired was the shadowed one.
+        st[INHIBIT] = st[INHIBIT]! > 1 ? 1 : 0;
         st[PENDING] = 1;
       }
-      if (tf !== 0 && done > 0 && st[STOP] !== STOP_FAULT) this.singleStepTrap();
+      if (tf !== 0 && done > 0 && stop !== STOP_FAULT) this.singleStepTrap();
       if (st[EXIT_REASON] !== 0) break;
     }
     return st[EXIT_REASON] as ExitReason;
@@ -404,5 +428,6 @@ export class X86Cpu {
 
   private copySlot(from: number, to: number): void {
     for (const a of this.dc.fields) a[to] = a[from]!;
+    this.dc.fn[to] = this.dc.fn[from]!;
   }
 }

@@ -8,7 +8,7 @@
  * and ModRM form, so executors are monomorphic (handlers.ts).
  */
 
-import { HANDLER_FETCH_FAULT, HANDLER_UD, resolveHandler } from "./handlers.js";
+import { HANDLER_FETCH_FAULT, HANDLER_UD, HANDLERS, resolveHandler } from "./handlers.js";
 import type { DecodeCache } from "./icache.js";
 import { F_A32, F_END, F_LOCK, F_MEM, F_O32, F_P66, F_REP, F_REPNE, F_SEGOVR } from "./icache.js";
 import {
@@ -189,7 +189,12 @@ function compileRow(row: string, inherited: readonly Operand[] = []): OpDesc {
     lockable: LOCKABLE.has(base),
     ender: BLOCK_ENDERS.has(enderKey) || (movSreg && BLOCK_ENDERS.has("MOV_Sw")) || movCr,
     cc,
-    handlers: resolveRow(name, normalizedName(base, ops), ops),
+    handlers: resolveRow(
+      name,
+      normalizedName(base, ops),
+      ops,
+      cc >= 0 ? [head.toLowerCase(), ...nameParts].join("_") : null,
+    ),
     ...namedRegisters(ops),
   };
 }
@@ -205,13 +210,23 @@ function namedRegisters(ops: readonly Operand[]): Pick<OpDesc, "z1" | "z2" | "sr
   };
 }
 
-function resolveRow(name: string, alias: string | null, ops: readonly Operand[]): Int32Array {
+/**
+ * Handler ids for a row. A condition-code row first tries a handler specialised to its
+ * condition (`jz_Jb`), then the generic one (`jcc_Jb`, condition in imm2).
+ */
+function resolveRow(
+  name: string,
+  alias: string | null,
+  ops: readonly Operand[],
+  exact: string | null,
+): Int32Array {
   const ids = new Int32Array(4);
   const zAsReg = ops.some((o) => o.kind === "Z") && !ops.some((o) => o.kind === "O");
   for (let k = 0; k < 4; k++) {
     const size = k < 2 ? 16 : 32;
     const isReg = k % 2 === 0;
-    let id = resolveHandler(name, size, isReg);
+    let id = exact ? resolveHandler(exact, size, isReg) : -1;
+    if (id < 0) id = resolveHandler(name, size, isReg);
     if (id < 0 && alias) id = resolveHandler(alias, size, zAsReg ? true : isReg);
     ids[k] = id < 0 ? HANDLER_UD : id;
   }
@@ -488,6 +503,7 @@ function finish(
     flags |= F_SEGOVR;
   }
   dc.op[i] = id;
+  dc.fn[i] = HANDLERS[id]!;
   dc.len[i] = len;
   dc.flags[i] = flags | (isMem ? F_MEM : 0);
   return len;
@@ -586,6 +602,7 @@ function decodeModrmMemory(
  */
 function fetchFault(dc: DecodeCache, i: number, negVector: number, pos: number): number {
   dc.op[i] = HANDLER_FETCH_FAULT;
+  dc.fn[i] = HANDLERS[HANDLER_FETCH_FAULT]!;
   dc.imm[i] = -negVector;
   dc.len[i] = pos;
   dc.flags[i] = F_END;

@@ -5,6 +5,10 @@
  * that page's generation, which invalidates its blocks (self-modifying code).
  */
 
+import type { Handler } from "./handlers.js";
+
+function noHandler(): void {}
+
 /** Prefix and form bits in `flags`. */
 export const F_REP = 1 << 0;
 export const F_REPNE = 1 << 1;
@@ -31,6 +35,8 @@ export const BLOCK_MAX = 32;
 export class DecodeCache {
   // One decoded instruction per slot.
   readonly op = new Int32Array(SLOTS);
+  /** The handler function of each slot (HANDLERS[op[i]]), so dispatch is one load. */
+  readonly fn: Handler[] = new Array<Handler>(SLOTS).fill(noHandler);
   readonly len = new Int32Array(SLOTS);
   readonly reg = new Int32Array(SLOTS);
   readonly rm = new Int32Array(SLOTS);

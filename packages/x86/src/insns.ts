@@ -24,8 +24,6 @@ import { VIRT } from "./insn/virt.js";
 
 export const INSTRUCTIONS: Readonly<Record<string, HandlerSpec>> = {
   ...ARITH,
-  // Generated forms of the hot ALU operations replace the same names from ARITH.
-  ...ALU_GEN,
   ...BCD,
   ...BIT,
   ...CTRL_XFER,
@@ -41,4 +39,6 @@ export const INSTRUCTIONS: Readonly<Record<string, HandlerSpec>> = {
   ...STACK,
   ...STRING,
   ...VIRT,
+  // Generated variants of the hot operations (gen/alu.ts) take precedence.
+  ...ALU_GEN,
 };

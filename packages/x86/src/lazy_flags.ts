@@ -219,3 +219,66 @@ export function testCC(st: Int32Array, cc: number): boolean {
 }
 
 export { FLAG_AF, FLAG_CF, FLAG_OF, FLAG_PF, FLAG_SF, FLAG_ZF };
+
+// Conditions with fast paths for the flags CMP/SUB and TEST/AND/OR/XOR leave behind, the
+// usual producers before a Jcc. Each falls back to the general computation.
+
+/** B/C: CF. */
+export function condB(st: Int32Array): boolean {
+  if (st[LF_OP] === LF_SUB) {
+    const m = mask(st[LF_SIZE]!);
+    return (st[LF_DST]! & m) >>> 0 < (st[LF_SRC]! & m) >>> 0;
+  }
+  return getCF(st) !== 0;
+}
+
+/** Z/E: ZF. */
+export function condZ(st: Int32Array): boolean {
+  return getZF(st) !== 0;
+}
+
+/** BE: CF or ZF. */
+export function condBE(st: Int32Array): boolean {
+  if (st[LF_OP] === LF_SUB) {
+    const m = mask(st[LF_SIZE]!);
+    return (st[LF_DST]! & m) >>> 0 <= (st[LF_SRC]! & m) >>> 0;
+  }
+  return (getCF(st) | getZF(st)) !== 0;
+}
+
+/** L: SF != OF. */
+export function condL(st: Int32Array): boolean {
+  const op = st[LF_OP];
+  if (op === LF_SUB) {
+    const sh = 32 - st[LF_SIZE]!;
+    return st[LF_DST]! << sh < st[LF_SRC]! << sh;
+  }
+  if (op === LF_LOGIC) return getSF(st) !== 0;
+  return (getSF(st) ^ getOF(st)) !== 0;
+}
+
+/** LE: ZF or SF != OF. */
+export function condLE(st: Int32Array): boolean {
+  const op = st[LF_OP];
+  if (op === LF_SUB) {
+    const sh = 32 - st[LF_SIZE]!;
+    return st[LF_DST]! << sh <= st[LF_SRC]! << sh;
+  }
+  if (op === LF_LOGIC) return (getSF(st) | getZF(st)) !== 0;
+  return ((getSF(st) ^ getOF(st)) | getZF(st)) !== 0;
+}
+
+/** S: SF. */
+export function condS(st: Int32Array): boolean {
+  return getSF(st) !== 0;
+}
+
+/** O: OF. */
+export function condO(st: Int32Array): boolean {
+  return getOF(st) !== 0;
+}
+
+/** P: PF. */
+export function condP(st: Int32Array): boolean {
+  return getPF(st) !== 0;
+}

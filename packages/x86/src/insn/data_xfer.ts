@@ -1,6 +1,7 @@
 /**
- * Data movement (Bochs data_xfer8/16/32.cc): MOV in its register, memory, immediate and
- * moffs forms, LEA, XCHG, MOVZX/MOVSX, CBW/CWDE/CWD/CDQ, BSWAP, XLAT, CMOVcc, NOP.
+ * Data movement (Bochs data_xfer8/16/32.cc): XCHG, MOVZX/MOVSX, CBW/CWDE/CWD/CDQ, BSWAP,
+ * XLAT, CMOVcc, NOP. MOV (every form, moffs included through its E/G alias) and LEA are
+ * generated into alu.gen.ts.
  */
 import {
   ea,
@@ -13,9 +14,6 @@ import {
   rmwWrite8,
   rmwWrite16,
   rmwWrite32,
-  writeMem8,
-  writeMem16,
-  writeMem32,
 } from "../access.js";
 import type { HandlerSpec } from "../handlers.js";
 import { F_A32 } from "../icache.js";
@@ -28,83 +26,6 @@ const nop = () => {};
 export const DATA_XFER: Readonly<Record<string, HandlerSpec>> = {
   nop,
   nop_Ev: nop,
-  mov_Eb_Gb: {
-    reg: (cpu, i) => {
-      cpu.r8[REG8[cpu.dc.rm[i]!]!] = cpu.r8[REG8[cpu.dc.reg[i]!]!]!;
-    },
-    mem: (cpu, i) => writeMem8(cpu, cpu.dc.seg[i]!, ea(cpu, i), cpu.r8[REG8[cpu.dc.reg[i]!]!]!),
-  },
-  mov_Ev_Gv: {
-    o16: {
-      reg: (cpu, i) => {
-        cpu.r16[cpu.dc.rm[i]! << 1] = cpu.r16[cpu.dc.reg[i]! << 1]!;
-      },
-      mem: (cpu, i) => writeMem16(cpu, cpu.dc.seg[i]!, ea(cpu, i), cpu.r16[cpu.dc.reg[i]! << 1]!),
-    },
-    o32: {
-      reg: (cpu, i) => {
-        cpu.regs[cpu.dc.rm[i]!] = cpu.regs[cpu.dc.reg[i]!]!;
-      },
-      mem: (cpu, i) => writeMem32(cpu, cpu.dc.seg[i]!, ea(cpu, i), cpu.regs[cpu.dc.reg[i]!]!),
-    },
-  },
-  mov_Gb_Eb: {
-    reg: (cpu, i) => {
-      cpu.r8[REG8[cpu.dc.reg[i]!]!] = cpu.r8[REG8[cpu.dc.rm[i]!]!]!;
-    },
-    mem: (cpu, i) => {
-      const v = readMem8(cpu, cpu.dc.seg[i]!, ea(cpu, i));
-      if (!faulted(cpu)) cpu.r8[REG8[cpu.dc.reg[i]!]!] = v;
-    },
-  },
-  mov_Gv_Ev: {
-    o16: {
-      reg: (cpu, i) => {
-        cpu.r16[cpu.dc.reg[i]! << 1] = cpu.r16[cpu.dc.rm[i]! << 1]!;
-      },
-      mem: (cpu, i) => {
-        const v = readMem16(cpu, cpu.dc.seg[i]!, ea(cpu, i));
-        if (!faulted(cpu)) cpu.r16[cpu.dc.reg[i]! << 1] = v;
-      },
-    },
-    o32: {
-      reg: (cpu, i) => {
-        cpu.regs[cpu.dc.reg[i]!] = cpu.regs[cpu.dc.rm[i]!]!;
-      },
-      mem: (cpu, i) => {
-        const v = readMem32(cpu, cpu.dc.seg[i]!, ea(cpu, i));
-        if (!faulted(cpu)) cpu.regs[cpu.dc.reg[i]!] = v;
-      },
-    },
-  },
-  mov_Eb_Ib: {
-    reg: (cpu, i) => {
-      cpu.r8[REG8[cpu.dc.rm[i]!]!] = cpu.dc.imm[i]!;
-    },
-    mem: (cpu, i) => writeMem8(cpu, cpu.dc.seg[i]!, ea(cpu, i), cpu.dc.imm[i]!),
-  },
-  mov_Ev_Iz: {
-    o16: {
-      reg: (cpu, i) => {
-        cpu.r16[cpu.dc.rm[i]! << 1] = cpu.dc.imm[i]!;
-      },
-      mem: (cpu, i) => writeMem16(cpu, cpu.dc.seg[i]!, ea(cpu, i), cpu.dc.imm[i]!),
-    },
-    o32: {
-      reg: (cpu, i) => {
-        cpu.regs[cpu.dc.rm[i]!] = cpu.dc.imm[i]!;
-      },
-      mem: (cpu, i) => writeMem32(cpu, cpu.dc.seg[i]!, ea(cpu, i), cpu.dc.imm[i]!),
-    },
-  },
-  lea_Gv_M: {
-    o16: (cpu, i) => {
-      cpu.r16[cpu.dc.reg[i]! << 1] = ea(cpu, i);
-    },
-    o32: (cpu, i) => {
-      cpu.regs[cpu.dc.reg[i]!] = ea(cpu, i);
-    },
-  },
   xchg_Eb_Gb: {
     reg: (cpu, i) => {
       const a = REG8[cpu.dc.rm[i]!]!;

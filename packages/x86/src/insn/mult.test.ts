@@ -1,17 +1,29 @@
 import { describe, expect, it } from "vitest";
 import { read16, realMode } from "../../test/helpers.js";
 import type { X86Cpu } from "../cpu.js";
-import { EAX, EBX, ECX, EDX, FLAG_CF, FLAG_OF } from "../regs.js";
-import { EIP } from "../state.js";
+import { EAX, EBX, ECX, EDX, ESP, FLAG_CF, FLAG_OF } from "../regs.js";
+import { EIP, HALTED } from "../state.js";
 
 const HLT = 0xf4;
 const CO = FLAG_CF | FLAG_OF;
 
-/** Run `code; hlt` in real mode with #DE going to a HLT at 0000:0200. */
+const cpus = new Map<string, X86Cpu>();
+
+/** Run `code; hlt` in real mode with #DE going to a HLT at 0000:0200 (CPUs are reused). */
 function exec(code: number[], regs: Partial<Record<number, number>>): X86Cpu {
-  const cpu = realMode([...code, HLT]);
-  cpu.mem.load(0, [0x00, 0x02, 0x00, 0x00]);
-  cpu.mem.load(0x200, [HLT]);
+  let cpu = cpus.get(code.join());
+  if (cpu === undefined) {
+    cpu = realMode([...code, HLT]);
+    cpu.mem.load(0, [0x00, 0x02, 0x00, 0x00]);
+    cpu.mem.load(0x200, [HLT]);
+    cpus.set(code.join(), cpu);
+  }
+  cpu.regs.fill(0);
+  cpu.regs[ESP] = 0x8000;
+  cpu.mem.load(0x7ffa, [0, 0]);
+  cpu.setEflags(0x2);
+  cpu.st[EIP] = 0x100;
+  cpu.st[HALTED] = 0;
   for (const [r, v] of Object.entries(regs)) cpu.regs[Number(r)] = v!;
   cpu.run(10);
   return cpu;

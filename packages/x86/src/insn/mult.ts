@@ -67,7 +67,7 @@ function mulu32(a: number, b: number): number {
   const p1 = ah * bl;
   const p2 = al * bh;
   const mid = ((al * bl) >>> 16) + (p1 & 0xffff) + (p2 & 0xffff);
-  hi32 = (ah * bh + (p1 >>> 16) + (p2 >>> 16) + Math.floor(mid / 65536)) | 0;
+  hi32 = (ah * bh + (p1 >>> 16) + (p2 >>> 16) + (mid >>> 16)) | 0;
   return Math.imul(a, b);
 }
 
