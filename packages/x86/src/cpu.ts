@@ -7,8 +7,9 @@
  *   const why = cpu.run(1_000_000);   // EXIT_BUDGET, EXIT_HLT, EXIT_SHUTDOWN, EXIT_HOOK
  */
 import { recomputeSegment } from "./access.js";
+import { slotRunner } from "./dispatch.js";
 import { serviceEvents } from "./exception.js";
-import { decodeInsn, type FetchSource } from "./fetchdecode.js";
+import { decodeInsn, type FetchSource, opcodeDesc } from "./fetchdecode.js";
 import type { X86Hooks } from "./hooks.js";
 import { BLOCK_MAX, DecodeCache, F_END } from "./icache.js";
 import { getFlags, setFlags } from "./lazy_flags.js";
@@ -207,6 +208,7 @@ export class X86Cpu {
 
   /** Drop decoded code of physical page `page` (a write reached it). */
   invalidateCodePage(page: number): void {
+    this.dc.epoch++;
     this.dc.pageGen[page]!++;
     this.mem.codePage[page] = 0;
     // The running block may hold instructions from that page: finish this one, then stop.
@@ -254,14 +256,24 @@ export class X86Cpu {
   run(budget: number): ExitReason {
     const st = this.st;
     const dc = this.dc;
-    const fn = dc.fn;
     const len = dc.len;
+    // Decode tables first, so the dispatcher is generated over every handler.
+    opcodeDesc(1, 0);
+    const runSlots = slotRunner();
     const { bKey, bMode, bStart, bCount, bBytes, bPage1, bGen1, bPage2, bGen2, pageGen } = dc;
     const segBase = this.segBase;
     const segAr = this.segAr;
     const segHi = this.segHi;
     st[EXIT_REASON] = 0;
     let left = budget;
+    // The last block found by lookup (valid while dc.epoch and the CS cache stand).
+    let lastEip = -1;
+    let lastHi = -1;
+    let lastBase = 0;
+    let lastMode = -1;
+    let lastEpoch = -1;
+    let lastStart = 0;
+    let lastCount = 0;
     while (left > 0) {
       // Anything unusual — an event to deliver, HLT, an interrupt shadow, single-step —
       // takes the slow path; the common case goes straight to the next block.
@@ -277,26 +289,48 @@ export class X86Cpu {
         }
         single = st[INHIBIT] !== 0 || (st[FLAGS]! & FLAG_TF) !== 0;
       }
-      // The block at CS:EIP (inline fast path of lookupBlock).
+      // The block at CS:EIP. A loop's back edge usually returns to the block just run, so
+      // the last block is remembered; otherwise the inline fast path of lookupBlock.
       const eip = st[EIP]!;
-      const phys = this.translateFetch((segBase[CS]! + eip) | 0);
+      const csBase = segBase[CS]!;
       const mode = (segAr[CS]! & AR_DB ? 1 : 0) | (st[CR0]! & CR0_PE ? 2 : 0);
-      const h = ((phys >>> 0) ^ (phys >>> 14) ^ (phys >>> 28)) & 0x3fff;
       let i: number;
       let n: number;
+      const csHi = segHi[CS]!;
       if (
-        phys >= 0 &&
-        bKey[h] === (phys | 0) &&
-        bMode[h] === mode &&
-        bGen1[h] === pageGen[bPage1[h]!] &&
-        bGen2[h] === pageGen[bPage2[h]!] &&
-        (eip >>> 0) + bBytes[h]! - 1 <= segHi[CS]!
+        eip === lastEip &&
+        csBase === lastBase &&
+        mode === lastMode &&
+        csHi === lastHi &&
+        dc.epoch === lastEpoch
       ) {
-        i = bStart[h]!;
-        n = bCount[h]!;
+        i = lastStart;
+        n = lastCount;
       } else {
-        i = this.decodeBlock(phys, mode);
-        n = this.blockCount;
+        const phys = this.translateFetch((csBase + eip) | 0);
+        const h = ((phys >>> 0) ^ (phys >>> 14) ^ (phys >>> 28)) & 0x3fff;
+        if (
+          phys >= 0 &&
+          bKey[h] === (phys | 0) &&
+          bMode[h] === mode &&
+          bGen1[h] === pageGen[bPage1[h]!] &&
+          bGen2[h] === pageGen[bPage2[h]!] &&
+          (eip >>> 0) + bBytes[h]! - 1 <= csHi
+        ) {
+          i = bStart[h]!;
+          n = bCount[h]!;
+          lastEip = eip;
+          lastBase = csBase;
+          lastMode = mode;
+          lastEpoch = dc.epoch;
+          lastHi = csHi;
+          lastStart = i;
+          lastCount = n;
+        } else {
+          i = this.decodeBlock(phys, mode);
+          n = this.blockCount;
+          lastEip = -1;
+        }
       }
       const tf = single ? st[FLAGS]! & FLAG_TF : 0;
       if (single) n = 1;
@@ -304,12 +338,7 @@ export class X86Cpu {
       const end = i + n;
       const first = i;
       st[STOP] = 0;
-      for (;;) {
-        fn[i]!(this, i);
-        if (st[STOP] !== 0) break;
-        st[EIP] = st[EIP]! + len[i]!;
-        if (++i === end) break;
-      }
+      i = runSlots(this, i, end);
       let done = i - first;
       const stop = st[STOP]!;
       if (stop !== 0 && stop !== STOP_FAULT) {

@@ -80,6 +80,9 @@ export class DecodeCache {
   /** Generation of every physical page; bumped when decoded code in it is overwritten. */
   readonly pageGen = new Int32Array(1 << 20);
 
+  /** Bumped whenever decoded blocks are dropped (flush or a code-page write). */
+  epoch = 0;
+
   /** Next free slot; the pool is a ring, flushed whole when it wraps. */
   next = 0;
   /** Scratch slots for blocks that must not be cached (the last BLOCK_MAX slots). */
@@ -98,6 +101,7 @@ export class DecodeCache {
   }
 
   flush(): void {
+    this.epoch++;
     this.next = 0;
     this.bKey.fill(-1);
   }
