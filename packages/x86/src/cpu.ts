@@ -7,7 +7,7 @@
  *   const why = cpu.run(1_000_000);   // EXIT_BUDGET, EXIT_HLT, EXIT_SHUTDOWN, EXIT_HOOK
  */
 import { recomputeSegment } from "./access.js";
-import { slotRunner } from "./dispatch.js";
+import { chainRunner, slotRunner } from "./dispatch.js";
 import { serviceEvents } from "./exception.js";
 import { decodeInsn, type FetchSource, opcodeDesc } from "./fetchdecode.js";
 import type { X86Hooks } from "./hooks.js";
@@ -255,29 +255,16 @@ export class X86Cpu {
    */
   run(budget: number): ExitReason {
     const st = this.st;
-    const dc = this.dc;
-    const len = dc.len;
-    // Decode tables first, so the dispatcher is generated over every handler.
+    const len = this.dc.len;
+    // Decode tables first, so the dispatchers are generated over every handler.
     opcodeDesc(1, 0);
     const runSlots = slotRunner();
-    const { bKey, bMode, bStart, bCount, bBytes, bPage1, bGen1, bPage2, bGen2, pageGen } = dc;
-    const segBase = this.segBase;
-    const segAr = this.segAr;
-    const segHi = this.segHi;
+    const runChain = chainRunner();
     st[EXIT_REASON] = 0;
     let left = budget;
-    // The last block found by lookup (valid while dc.epoch and the CS cache stand).
-    let lastEip = -1;
-    let lastHi = -1;
-    let lastBase = 0;
-    let lastMode = -1;
-    let lastEpoch = -1;
-    let lastStart = 0;
-    let lastCount = 0;
     while (left > 0) {
       // Anything unusual — an event to deliver, HLT, an interrupt shadow, single-step —
-      // takes the slow path; the common case goes straight to the next block.
-      let single = false;
+      // is handled here; the common case runs chained blocks in runChain.
       if ((st[PENDING]! | st[HALTED]! | st[INHIBIT]!) !== 0 || (st[FLAGS]! & FLAG_TF) !== 0) {
         if (st[PENDING] !== 0) {
           serviceEvents(this);
@@ -287,75 +274,42 @@ export class X86Cpu {
           st[EXIT_REASON] = st[HALTED] === 2 ? EXIT_SHUTDOWN : EXIT_HLT;
           break;
         }
-        single = st[INHIBIT] !== 0 || (st[FLAGS]! & FLAG_TF) !== 0;
-      }
-      // The block at CS:EIP. A loop's back edge usually returns to the block just run, so
-      // the last block is remembered; otherwise the inline fast path of lookupBlock.
-      const eip = st[EIP]!;
-      const csBase = segBase[CS]!;
-      const mode = (segAr[CS]! & AR_DB ? 1 : 0) | (st[CR0]! & CR0_PE ? 2 : 0);
-      let i: number;
-      let n: number;
-      const csHi = segHi[CS]!;
-      if (
-        eip === lastEip &&
-        csBase === lastBase &&
-        mode === lastMode &&
-        csHi === lastHi &&
-        dc.epoch === lastEpoch
-      ) {
-        i = lastStart;
-        n = lastCount;
-      } else {
-        const phys = this.translateFetch((csBase + eip) | 0);
-        const h = ((phys >>> 0) ^ (phys >>> 14) ^ (phys >>> 28)) & 0x3fff;
-        if (
-          phys >= 0 &&
-          bKey[h] === (phys | 0) &&
-          bMode[h] === mode &&
-          bGen1[h] === pageGen[bPage1[h]!] &&
-          bGen2[h] === pageGen[bPage2[h]!] &&
-          (eip >>> 0) + bBytes[h]! - 1 <= csHi
-        ) {
-          i = bStart[h]!;
-          n = bCount[h]!;
-          lastEip = eip;
-          lastBase = csBase;
-          lastMode = mode;
-          lastEpoch = dc.epoch;
-          lastHi = csHi;
-          lastStart = i;
-          lastCount = n;
-        } else {
-          i = this.decodeBlock(phys, mode);
-          n = this.blockCount;
-          lastEip = -1;
+        if (st[INHIBIT] !== 0 || (st[FLAGS]! & FLAG_TF) !== 0) {
+          // Exactly one instruction: the shadowed one, or one single-step.
+          const tf = st[FLAGS]! & FLAG_TF;
+          let i = this.lookupBlock();
+          const first = i;
+          st[STOP] = 0;
+          i = runSlots(this, i, i + 1);
+          let done = i - first;
+          const stop = st[STOP]!;
+          if (stop !== 0 && stop !== STOP_FAULT) {
+            if (stop === STOP_NEXT) st[EIP] = st[EIP]! + len[i]!;
+            done++;
+          }
+          // A faulting instruction retires nothing, but its delivery still uses budget, so
+          // a guest stuck re-faulting cannot keep run() from returning.
+          left -= done === 0 ? 1 : done;
+          this.counters[0] = this.counters[0]! + done;
+          if (done > 0 && stop !== STOP_FAULT) {
+            if (st[INHIBIT] !== 0) {
+              // 2 = this instruction set a new shadow; 1 = it was the shadowed one.
+              st[INHIBIT] = st[INHIBIT]! > 1 ? 1 : 0;
+              st[PENDING] = 1;
+            }
+            if (tf !== 0) this.singleStepTrap();
+          }
+          if (st[EXIT_REASON] !== 0) break;
+          continue;
         }
       }
-      const tf = single ? st[FLAGS]! & FLAG_TF : 0;
-      if (single) n = 1;
-      if (n > left) n = left;
-      const end = i + n;
-      const first = i;
-      st[STOP] = 0;
-      i = runSlots(this, i, end);
-      let done = i - first;
-      const stop = st[STOP]!;
-      if (stop !== 0 && stop !== STOP_FAULT) {
-        if (stop === STOP_NEXT) st[EIP] = st[EIP]! + len[i]!;
-        done++;
-      }
-      // An instruction that faulted retires nothing, but its delivery still uses budget, so
-      // a guest stuck re-faulting (a broken handler) cannot keep run() from returning.
+      const done = runChain(this, left);
       left -= done === 0 ? 1 : done;
-      this.counters[0] = this.counters[0]! + done;
-      if (st[INHIBIT] !== 0 && done > 0 && stop !== STOP_FAULT) {
-        // The shadow covers exactly the next instruction: 2 = just set by the instruction
-        // that retired, 1 = the instruction that retired was the shadowed one.
-        st[INHIBIT] = st[INHIBIT]! > 1 ? 1 : 0;
+      if (st[INHIBIT]! > 1) {
+        // The last instruction (STI, MOV SS, POP SS) set a shadow over the next one.
+        st[INHIBIT] = 1;
         st[PENDING] = 1;
       }
-      if (tf !== 0 && done > 0 && stop !== STOP_FAULT) this.singleStepTrap();
       if (st[EXIT_REASON] !== 0) break;
     }
     return st[EXIT_REASON] as ExitReason;

@@ -7,13 +7,88 @@
  */
 import type { X86Cpu } from "./cpu.js";
 import { HANDLERS, type Handler } from "./handlers.js";
-import { EIP, STOP } from "./state.js";
+import { FLAG_TF } from "./regs.js";
+import {
+  EIP,
+  EXIT_REASON,
+  FLAGS,
+  HALTED,
+  INHIBIT,
+  PENDING,
+  STOP,
+  STOP_FAULT,
+  STOP_NEXT,
+} from "./state.js";
 
 /** Runs decoded slots i .. end-1 until one stops the block; returns that slot, or end. */
 export type SlotRunner = (cpu: X86Cpu, i: number, end: number) => number;
 
+/**
+ * Runs block after block from CS:EIP, at most `budget` instructions, and returns how many
+ * retired. It returns early when an instruction faults or an exit is requested, and when
+ * anything needs the run loop's attention (an event, HLT, an interrupt shadow, TF).
+ */
+export type ChainRunner = (cpu: X86Cpu, budget: number) => number;
+
 let runner: SlotRunner | null = null;
+let chain: ChainRunner | null = null;
 let builtFor = -1;
+
+/** The body of the slot loop: the dispatch switch, or a call through `dc.fn`. */
+function slotLoop(ids: readonly number[] | null, exit: string): string[] {
+  const dispatch = ids
+    ? [
+        "    switch (op[i]) {",
+        ...ids.map((id) => `      case ${id}: h${id}(cpu, i); break;`),
+        "    }",
+      ]
+    : ["    fn[i](cpu, i);"];
+  return [
+    "  for (;;) {",
+    ...dispatch,
+    `    if (st[${STOP}] !== 0) ${exit}`,
+    `    st[${EIP}] = (st[${EIP}] + len[i]) | 0;`,
+    `    if (++i === end) ${exit}`,
+    "  }",
+  ];
+}
+
+function chainSource(ids: readonly number[] | null): string {
+  return [
+    "return function runChain(cpu, budget) {",
+    "  const st = cpu.st;",
+    "  const op = cpu.dc.op;",
+    "  const fn = cpu.dc.fn;",
+    "  const len = cpu.dc.len;",
+    "  const counters = cpu.counters;",
+    "  let retired = 0;",
+    "  for (;;) {",
+    "    let i = cpu.lookupBlock();",
+    "    let n = cpu.blockCount;",
+    "    if (n > budget - retired) n = budget - retired;",
+    "    const first = i;",
+    "    const end = i + n;",
+    `    st[${STOP}] = 0;`,
+    ...slotLoop(ids, "break;").map((l) => `  ${l}`),
+    "    let done = i - first;",
+    `    const stop = st[${STOP}];`,
+    "    if (stop !== 0) {",
+    `      if (stop === ${STOP_FAULT}) {`,
+    "        counters[0] += done;",
+    "        return retired + done;",
+    "      }",
+    `      if (stop === ${STOP_NEXT}) st[${EIP}] = (st[${EIP}] + len[i]) | 0;`,
+    "      done++;",
+    "    }",
+    "    counters[0] += done;",
+    "    retired += done;",
+    "    if (retired >= budget) return retired;",
+    `    if ((st[${PENDING}] | st[${HALTED}] | st[${INHIBIT}] | st[${EXIT_REASON}]) !== 0) return retired;`,
+    `    if ((st[${FLAGS}] & ${FLAG_TF}) !== 0) return retired;`,
+    "  }",
+    "};",
+  ].join("\n");
+}
 
 function build(handlers: readonly Handler[]): SlotRunner {
   const ids = handlers.map((_, id) => id);
@@ -23,17 +98,16 @@ function build(handlers: readonly Handler[]): SlotRunner {
     "  const st = cpu.st;",
     "  const op = cpu.dc.op;",
     "  const len = cpu.dc.len;",
-    "  for (;;) {",
-    "    switch (op[i]) {",
-    ...ids.map((id) => `      case ${id}: h${id}(cpu, i); break;`),
-    "    }",
-    `    if (st[${STOP}] !== 0) return i;`,
-    `    st[${EIP}] = (st[${EIP}] + len[i]) | 0;`,
-    "    if (++i === end) return i;",
-    "  }",
+    ...slotLoop(ids, "return i;"),
     "};",
   ].join("\n");
   return new Function("H", source)(handlers) as SlotRunner;
+}
+
+function buildChain(handlers: readonly Handler[] | null): ChainRunner {
+  const ids = handlers ? handlers.map((_, id) => id) : null;
+  const consts = ids ? ids.map((id) => `const h${id} = H[${id}];`) : [];
+  return new Function("H", [...consts, chainSource(ids)].join("\n"))(handlers) as ChainRunner;
 }
 
 /**
@@ -54,13 +128,74 @@ function runSlotsByCall(cpu: X86Cpu, i: number, end: number): number {
 
 /** The runner for the current handler table (rebuilt if handlers were added since). */
 export function slotRunner(): SlotRunner {
-  if (runner === null || builtFor !== HANDLERS.length) {
-    try {
-      runner = build(HANDLERS);
-    } catch {
-      runner = runSlotsByCall;
-    }
+  rebuild();
+  return runner!;
+}
+
+/** The chained block runner for the current handler table. */
+export function chainRunner(): ChainRunner {
+  rebuild();
+  return chain!;
+}
+
+let forceCall = false;
+
+/**
+ * Use the call-through-`dc.fn` loops instead of generated code (what a host that forbids
+ * `new Function` gets automatically). `false` returns to the generated dispatchers.
+ */
+export function experimental_useCallDispatch(on: boolean): void {
+  forceCall = on;
+  builtFor = -1;
+}
+
+function rebuild(): void {
+  if (runner !== null && builtFor === HANDLERS.length) return;
+  if (forceCall) {
+    runner = runSlotsByCall;
+    chain = chainWithoutEval();
     builtFor = HANDLERS.length;
+    return;
   }
-  return runner;
+  try {
+    runner = build(HANDLERS);
+    chain = buildChain(HANDLERS);
+  } catch {
+    // No generated code allowed here: the same loops, calling through dc.fn.
+    runner = runSlotsByCall;
+    chain = chainWithoutEval();
+  }
+  builtFor = HANDLERS.length;
+}
+
+/** runChain calling through dc.fn, for hosts without generated code. */
+function chainWithoutEval(): ChainRunner {
+  return (cpu, budget) => {
+    const st = cpu.st;
+    const len = cpu.dc.len;
+    let retired = 0;
+    for (;;) {
+      let i = cpu.lookupBlock();
+      let n = cpu.blockCount;
+      if (n > budget - retired) n = budget - retired;
+      const first = i;
+      st[STOP] = 0;
+      i = runSlotsByCall(cpu, i, i + n);
+      let done = i - first;
+      const stop = st[STOP]!;
+      if (stop !== 0) {
+        if (stop === STOP_FAULT) {
+          cpu.counters[0] = cpu.counters[0]! + done;
+          return retired + done;
+        }
+        if (stop === STOP_NEXT) st[EIP] = (st[EIP]! + len[i]!) | 0;
+        done++;
+      }
+      cpu.counters[0] = cpu.counters[0]! + done;
+      retired += done;
+      if (retired >= budget) return retired;
+      if ((st[PENDING]! | st[HALTED]! | st[INHIBIT]! | st[EXIT_REASON]!) !== 0) return retired;
+      if ((st[FLAGS]! & FLAG_TF) !== 0) return retired;
+    }
+  };
 }

@@ -17,6 +17,7 @@ export {
   type X86Segment,
   type X86SystemRegisters,
 } from "./cpu-state.js";
+export { experimental_useCallDispatch } from "./dispatch.js";
 export {
   decodeInsn,
   type FetchSource,
