@@ -226,6 +226,14 @@ export class X86Cpu {
     this.st[PENDING] = 1;
   }
 
+  /**
+   * The A20 gate (port 92h / the keyboard controller): when off, physical address bit 20
+   * is forced to 0 and addresses wrap at 1 MiB as on an 8086.
+   */
+  setA20(enabled: boolean): void {
+    this.st[A20_MASK] = enabled ? -1 : ~(1 << 20);
+  }
+
   /** Raise the INTR line with `vector` (an interrupt controller's INTA answer). */
   raiseIrq(vector: number): void {
     this.st[INTR_LINE] = 1;

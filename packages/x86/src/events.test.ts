@@ -1,0 +1,87 @@
+import { describe, expect, it } from "vitest";
+import { exceptionVector, protectedMode, realMode, stackDword } from "../test/helpers.js";
+import { EXIT_BUDGET, EXIT_HLT, EXIT_HOOK } from "./cpu.js";
+import { EV_EXT_INTR, EV_INTR_WINDOW, EV_NMI, HOOK_EXIT, HOOK_PASS } from "./hooks.js";
+import { EIP } from "./state.js";
+
+/** Real mode with IVT[0x20] → 0000:0300 (inc bx; iret) and IVT[2] → 0000:0310 (inc dx; iret). */
+function withHandlers(code: number[]) {
+  const cpu = realMode(code);
+  cpu.mem.load(0x20 * 4, [0x00, 0x03, 0x00, 0x00]);
+  cpu.mem.load(2 * 4, [0x10, 0x03, 0x00, 0x00]);
+  cpu.mem.load(0x300, [0x43, 0xcf]);
+  cpu.mem.load(0x310, [0x42, 0xcf]);
+  return cpu;
+}
+
+describe("external events", () => {
+  it("sti; l: jmp l — an IRQ on INTR is taken once IF=1 and returns with IRET", () => {
+    const cpu = withHandlers([0xfb, 0xeb, 0xfe]);
+    cpu.raiseIrq(0x20);
+    expect(cpu.run(3)).toBe(EXIT_BUDGET);
+    // sti, jmp (the shadow delays the IRQ by one instruction), then inc bx in the handler
+    expect(cpu.regs[3]).toBe(1);
+    cpu.run(10);
+    expect(cpu.st[EIP]).toBe(0x101);
+  });
+
+  it("cli; hlt — INTR stays pending while IF=0; an NMI wakes the CPU", () => {
+    const cpu = withHandlers([0xfa, 0xf4, 0xeb, 0xfe]);
+    cpu.regs[2] = 0;
+    cpu.raiseIrq(0x20);
+    expect(cpu.run(10)).toBe(EXIT_HLT);
+    expect(cpu.regs[3]).toBe(0);
+    cpu.raiseNmi();
+    cpu.run(3);
+    expect(cpu.regs[2]).toBe(1); // inc dx in the NMI handler
+    expect(cpu.regs[3]).toBe(0);
+  });
+
+  it("a hook may claim an external interrupt, an NMI or the interrupt window", () => {
+    const cpu = withHandlers([0xfb, 0x90, 0xeb, 0xfe]);
+    const seen: number[] = [];
+    cpu.hooks = {
+      onEvent: (_c, kind) => {
+        seen.push(kind);
+        return kind === EV_EXT_INTR || kind === EV_NMI || kind === EV_INTR_WINDOW
+          ? HOOK_EXIT
+          : HOOK_PASS;
+      },
+    };
+    cpu.wantWindow = 1;
+    expect(cpu.run(10)).toBe(EXIT_HOOK);
+    expect(seen).toEqual([EV_INTR_WINDOW]);
+    cpu.wantWindow = 0;
+    cpu.raiseIrq(0x20);
+    expect(cpu.run(10)).toBe(EXIT_HOOK);
+    expect(cpu.exitInfo[1]).toBe(0x20);
+    expect(cpu.regs[3]).toBe(0);
+  });
+
+  it("an IRQ through an empty IDT slot raises #GP(idt + EXT) (sti; jmp $)", () => {
+    // The fixture's IDT fills vectors 0-31; entry 0x20 is all zeroes, not a gate type, so
+    // the CPU raises #GP(0x20 * 8 + 2 + EXT) (the type is checked before P) and vector
+    // 13's stub halts.
+    const cpu = protectedMode([0xfb, 0xeb, 0xfe]);
+    cpu.raiseIrq(0x20);
+    expect(cpu.run(10)).toBe(EXIT_HLT);
+    expect(exceptionVector(cpu)).toBe(13);
+    expect(stackDword(cpu)).toBe(0x20 * 8 + 2 + 1);
+  });
+});
+
+describe("the A20 gate", () => {
+  it("mov byte [ffff:0010],1 writes 0x100000 with A20 on and 0x000000 with it off", () => {
+    // mov ax,0xffff; mov ds,ax; mov byte [0x10],1; hlt
+    const code = [0xb8, 0xff, 0xff, 0x8e, 0xd8, 0xc6, 0x06, 0x10, 0x00, 0x01, 0xf4];
+    const on = realMode(code, { ramSize: 2 << 20 });
+    on.run(10);
+    expect(on.mem.read8(0x10_0000)).toBe(1);
+    expect(on.mem.read8(0)).toBe(0);
+    const off = realMode(code, { ramSize: 2 << 20 });
+    off.setA20(false);
+    off.run(10);
+    expect(off.mem.read8(0x10_0000)).toBe(0);
+    expect(off.mem.read8(0)).toBe(1);
+  });
+});
