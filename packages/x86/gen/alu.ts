@@ -172,6 +172,86 @@ function lea(size: 16 | 32, fname: string): string {
   ].join("\n");
 }
 
+/**
+ * SHL/SHR/SAR (Grp2 /4 /5 /7, /6 is SHL) with count 1, CL or Ib, as shift.ts defines
+ * them: the count is masked to 5 bits, 0 changes nothing, flags come from the last
+ * one-bit step (CF, OF; SF/ZF/PF from the result; AF = 0).
+ */
+function shift(
+  kind: "shl" | "shr" | "sar",
+  count: "1" | "CL" | "Ib",
+  size: Size,
+  mem: boolean,
+  fname: string,
+): string {
+  const m = size === 32 ? "-1" : `0x${((1 << size) - 1).toString(16)}`;
+  const c = count === "1" ? "1" : count === "CL" ? "cpu.r8[4]! & 0x1f" : "cpu.dc.imm[i]! & 0x1f";
+  const compute = {
+    shl: [
+      `  const r = (v << c) & ${m};`,
+      `  const cf = c <= ${size} ? (v >>> (${size} - c)) & 1 : 0;`,
+      `  const of = ((r >>> ${size - 1}) ^ cf) & 1;`,
+    ],
+    shr: [
+      "  const last = v >>> (c - 1);",
+      "  const r = last >>> 1;",
+      "  const cf = last & 1;",
+      `  const of = (last >>> ${size - 1}) & 1;`,
+    ],
+    sar: [
+      `  const last = ((v << ${32 - size}) >> ${32 - size}) >> (c - 1);`,
+      `  const r = (last >> 1) & ${m};`,
+      "  const cf = last & 1;",
+      "  const of = 0;",
+    ],
+  }[kind];
+  const lines = [`function ${fname}(cpu: X86Cpu, i: number): void {`, "  const dc = cpu.dc;"];
+  if (mem) {
+    lines.push(
+      `  const v = rmwRead${size}(cpu, dc.seg[i]!, ea(cpu, i));`,
+      `  const c = ${c};`,
+      count === "1"
+        ? "  if (cpu.st[STOP] === STOP_FAULT) return;"
+        : "  if (cpu.st[STOP] === STOP_FAULT || c === 0) return;",
+      ...compute,
+      `  rmwWrite${size}(cpu, r);`,
+    );
+  } else {
+    lines.push(
+      `  const c = ${c};`,
+      ...(count === "1" ? [] : ["  if (c === 0) return;"]),
+      "  const n = dc.rm[i]!;",
+      `  const v = ${regRead(size, "n")};`,
+      ...compute,
+      `  ${regWrite(size, "n", "r")}`,
+    );
+  }
+  lines.push(
+    "  const st = cpu.st;",
+    "  st[LF_OP] = LF_RESULT;",
+    `  st[LF_SIZE] = ${size};`,
+    "  st[LF_RES] = r;",
+    "  st[LF_CARRY] = cf | (of << 11);",
+    "}",
+  );
+  return lines.join("\n");
+}
+
+/** MOVZX/MOVSX Gv, Eb/Ew. */
+function movx(signed: boolean, from: 8 | 16, size: 16 | 32, mem: boolean, fname: string): string {
+  const ext = (v: string) => (signed ? `(${v} << ${32 - from}) >> ${32 - from}` : v);
+  const src = mem ? "v" : regRead(from, "dc.rm[i]!");
+  const lines = [`function ${fname}(cpu: X86Cpu, i: number): void {`, "  const dc = cpu.dc;"];
+  if (mem) {
+    lines.push(
+      `  const v = readMem${from}(cpu, dc.seg[i]!, ea(cpu, i));`,
+      "  if (cpu.st[STOP] === STOP_FAULT) return;",
+    );
+  }
+  lines.push(`  ${regWrite(size, "dc.reg[i]!", ext(src))}`, "}");
+  return lines.join("\n");
+}
+
 export function generate(): string {
   const fns: string[] = [];
   const table: string[] = [];
@@ -235,6 +315,18 @@ export function generate(): string {
   split("mov_Eb_Ib", (s, m, f) => mov("EI", s, m, f), false);
   split("mov_Ev_Iz", (s, m, f) => mov("EI", s, m, f), true);
   fns.push(lea(16, "lea_Gv_M_o16"), lea(32, "lea_Gv_M_o32"));
+  for (const kind of ["shl", "shr", "sar"] as const) {
+    for (const count of ["1", "CL", "Ib"] as const) {
+      split(`${kind}_Eb_${count}`, (s, m, f) => shift(kind, count, s, m, f), false);
+      split(`${kind}_Ev_${count}`, (s, m, f) => shift(kind, count, s, m, f), true);
+    }
+  }
+  for (const signed of [false, true]) {
+    for (const from of [8, 16] as const) {
+      const base = `mov${signed ? "sx" : "zx"}_Gv_E${from === 8 ? "b" : "w"}`;
+      split(base, (s, m, f) => movx(signed, from, s as 16 | 32, m, f), true);
+    }
+  }
   table.push("  lea_Gv_M: { o16: lea_Gv_M_o16, o32: lea_Gv_M_o32 },");
   const direct = table.filter((t) => !t.includes("ALU_GEN_SELF"));
   const aliases = table.filter((t) => t.includes("ALU_GEN_SELF"));
@@ -243,12 +335,13 @@ export function generate(): string {
 
     "/**",
     " * ADD OR ADC SBB AND SUB XOR CMP TEST in every form and size, INC DEC NEG NOT, Jcc per",
-    " * condition, MOV and LEA: one function per variant (see gen/alu.ts for why).",
+    " * condition, MOV, LEA, MOVZX/MOVSX, SHL/SHR/SAR: one function per variant (see",
+    " * gen/alu.ts for why).",
     " */",
     'import {\n  ea,\n  readMem8,\n  readMem16,\n  readMem32,\n  rmwRead8,\n  rmwRead16,\n  rmwRead32,\n  rmwWrite8,\n  rmwWrite16,\n  rmwWrite32,\n  writeMem8,\n  writeMem16,\n  writeMem32,\n} from "../access.js";',
     'import type { X86Cpu } from "../cpu.js";',
     'import type { HandlerSpec } from "../handlers.js";',
-    'import {\n  condB,\n  condBE,\n  condL,\n  condLE,\n  condO,\n  condP,\n  condS,\n  condZ,\n  getCF,\n  LF_ADC,\n  LF_ADD,\n  LF_DEC,\n  LF_INC,\n  LF_LOGIC,\n  LF_SBB,\n  LF_SUB,\n} from "../lazy_flags.js";',
+    'import {\n  condB,\n  condBE,\n  condL,\n  condLE,\n  condO,\n  condP,\n  condS,\n  condZ,\n  getCF,\n  LF_ADC,\n  LF_ADD,\n  LF_DEC,\n  LF_INC,\n  LF_LOGIC,\n  LF_RESULT,\n  LF_SBB,\n  LF_SUB,\n} from "../lazy_flags.js";',
     'import { EIP, LF_CARRY, LF_DST, LF_OP, LF_RES, LF_SIZE, LF_SRC, STOP, STOP_FAULT } from "../state.js";',
     'import { REG8 } from "./common.js";',
     'import { branchNear } from "./ctrl_xfer.js";',

@@ -1,6 +1,6 @@
 /**
- * Data movement (Bochs data_xfer8/16/32.cc): XCHG, MOVZX/MOVSX, CBW/CWDE/CWD/CDQ, BSWAP,
- * XLAT, CMOVcc, NOP. MOV (every form, moffs included through its E/G alias) and LEA are
+ * Data movement (Bochs data_xfer8/16/32.cc): XCHG, CBW/CWDE/CWD/CDQ, BSWAP, XLAT, CMOVcc,
+ * NOP. MOV (every form, moffs included through its E/G alias), LEA and MOVZX/MOVSX are
  * generated into alu.gen.ts.
  */
 import {
@@ -73,86 +73,6 @@ export const DATA_XFER: Readonly<Record<string, HandlerSpec>> = {
         const b = cpu.dc.reg[i]!;
         rmwWrite32(cpu, cpu.regs[b]!);
         cpu.regs[b] = v;
-      },
-    },
-  },
-  movzx_Gv_Eb: {
-    o16: {
-      reg: (cpu, i) => {
-        cpu.r16[cpu.dc.reg[i]! << 1] = cpu.r8[REG8[cpu.dc.rm[i]!]!]!;
-      },
-      mem: (cpu, i) => {
-        const v = readMem8(cpu, cpu.dc.seg[i]!, ea(cpu, i));
-        if (!faulted(cpu)) cpu.r16[cpu.dc.reg[i]! << 1] = v;
-      },
-    },
-    o32: {
-      reg: (cpu, i) => {
-        cpu.regs[cpu.dc.reg[i]!] = cpu.r8[REG8[cpu.dc.rm[i]!]!]!;
-      },
-      mem: (cpu, i) => {
-        const v = readMem8(cpu, cpu.dc.seg[i]!, ea(cpu, i));
-        if (!faulted(cpu)) cpu.regs[cpu.dc.reg[i]!] = v;
-      },
-    },
-  },
-  movzx_Gv_Ew: {
-    o16: {
-      reg: (cpu, i) => {
-        cpu.r16[cpu.dc.reg[i]! << 1] = cpu.r16[cpu.dc.rm[i]! << 1]!;
-      },
-      mem: (cpu, i) => {
-        const v = readMem16(cpu, cpu.dc.seg[i]!, ea(cpu, i));
-        if (!faulted(cpu)) cpu.r16[cpu.dc.reg[i]! << 1] = v;
-      },
-    },
-    o32: {
-      reg: (cpu, i) => {
-        cpu.regs[cpu.dc.reg[i]!] = cpu.r16[cpu.dc.rm[i]! << 1]!;
-      },
-      mem: (cpu, i) => {
-        const v = readMem16(cpu, cpu.dc.seg[i]!, ea(cpu, i));
-        if (!faulted(cpu)) cpu.regs[cpu.dc.reg[i]!] = v;
-      },
-    },
-  },
-  movsx_Gv_Eb: {
-    o16: {
-      reg: (cpu, i) => {
-        cpu.r16[cpu.dc.reg[i]! << 1] = (cpu.r8[REG8[cpu.dc.rm[i]!]!]! << 24) >> 24;
-      },
-      mem: (cpu, i) => {
-        const v = readMem8(cpu, cpu.dc.seg[i]!, ea(cpu, i));
-        if (!faulted(cpu)) cpu.r16[cpu.dc.reg[i]! << 1] = (v << 24) >> 24;
-      },
-    },
-    o32: {
-      reg: (cpu, i) => {
-        cpu.regs[cpu.dc.reg[i]!] = (cpu.r8[REG8[cpu.dc.rm[i]!]!]! << 24) >> 24;
-      },
-      mem: (cpu, i) => {
-        const v = readMem8(cpu, cpu.dc.seg[i]!, ea(cpu, i));
-        if (!faulted(cpu)) cpu.regs[cpu.dc.reg[i]!] = (v << 24) >> 24;
-      },
-    },
-  },
-  movsx_Gv_Ew: {
-    o16: {
-      reg: (cpu, i) => {
-        cpu.r16[cpu.dc.reg[i]! << 1] = cpu.r16[cpu.dc.rm[i]! << 1]!;
-      },
-      mem: (cpu, i) => {
-        const v = readMem16(cpu, cpu.dc.seg[i]!, ea(cpu, i));
-        if (!faulted(cpu)) cpu.r16[cpu.dc.reg[i]! << 1] = v;
-      },
-    },
-    o32: {
-      reg: (cpu, i) => {
-        cpu.regs[cpu.dc.reg[i]!] = (cpu.r16[cpu.dc.rm[i]! << 1]! << 16) >> 16;
-      },
-      mem: (cpu, i) => {
-        const v = readMem16(cpu, cpu.dc.seg[i]!, ea(cpu, i));
-        if (!faulted(cpu)) cpu.regs[cpu.dc.reg[i]!] = (v << 16) >> 16;
       },
     },
   },

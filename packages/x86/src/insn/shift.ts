@@ -1,6 +1,7 @@
 /**
- * Shifts and rotates (Bochs shift8/16/32.cc): grp2 ROL ROR RCL RCR SHL SHR SAL SAR by 1,
- * CL or Ib, and SHLD/SHRD (SDM Vol. 2, "RCL/RCR/ROL/ROR", "SAL/SAR/SHL/SHR", SHLD, SHRD).
+ * Shifts and rotates (Bochs shift8/16/32.cc): grp2 ROL ROR RCL RCR by 1, CL or Ib, and
+ * SHLD/SHRD (SDM Vol. 2, "RCL/RCR/ROL/ROR", SHLD, SHRD). SHL/SAL/SHR/SAR, the frequent
+ * ones, are generated into alu.gen.ts by gen/alu.ts with the same rules.
  *
  * The count is masked to 5 bits; a masked count of 0 changes nothing, flags included.
  * Otherwise the flags are those the last one-bit step leaves, as the 286 (which steps the
@@ -109,31 +110,6 @@ function rcr(n: number): ShiftOp {
     }
     rotFlags(st, cf, ((r >>> (n - 1)) ^ (r >>> (n - 2))) & 1);
     return r;
-  };
-}
-
-function shl(n: number): ShiftOp {
-  const m = sizeMask(n);
-  return (st, v, c) => {
-    const r = (v << c) & m;
-    const cf = c <= n ? (v >>> (n - c)) & 1 : 0;
-    return shiftFlags(st, n, r, cf, ((r >>> (n - 1)) ^ cf) & 1);
-  };
-}
-
-function shr(n: number): ShiftOp {
-  return (st, v, c) => {
-    const last = v >>> (c - 1);
-    return shiftFlags(st, n, last >>> 1, last & 1, (last >>> (n - 1)) & 1);
-  };
-}
-
-function sar(n: number): ShiftOp {
-  const m = sizeMask(n);
-  const up = 32 - n;
-  return (st, v, c) => {
-    const last = ((v << up) >> up) >> (c - 1);
-    return shiftFlags(st, n, (last >> 1) & m, last & 1, 0);
   };
 }
 
@@ -257,9 +233,6 @@ const OPS: ReadonlyArray<readonly [string, (n: number) => ShiftOp]> = [
   ["ror", ror],
   ["rcl", rcl],
   ["rcr", rcr],
-  ["shl", shl],
-  ["shr", shr],
-  ["sar", sar],
 ];
 const COUNTS: ReadonlyArray<readonly [string, Count]> = [
   ["1", one],
