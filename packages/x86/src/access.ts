@@ -250,25 +250,27 @@ export function linWrite32(cpu: X86Cpu, lin: number, v: number): void {
 // Each accessor has a fast path for an aligned-enough RAM access through a usable segment
 // and falls back to the general path (faults, MMIO, page crossings, code pages).
 
+// Each accessor has a fast path — a usable segment, then the data TLB (cpu.tlbR/tlbW,
+// linear page → offset in RAM range 0) — and falls back to the general path (faults,
+// MMIO, page crossings, code pages, other RAM ranges), which also fills the TLB.
+
 export function readMem8(cpu: X86Cpu, seg: number, off: number): number {
   const o = off >>> 0;
   if ((cpu.segOk[seg]! & SEG_OK_R) !== 0 && o >= cpu.segLo[seg]! && o <= cpu.segHi[seg]!) {
-    const p = (cpu.segBase[seg]! + o) & cpu.st[A20_MASK]!;
-    const mem = cpu.mem;
-    const e = mem.pageMap[p >>> PAGE_SHIFT]!;
-    if (e >= 0) return mem.mem8[e >>> 20]![((e & 0xfffff) << PAGE_SHIFT) | (p & 0xfff)]!;
+    const lin = (cpu.segBase[seg]! + o) | 0;
+    const t = cpu.tlbR[lin >>> PAGE_SHIFT]!;
+    if (t >= 0) return cpu.ram8[t | (lin & 0xfff)]!;
   }
   return readSlow(cpu, seg, off, 1);
 }
 export function readMem16(cpu: X86Cpu, seg: number, off: number): number {
   const o = off >>> 0;
   if ((cpu.segOk[seg]! & SEG_OK_R) !== 0 && o >= cpu.segLo[seg]! && o + 1 <= cpu.segHi[seg]!) {
-    const p = (cpu.segBase[seg]! + o) & cpu.st[A20_MASK]!;
-    const mem = cpu.mem;
-    const e = mem.pageMap[p >>> PAGE_SHIFT]!;
-    if (e >= 0 && (p & 0xfff) !== 0xfff) {
-      const m = mem.mem8[e >>> 20]!;
-      const q = ((e & 0xfffff) << PAGE_SHIFT) | (p & 0xfff);
+    const lin = (cpu.segBase[seg]! + o) | 0;
+    const t = cpu.tlbR[lin >>> PAGE_SHIFT]!;
+    if (t >= 0 && (lin & 0xfff) !== 0xfff) {
+      const q = t | (lin & 0xfff);
+      const m = cpu.ram8;
       return m[q]! | (m[q + 1]! << 8);
     }
   }
@@ -277,32 +279,39 @@ export function readMem16(cpu: X86Cpu, seg: number, off: number): number {
 export function readMem32(cpu: X86Cpu, seg: number, off: number): number {
   const o = off >>> 0;
   if ((cpu.segOk[seg]! & SEG_OK_R) !== 0 && o >= cpu.segLo[seg]! && o + 3 <= cpu.segHi[seg]!) {
-    const p = (cpu.segBase[seg]! + o) & cpu.st[A20_MASK]!;
-    const mem = cpu.mem;
-    const e = mem.pageMap[p >>> PAGE_SHIFT]!;
-    if (e >= 0 && (p & 3) === 0) {
-      return mem.mem32[e >>> 20]![(((e & 0xfffff) << PAGE_SHIFT) | (p & 0xfff)) >> 2]!;
-    }
+    const lin = (cpu.segBase[seg]! + o) | 0;
+    const t = cpu.tlbR[lin >>> PAGE_SHIFT]!;
+    if (t >= 0 && (lin & 3) === 0) return cpu.ram32[(t | (lin & 0xfff)) >> 2]!;
   }
   return readSlow(cpu, seg, off, 4);
+}
+
+/** Cache the translation of `lin` → `phys` if it lies in RAM range 0. */
+function fillTlb(cpu: X86Cpu, lin: number, phys: number): void {
+  const mem = cpu.mem;
+  const page = phys >>> PAGE_SHIFT;
+  const e = mem.pageMap[page]!;
+  if (e < 0 || e >>> 20 !== 0) return;
+  const t = (e & 0xfffff) << PAGE_SHIFT;
+  cpu.tlbR[lin >>> PAGE_SHIFT] = t;
+  if ((mem.codePage[page]! | mem.roPage[page]!) === 0) cpu.tlbW[lin >>> PAGE_SHIFT] = t;
 }
 
 function readSlow(cpu: X86Cpu, seg: number, off: number, size: number): number {
   const lin = check(cpu, seg, off, size, SEG_OK_R);
   if (cpu.st[STOP] === STOP_FAULT) return 0;
   const p = translate(cpu, lin);
+  fillTlb(cpu, lin, p);
   return size === 1 ? physRead8(cpu, p) : size === 2 ? physRead16(cpu, p) : physRead32(cpu, p);
 }
 
 export function writeMem8(cpu: X86Cpu, seg: number, off: number, v: number): void {
   const o = off >>> 0;
   if ((cpu.segOk[seg]! & SEG_OK_W) !== 0 && o >= cpu.segLo[seg]! && o <= cpu.segHi[seg]!) {
-    const p = (cpu.segBase[seg]! + o) & cpu.st[A20_MASK]!;
-    const mem = cpu.mem;
-    const page = p >>> PAGE_SHIFT;
-    const e = mem.pageMap[page]!;
-    if (e >= 0 && (mem.codePage[page]! | mem.roPage[page]!) === 0) {
-      mem.mem8[e >>> 20]![((e & 0xfffff) << PAGE_SHIFT) | (p & 0xfff)] = v;
+    const lin = (cpu.segBase[seg]! + o) | 0;
+    const t = cpu.tlbW[lin >>> PAGE_SHIFT]!;
+    if (t >= 0) {
+      cpu.ram8[t | (lin & 0xfff)] = v;
       return;
     }
   }
@@ -311,13 +320,11 @@ export function writeMem8(cpu: X86Cpu, seg: number, off: number, v: number): voi
 export function writeMem16(cpu: X86Cpu, seg: number, off: number, v: number): void {
   const o = off >>> 0;
   if ((cpu.segOk[seg]! & SEG_OK_W) !== 0 && o >= cpu.segLo[seg]! && o + 1 <= cpu.segHi[seg]!) {
-    const p = (cpu.segBase[seg]! + o) & cpu.st[A20_MASK]!;
-    const mem = cpu.mem;
-    const page = p >>> PAGE_SHIFT;
-    const e = mem.pageMap[page]!;
-    if (e >= 0 && (p & 0xfff) !== 0xfff && (mem.codePage[page]! | mem.roPage[page]!) === 0) {
-      const m = mem.mem8[e >>> 20]!;
-      const q = ((e & 0xfffff) << PAGE_SHIFT) | (p & 0xfff);
+    const lin = (cpu.segBase[seg]! + o) | 0;
+    const t = cpu.tlbW[lin >>> PAGE_SHIFT]!;
+    if (t >= 0 && (lin & 0xfff) !== 0xfff) {
+      const q = t | (lin & 0xfff);
+      const m = cpu.ram8;
       m[q] = v;
       m[q + 1] = v >> 8;
       return;
@@ -328,12 +335,10 @@ export function writeMem16(cpu: X86Cpu, seg: number, off: number, v: number): vo
 export function writeMem32(cpu: X86Cpu, seg: number, off: number, v: number): void {
   const o = off >>> 0;
   if ((cpu.segOk[seg]! & SEG_OK_W) !== 0 && o >= cpu.segLo[seg]! && o + 3 <= cpu.segHi[seg]!) {
-    const p = (cpu.segBase[seg]! + o) & cpu.st[A20_MASK]!;
-    const mem = cpu.mem;
-    const page = p >>> PAGE_SHIFT;
-    const e = mem.pageMap[page]!;
-    if (e >= 0 && (p & 3) === 0 && (mem.codePage[page]! | mem.roPage[page]!) === 0) {
-      mem.mem32[e >>> 20]![(((e & 0xfffff) << PAGE_SHIFT) | (p & 0xfff)) >> 2] = v;
+    const lin = (cpu.segBase[seg]! + o) | 0;
+    const t = cpu.tlbW[lin >>> PAGE_SHIFT]!;
+    if (t >= 0 && (lin & 3) === 0) {
+      cpu.ram32[(t | (lin & 0xfff)) >> 2] = v;
       return;
     }
   }
@@ -347,6 +352,7 @@ function writeSlow(cpu: X86Cpu, seg: number, off: number, size: number, v: numbe
   if (size === 1) physWrite8(cpu, p, v);
   else if (size === 2) physWrite16(cpu, p, v);
   else physWrite32(cpu, p, v);
+  fillTlb(cpu, lin, p);
 }
 
 /** Check that `size` bytes at `off` may be written, without writing (multi-part stores). */

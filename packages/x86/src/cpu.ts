@@ -149,10 +149,40 @@ export class X86Cpu {
   wantWindow = 0;
   private readonly fetcher = new CodeFetcher(this);
 
+  /**
+   * Data TLB: linear page → byte offset of that page in RAM range 0 (`ram8`/`ram32`), or
+   * -1. tlbW holds only pages that may be written without side effects (not read-only,
+   * no decoded code). Filled by the slow path of access.ts; emptied when RAM is remapped,
+   * A20 changes, or a page starts holding decoded code.
+   */
+  readonly tlbR = new Int32Array(1 << 20).fill(-1);
+  readonly tlbW = new Int32Array(1 << 20).fill(-1);
+  /** Views of RAM range 0 (the range the TLB caches). */
+  ram8: Uint8Array = new Uint8Array(0);
+  ram32: Int32Array = new Int32Array(0);
+
   constructor(mem: PhysMemory = new PhysMemory()) {
     this.mem = mem;
     mem.onCodeWrite = (page) => this.invalidateCodePage(page);
+    mem.onMapChange = () => this.flushTlb();
     this.reset();
+  }
+
+  /** Drop every cached translation (RAM remapped, A20 changed). */
+  flushTlb(): void {
+    this.tlbR.fill(-1);
+    this.tlbW.fill(-1);
+    this.ram8 = this.mem.mem8[0] ?? new Uint8Array(0);
+    this.ram32 = this.mem.mem32[0] ?? new Int32Array(0);
+  }
+
+  /** Physical page `page` now holds decoded code: writes to it must take the slow path. */
+  private protectCodePage(page: number): void {
+    this.mem.codePage[page] = 1;
+    // Without paging a linear page maps to the same physical page, or to it with bit 20
+    // cleared when A20 is off.
+    this.tlbW[page] = -1;
+    this.tlbW[page ^ 0x100] = -1;
   }
 
   /** Power-on / RESET state (SDM Vol. 3 §9.1.1, Table 9-1). */
@@ -183,6 +213,7 @@ export class X86Cpu {
     this.counters.fill(0);
     this.msrs.clear();
     this.dc.flush();
+    this.flushTlb();
   }
 
   /** Real mode (CR0.PE = 0). */
@@ -232,6 +263,7 @@ export class X86Cpu {
    */
   setA20(enabled: boolean): void {
     this.st[A20_MASK] = enabled ? -1 : ~(1 << 20);
+    this.flushTlb();
   }
 
   /** Raise the INTR line with `vector` (an interrupt controller's INTA answer). */
@@ -410,8 +442,8 @@ export class X86Cpu {
       dc.bGen1[h] = dc.pageGen[firstPage]!;
       dc.bPage2[h] = lastPage;
       dc.bGen2[h] = dc.pageGen[lastPage]!;
-      this.mem.codePage[firstPage] = 1;
-      this.mem.codePage[lastPage] = 1;
+      this.protectCodePage(firstPage);
+      this.protectCodePage(lastPage);
     }
     this.blockCount = count;
     return start;

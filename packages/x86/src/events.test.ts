@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { exceptionVector, protectedMode, realMode, stackDword } from "../test/helpers.js";
 import { EXIT_BUDGET, EXIT_HLT, EXIT_HOOK } from "./cpu.js";
 import { EV_EXT_INTR, EV_INTR_WINDOW, EV_NMI, HOOK_EXIT, HOOK_PASS } from "./hooks.js";
-import { EIP } from "./state.js";
+import { EIP, HALTED } from "./state.js";
 
 /** Real mode with IVT[0x20] → 0000:0300 (inc bx; iret) and IVT[2] → 0000:0310 (inc dx; iret). */
 function withHandlers(code: number[]) {
@@ -83,5 +83,45 @@ describe("the A20 gate", () => {
     off.run(10);
     expect(off.mem.read8(0x10_0000)).toBe(0);
     expect(off.mem.read8(0)).toBe(1);
+  });
+});
+
+describe("the data TLB", () => {
+  it("a translation cached with A20 on is dropped when A20 goes off", () => {
+    // mov ax,0xffff; mov ds,ax; mov byte [0x1010],1; hlt; mov byte [0x1010],2; hlt
+    // (linear 0x101000: a page away from the code, so only the TLB can remember it)
+    const code = [0xb8, 0xff, 0xff, 0x8e, 0xd8, 0xc6, 0x06, 0x10, 0x10, 0x01, 0xf4];
+    const cpu = realMode([...code, 0xc6, 0x06, 0x10, 0x10, 0x02, 0xf4], { ramSize: 2 << 20 });
+    cpu.run(10);
+    expect(cpu.mem.read8(0x10_1000)).toBe(1);
+    cpu.setA20(false);
+    cpu.st[HALTED] = 0; // wake from the first HLT
+    cpu.run(10);
+    expect(cpu.mem.read8(0x10_1000)).toBe(1);
+    expect(cpu.mem.read8(0x1000)).toBe(2);
+  });
+
+  it("a page remapped from RAM to MMIO stops being cached", () => {
+    const writes: number[] = [];
+    const devices = {
+      ioRead: () => 0xff,
+      ioWrite: () => {},
+      mmioRead: () => 0xee,
+      mmioWrite: (addr: number, _s: number, v: number) => void writes.push(addr, v),
+    };
+    // mov byte [0x9000],7; hlt; mov byte [0x9000],8; hlt
+    const cpu = realMode([0xc6, 0x06, 0x00, 0x90, 0x07, 0xf4, 0xc6, 0x06, 0x00, 0x90, 0x08, 0xf4], {
+      devices,
+    });
+    cpu.run(10);
+    expect(cpu.mem.read8(0x9000)).toBe(7);
+    // Replace the first MiB of RAM by a copy without page 9 (which becomes MMIO).
+    const ram = cpu.mem.ranges[0]!.bytes;
+    cpu.mem.removeRam(0);
+    cpu.mem.addRam(0, ram.subarray(0, 0x9000));
+    cpu.mem.addRam(0xa000, ram.subarray(0xa000));
+    cpu.st[HALTED] = 0; // wake from the first HLT
+    cpu.run(10);
+    expect(writes).toEqual([0x9000, 8]);
   });
 });

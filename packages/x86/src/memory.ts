@@ -54,6 +54,8 @@ export class PhysMemory {
   devices: X86Devices;
   /** Called when a write reaches a page in `codePage` (the CPU drops its decoded code). */
   onCodeWrite: (page: number) => void = () => {};
+  /** Called after RAM is mapped or unmapped (CPUs drop cached translations). */
+  onMapChange: () => void = () => {};
 
   constructor(devices: X86Devices = OPEN_BUS) {
     this.devices = devices;
@@ -81,6 +83,7 @@ export class PhysMemory {
       this.pageMap[first + p] = (index << 20) | p;
       this.roPage[first + p] = readonly ? 1 : 0;
     }
+    this.onMapChange();
     return index;
   }
 
@@ -97,6 +100,7 @@ export class PhysMemory {
     this.ranges[index] = null;
     this.mem8[index] = new Uint8Array(0);
     this.mem32[index] = new Int32Array(0);
+    this.onMapChange();
   }
 
   /** True when `addr` is backed by RAM. */
