@@ -145,8 +145,19 @@ export class X86Cpu {
   cpuid: CpuidSource = DEFAULT_CPUID;
   /** Error code of a fetch page fault (paging, part 2). */
   fetchErrorCode = 0;
-  /** Windows a hook wants reported: bit 0 interrupt window, bit 1 NMI window. */
-  wantWindow = 0;
+  private windows = 0;
+
+  /**
+   * Windows a hook wants reported (bit 0: interrupts can be taken, bit 1: NMIs can be
+   * taken), checked at instruction boundaries like VMX's window-exiting controls.
+   */
+  get wantWindow(): number {
+    return this.windows;
+  }
+  set wantWindow(bits: number) {
+    this.windows = bits;
+    this.st[PENDING] = 1;
+  }
   private readonly fetcher = new CodeFetcher(this);
 
   /**

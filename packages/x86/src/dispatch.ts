@@ -40,6 +40,8 @@ function slotLoop(ids: readonly number[] | null, exit: string): string[] {
     ? [
         "    switch (op[i]) {",
         ...ids.map((id) => `      case ${id}: h${id}(cpu, i); break;`),
+        // A handler registered after this runner was generated still runs.
+        "      default: fn[i](cpu, i);",
         "    }",
       ]
     : ["    fn[i](cpu, i);"];
@@ -97,6 +99,7 @@ function build(handlers: readonly Handler[]): SlotRunner {
     "return function runSlots(cpu, i, end) {",
     "  const st = cpu.st;",
     "  const op = cpu.dc.op;",
+    "  const fn = cpu.dc.fn;",
     "  const len = cpu.dc.len;",
     ...slotLoop(ids, "return i;"),
     "};",

@@ -274,6 +274,12 @@ function compileMap(map: readonly OpRow[]): (OpDesc | null)[] {
   });
 }
 
+let pause: OpDesc | null = null;
+function pauseDesc(): OpDesc {
+  pause ??= compileRow("PAUSE");
+  return pause;
+}
+
 let oneByte: (OpDesc | null)[] | null = null;
 let twoByte: (OpDesc | null)[] | null = null;
 const grp7Reg = new Map<number, OpDesc>();
@@ -281,6 +287,7 @@ const grp9: Record<string, OpDesc> = {};
 const threeByte = new Map<number, OpDesc>();
 
 function tables(): void {
+  pauseDesc();
   oneByte = compileMap(ONE_BYTE_MAP);
   twoByte = compileMap(TWO_BYTE_MAP);
   for (const [k, row] of Object.entries(GROUP7_REG)) grp7Reg.set(Number(k), compileRow(row));
@@ -357,6 +364,15 @@ export function decodeInsn(dc: DecodeCache, i: number, src: FetchSource, def32: 
     break;
   }
   if (p66) flags = (flags ^ F_O32) | F_P66;
+  // F3 90 is PAUSE (SDM Vol. 2), a NOP that virtualization can intercept.
+  if (b === 0x90 && pF3) {
+    dc.opcode[i] = 0xf390;
+    dc.reg[i] = 0;
+    dc.rm[i] = 0;
+    dc.seg[i] = DS;
+    const id = flags & F_LOCK ? HANDLER_UD : pauseDesc().handlers[0]!;
+    return finish(dc, i, id, pos, flags, seg, false);
+  }
   let desc: OpDesc | null;
   let opcode = b;
   if (b === 0x0f) {

@@ -8,7 +8,8 @@
  * Deviations from the manual, all in how rows are written, none in behaviour:
  * - Jcc/SETcc/CMOVcc rows are written once per opcode as `JO`, `JNO` … with their
  *   condition taken from the opcode's low nibble (the manual lists them the same way).
- * - `NOP` (90) is its own row, not `XCHG eAX,eAX`; PAUSE (F3 90) decodes as NOP.
+ * - `NOP` (90) is its own row, not `XCHG eAX,eAX`; PAUSE (F3 90) is chosen by the decoder
+ *   before the map, since the manual lists it as a prefixed form of 90.
  * - Rows the manual marks i64/o64 (64-bit only, invalid in 64-bit) are written for
  *   16/32-bit code only; long mode (part 2) adds its own differences.
  * - x87 escapes (D8–DF) decode with a ModRM byte and run the `esc` handler (#NM when

@@ -22,10 +22,12 @@ import {
   EV_INVD,
   EV_INVLPG,
   EV_MONITOR_MWAIT,
+  EV_PAUSE,
   EV_RDMSR,
   EV_RDPMC,
   EV_RDTSC,
   EV_RDTSCP,
+  EV_RSM,
   EV_WRMSR,
   EV_XSETBV,
   HOOK_EXIT,
@@ -253,6 +255,15 @@ function nextEip(cpu: X86Cpu, i: number): number {
 const ud = (cpu: X86Cpu) => raiseFault(cpu, UD_VECTOR, -1);
 
 export const PROC_CTRL: Readonly<Record<string, HandlerSpec>> = {
+  /** PAUSE (F3 90): a spin-loop hint; VMX "PAUSE exiting" and the SVM PAUSE intercept. */
+  pause: (cpu) => {
+    intercepted(cpu, EV_PAUSE);
+  },
+  /** RSM: there is no system-management mode here, so #UD unless an extension takes it. */
+  rsm: (cpu) => {
+    if (intercepted(cpu, EV_RSM)) return;
+    raiseFault(cpu, UD_VECTOR, -1);
+  },
   hlt: (cpu) => {
     if (cpu.st[CPL] !== 0) return raiseFault(cpu, GP_VECTOR, 0);
     if (intercepted(cpu, EV_HLT)) return;
