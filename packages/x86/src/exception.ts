@@ -357,35 +357,33 @@ function deliverProtected(
       return false;
     }
     // Switch to the new stack, keeping the old one to restore on a fault while pushing.
-    const saved = [cpu.segSel[SS]!, cpu.segBase[SS]!, cpu.segLimit[SS]!, cpu.segAr[SS]!] as const;
+    const savedSel = cpu.segSel[SS]!;
+    const savedBase = cpu.segBase[SS]!;
+    const savedLimit = cpu.segLimit[SS]!;
+    const savedAr = cpu.segAr[SS]!;
     loadSegmentCache(cpu, SS, ssSel, slo, shi);
     recomputeSegment(cpu, SS);
     cpu.regs[4] =
       (cpu.segAr[SS]! & AR_DB) !== 0 ? espNew : (cpu.regs[4]! & ~0xffff) | (espNew & 0xffff);
-    const pushOk = v86
-      ? pushAll32(
-          cpu,
-          [
-            cpu.segSel[GS]!,
-            cpu.segSel[FS]!,
-            cpu.segSel[DS]!,
-            cpu.segSel[ES]!,
-            oldSs,
-            oldEsp,
-            flags,
-            oldCs,
-            returnEip,
-          ],
-          errorCode,
-        )
-      : gate32
-        ? pushAll32(cpu, [oldSs, oldEsp, flags, oldCs, returnEip], errorCode)
-        : pushAll16(cpu, [oldSs, oldEsp, flags, oldCs, returnEip], errorCode);
+    let count = 0;
+    if (v86) {
+      FRAME[count++] = cpu.segSel[GS]!;
+      FRAME[count++] = cpu.segSel[FS]!;
+      FRAME[count++] = cpu.segSel[DS]!;
+      FRAME[count++] = cpu.segSel[ES]!;
+    }
+    FRAME[count++] = oldSs;
+    FRAME[count++] = oldEsp;
+    FRAME[count++] = flags;
+    FRAME[count++] = oldCs;
+    FRAME[count++] = returnEip;
+    const pushOk =
+      v86 || gate32 ? pushAll32(cpu, count, errorCode) : pushAll16(cpu, count, errorCode);
     if (!pushOk) {
-      cpu.segSel[SS] = saved[0];
-      cpu.segBase[SS] = saved[1];
-      cpu.segLimit[SS] = saved[2];
-      cpu.segAr[SS] = saved[3];
+      cpu.segSel[SS] = savedSel;
+      cpu.segBase[SS] = savedBase;
+      cpu.segLimit[SS] = savedLimit;
+      cpu.segAr[SS] = savedAr;
       recomputeSegment(cpu, SS);
       cpu.regs[4] = oldEsp;
       return false;
@@ -398,9 +396,10 @@ function deliverProtected(
       }
     }
   } else {
-    const ok = gate32
-      ? pushAll32(cpu, [flags, oldCs, returnEip], errorCode)
-      : pushAll16(cpu, [flags, oldCs, returnEip], errorCode);
+    FRAME[0] = flags;
+    FRAME[1] = oldCs;
+    FRAME[2] = returnEip;
+    const ok = gate32 ? pushAll32(cpu, 3, errorCode) : pushAll16(cpu, 3, errorCode);
     if (!ok) {
       cpu.regs[4] = oldEsp;
       return false;
@@ -438,23 +437,26 @@ function taskGateInterrupt(
   return true;
 }
 
-function pushAll32(cpu: X86Cpu, values: readonly number[], errorCode: number): boolean {
-  const n = values.length + (errorCode >= 0 ? 1 : 0);
+/** The values of an interrupt frame being pushed (FRAME[0..count-1]), reused. */
+const FRAME = new Int32Array(9);
+
+function pushAll32(cpu: X86Cpu, count: number, errorCode: number): boolean {
+  const n = count + (errorCode >= 0 ? 1 : 0);
   const top = getSp(cpu);
   // Check the whole frame first, so a fault leaves the stack untouched.
   for (let k = 0; k < n; k++) {
     writeMem32Probe(cpu, (top - 4 * (k + 1)) | 0);
     if (faulted(cpu)) return false;
   }
-  for (const v of values) push32(cpu, v);
+  for (let k = 0; k < count; k++) push32(cpu, FRAME[k]!);
   if (errorCode >= 0) push32(cpu, errorCode);
   return !faulted(cpu);
 }
 
-function pushAll16(cpu: X86Cpu, values: readonly number[], errorCode: number): boolean {
+function pushAll16(cpu: X86Cpu, count: number, errorCode: number): boolean {
   const start = getSp(cpu);
-  for (const v of values) {
-    push16(cpu, v);
+  for (let k = 0; k < count; k++) {
+    push16(cpu, FRAME[k]!);
     if (faulted(cpu)) {
       setSp(cpu, start);
       return false;
