@@ -3,7 +3,7 @@
  * Soak: the iced-x86 decoder cross-check and the random-code fuzz test with a fresh seed
  * and many more cases than CI runs. Re-run a failure with the printed seed:
  *
- *   cd packages/x86/scripts && npm run soak [-- SEED [COUNT]]
+ *   npm run soak -w @glassvm/x86 [-- SEED [COUNT]]
  */
 import { spawnSync } from "node:child_process";
 import { randomInt } from "node:crypto";
