@@ -205,7 +205,7 @@ afterAll(() => console.log(`fuzz seed 0x${SEED.toString(16)}\n${summary.join("\n
 
 describe("random code never escapes the CPU", () => {
   for (const mode of MODES) {
-    it(`${PROGRAMS} random programs in ${mode}`, () => {
+    it(`${PROGRAMS} random programs in ${mode}`, { timeout: 10_000 + PROGRAMS * 5 }, () => {
       const next = rng(SEED ^ ((MODES.indexOf(mode) + 1) * 0x9e37_79b9));
       const exits = [0, 0, 0, 0, 0];
       const vectors = new Map<number, number>();
