@@ -125,3 +125,15 @@ describe("the data TLB", () => {
     expect(writes).toEqual([0x9000, 8]);
   });
 });
+
+describe("INT1 (ICEBP) is a privileged software exception", () => {
+  it("int1 from ring 3 through a DPL-0 gate reaches #DB; int 1 raises #GP(0x0a)", () => {
+    const icebp = protectedMode([0xf1], { ring: 3 });
+    expect(icebp.run(10)).toBe(EXIT_HLT);
+    expect(exceptionVector(icebp)).toBe(1);
+    const intn = protectedMode([0xcd, 0x01], { ring: 3 });
+    expect(intn.run(10)).toBe(EXIT_HLT);
+    expect(exceptionVector(intn)).toBe(13);
+    expect(stackDword(intn)).toBe(1 * 8 + 2);
+  });
+});

@@ -97,6 +97,11 @@ import { switchThroughTaskGate, TASK_GATE } from "./tasking.js";
 export const EVENT_FAULT = 0;
 /** A trap raised by an instruction that retires (INT n, INT3, INTO, INT1): EIP is the next. */
 export const EVENT_SOFTWARE = 1;
+/**
+ * INT1 (F1, ICEBP): a "privileged software exception" — it retires and returns after
+ * itself like INT n, but is delivered like a hardware event: no gate DPL check, EXT = 1.
+ */
+export const EVENT_PRIV_SOFTWARE = 4;
 /** An external interrupt or NMI, taken between instructions. */
 export const EVENT_EXTERNAL = 2;
 /** A debug trap after an instruction retired (single-step): EIP is already the next. */
@@ -117,10 +122,15 @@ export function raiseFault(cpu: X86Cpu, vector: number, errorCode: number): void
 
 /**
  * Raise a software interrupt or trap from the current instruction: INT n (`vector`),
- * INT3, INTO or INT1; `nextEip` is where IRET returns.
+ * INT3 or INTO; `nextEip` is where IRET returns.
  */
 export function softwareInterrupt(cpu: X86Cpu, vector: number, nextEip: number): void {
   deliverEvent(cpu, vector, -1, EVENT_SOFTWARE, nextEip);
+}
+
+/** INT1 (ICEBP): #DB as a privileged software exception; `nextEip` is where IRET returns. */
+export function privilegedSoftwareException(cpu: X86Cpu, nextEip: number): void {
+  deliverEvent(cpu, 1, -1, EVENT_PRIV_SOFTWARE, nextEip);
 }
 
 /** Triple fault: a hook may take it (VM exit); otherwise the processor shuts down. */
@@ -170,14 +180,15 @@ function deliverEvent(
     x[0] = EV_EXCEPTION;
     x[1] = vector;
     x[2] = errorCode;
-    x[3] = kind === EVENT_SOFTWARE ? 1 : 0;
+    x[3] = kind === EVENT_SOFTWARE ? 1 : kind === EVENT_PRIV_SOFTWARE ? 2 : 0;
     if (cpu.hooks.onEvent(cpu, EV_EXCEPTION) === HOOK_EXIT) {
       st[STOP] = STOP_FAULT;
       st[EXIT_REASON] = 3;
       return;
     }
   }
-  const returnEip = kind === EVENT_SOFTWARE ? nextEip : st[EIP]!;
+  const retires = kind === EVENT_SOFTWARE || kind === EVENT_PRIV_SOFTWARE;
+  const returnEip = retires ? nextEip : st[EIP]!;
   st[EVENT_DEPTH] = depth + 1;
   st[EVENT_VECTOR] = vector;
   st[STOP] = 0;
@@ -186,7 +197,7 @@ function deliverEvent(
     : deliverProtected(cpu, vector, errorCode, kind, returnEip);
   st[EVENT_DEPTH] = depth;
   if (ok) {
-    st[STOP] = kind === EVENT_SOFTWARE ? STOP_JUMP : STOP_FAULT;
+    st[STOP] = retires ? STOP_JUMP : STOP_FAULT;
     if (st[HALTED] !== SHUTDOWN) st[HALTED] = 0;
     st[INHIBIT] = 0;
     if (vector === NMI_VECTOR && kind === EVENT_EXTERNAL) st[NMI_BLOCKED] = 1;

@@ -29,7 +29,7 @@ export const EV_INVLPG = 8; // [1] linear address
 export const EV_DESC_TABLE = 9; // [1] 0 SGDT 1 SIDT 2 LGDT 3 LIDT 4 SLDT 5 STR 6 LLDT 7 LTR
 export const EV_RDTSC = 10;
 export const EV_RDTSCP = 11;
-export const EV_EXCEPTION = 12; // [1] vector, [2] error code (-1 none), [3] 1 = software (INT n, INT3, INTO)
+export const EV_EXCEPTION = 12; // [1] vector, [2] error code (-1 none), [3] 1 = software (INT n, INT3, INTO), 2 = privileged software (INT1)
 export const EV_EXT_INTR = 13; // [1] vector
 export const EV_NMI = 14;
 export const EV_INTR_WINDOW = 15;

@@ -14,7 +14,7 @@
  */
 import { ea, readMem8, readMem16, readMem32 } from "../access.js";
 import type { X86Cpu } from "../cpu.js";
-import { raiseFault, softwareInterrupt } from "../exception.js";
+import { privilegedSoftwareException, raiseFault, softwareInterrupt } from "../exception.js";
 import type { HandlerSpec } from "../handlers.js";
 import {
   EV_CPUID,
@@ -392,5 +392,5 @@ export const PROC_CTRL: Readonly<Record<string, HandlerSpec>> = {
   into: (cpu, i) => {
     if (getOF(cpu.st)) softwareInterrupt(cpu, OF_VECTOR, nextEip(cpu, i));
   },
-  int1: (cpu, i) => softwareInterrupt(cpu, DB_VECTOR, nextEip(cpu, i)),
+  int1: (cpu, i) => privilegedSoftwareException(cpu, nextEip(cpu, i)),
 };
