@@ -62,8 +62,6 @@ export const RMW_LIN = 38;
 export const EVENT_VECTOR = 39;
 /** The external interrupt vector the embedder presents with INTR_LINE. */
 export const INTR_VECTOR = 40;
-/** Temporary for string instructions: iterations left in this slice. */
-export const SCRATCH = 41;
 export const ST_COUNT = 48;
 
 export const STOP_JUMP = 1;
