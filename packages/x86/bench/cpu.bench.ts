@@ -8,10 +8,10 @@
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { Decoder, DecoderOptions, Formatter, FormatterSyntax } from "iced-x86";
 import { recomputeSegment } from "../src/access.js";
 import { EXIT_BUDGET, X86Cpu } from "../src/cpu.js";
 import { EV_EXCEPTION, HOOK_EXIT, HOOK_PASS, type HookResult } from "../src/hooks.js";
@@ -86,7 +86,16 @@ function flatProtectedMode(cpu: X86Cpu): void {
   for (const r of [DS, ES, FS, GS, SS]) set(r, 0x10, 0);
 }
 
+/**
+ * The faulting instruction in GAS syntax. iced-x86 is loaded only here: instantiating its
+ * WebAssembly module detaches an ArrayBuffer, which disables a V8 fast path (its
+ * "array buffer detaching" protector) for every typed-array access in the process from
+ * then on, slowing the interpreter by about a fifth.
+ */
 function describeInsn(bytes: Uint8Array, eip: number): string {
+  const { Decoder, DecoderOptions, Formatter, FormatterSyntax } = createRequire(import.meta.url)(
+    "iced-x86",
+  ) as typeof import("iced-x86");
   const d = new Decoder(32, bytes, DecoderOptions.None);
   d.ip = BigInt(eip >>> 0);
   const insn = d.decode();

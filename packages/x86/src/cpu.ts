@@ -7,7 +7,7 @@
  *   const why = cpu.run(1_000_000);   // EXIT_BUDGET, EXIT_HLT, EXIT_SHUTDOWN, EXIT_HOOK
  */
 import { recomputeSegment } from "./access.js";
-import { chainRunner, slotRunner } from "./dispatch.js";
+import { chainRunner, noteRetired, slotRunner } from "./dispatch.js";
 import { serviceEvents } from "./exception.js";
 import { decodeInsn, type FetchSource, opcodeDesc } from "./fetchdecode.js";
 import type { X86Hooks } from "./hooks.js";
@@ -355,6 +355,7 @@ export class X86Cpu {
         }
       }
       const done = runChain(this, left);
+      noteRetired(done);
       left -= done === 0 ? 1 : done;
       if (st[INHIBIT]! > 1) {
         // The last instruction (STI, MOV SS, POP SS) set a shadow over the next one.

@@ -1,7 +1,7 @@
 import { expect, it } from "vitest";
 import { realMode } from "../test/helpers.js";
 import { EXIT_HLT } from "./cpu.js";
-import { experimental_useCallDispatch, slotRunner } from "./dispatch.js";
+import { chainDispatchInfo, experimental_useCallDispatch, slotRunner } from "./dispatch.js";
 import { opcodeDesc } from "./fetchdecode.js";
 
 it("the generated dispatcher is a named function over the whole handler table", () => {
@@ -24,4 +24,22 @@ it("without generated code the call-through loops give the same result", () => {
   } finally {
     experimental_useCallDispatch(false);
   }
+});
+
+it("the chained runner is regenerated with a case for each handler that ran", () => {
+  opcodeDesc(1, 0);
+  // mov ecx,400000 (o32); l: add eax,ecx (o32); loop l (a32: ECX); hlt.
+  const code = [0x66, 0xb9, 0x80, 0x1a, 0x06, 0x00, 0x66, 0x01, 0xc8, 0x67, 0xe2, 0xfa, 0xf4];
+  const cpu = realMode(code);
+  const before = chainDispatchInfo().generations;
+  let why = cpu.run(100_000);
+  while (why !== EXIT_HLT) why = cpu.run(100_000);
+  const after = chainDispatchInfo();
+  expect(after.generations).toBeGreaterThan(before);
+  const { op } = cpu.dc;
+  // Every handler the guest ran (mov, add, loop, hlt) now has a case.
+  const slots = [...op.subarray(0, cpu.dc.next)];
+  for (const id of slots) expect(after.cases).toContain(id);
+  expect(cpu.regs[0]! >>> 0).toBe(((400_000 * 400_001) / 2) % 2 ** 32);
+  expect(cpu.instructionCount).toBe(1 + 2 * 400_000 + 1);
 });

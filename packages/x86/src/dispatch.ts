@@ -35,13 +35,13 @@ let chain: ChainRunner | null = null;
 let builtFor = -1;
 
 /** The body of the slot loop: the dispatch switch, or a call through `dc.fn`. */
-function slotLoop(ids: readonly number[] | null, exit: string): string[] {
+function slotLoop(ids: readonly number[] | null, exit: string, onDefault = ""): string[] {
   const dispatch = ids
     ? [
         "    switch (op[i]) {",
         ...ids.map((id) => `      case ${id}: h${id}(cpu, i); break;`),
-        // A handler registered after this runner was generated still runs.
-        "      default: fn[i](cpu, i);",
+        // A handler without a case (or registered after this runner was generated).
+        `      default: ${onDefault}fn[i](cpu, i);`,
         "    }",
       ]
     : ["    fn[i](cpu, i);"];
@@ -71,7 +71,7 @@ function chainSource(ids: readonly number[] | null): string {
     "    const first = i;",
     "    const end = i + n;",
     `    st[${STOP}] = 0;`,
-    ...slotLoop(ids, "break;").map((l) => `  ${l}`),
+    ...slotLoop(ids, "break;", "ran[op[i]] = 1; missed[0] = 1; ").map((l) => `  ${l}`),
     "    let done = i - first;",
     `    const stop = st[${STOP}];`,
     "    if (stop !== 0) {",
@@ -107,10 +107,63 @@ function build(handlers: readonly Handler[]): SlotRunner {
   return new Function("H", source)(handlers) as SlotRunner;
 }
 
-function buildChain(handlers: readonly Handler[] | null): ChainRunner {
-  const ids = handlers ? handlers.map((_, id) => id) : null;
-  const consts = ids ? ids.map((id) => `const h${id} = H[${id}];`) : [];
-  return new Function("H", [...consts, chainSource(ids)].join("\n"))(handlers) as ChainRunner;
+function buildChain(handlers: readonly Handler[], ids: readonly number[]): ChainRunner {
+  const consts = ids.map((id) => `const h${id} = H[${id}];`);
+  return new Function("H", "ran", "missed", [...consts, chainSource(ids)].join("\n"))(
+    handlers,
+    ran,
+    missed,
+  ) as ChainRunner;
+}
+
+/*
+ * The chained runner's switch holds a case only for handlers that have run; the others
+ * go through `fn[i]` in its default case, which notes them in `ran`. A case that has never
+ * run has no type feedback, and V8 throws the optimized runner away the first time one is
+ * reached, so a switch over the whole table (about 1,500 handlers, 100 ms and more per
+ * compile on these machines) is recompiled again and again as a guest reaches new
+ * instructions. Instead the runner is regenerated over the handlers that have run, at
+ * most once per doubling of the instructions retired: the number of compiles grows with
+ * the log of the run's length.
+ */
+/** ran[id] = 1 once handler id has run through a default case. */
+let ran = new Uint8Array(0);
+/** missed[0] = 1 once any handler has run through a default case. */
+const missed = new Uint8Array(1);
+let inSwitch: number[] = [];
+let retired = 0;
+let rebuildAt = 0;
+/** The first regeneration waits for this many retired instructions. */
+const FIRST_REBUILD = 1 << 18;
+
+/** Instructions retired through the chained runner (paces its regeneration). */
+export function noteRetired(n: number): void {
+  retired += n;
+}
+
+let generations = 0;
+
+/** How many times the chained runner has been generated, and the handler ids with a case. */
+export function chainDispatchInfo(): { generations: number; cases: readonly number[] } {
+  return { generations, cases: inSwitch };
+}
+
+/** Handlers that ran outside the switch since it was generated. */
+function ranOutside(): number[] {
+  const ids: number[] = [];
+  for (let id = 0; id < ran.length; id++) if (ran[id] !== 0) ids.push(id);
+  return ids;
+}
+
+function buildChainOverUsed(): ChainRunner {
+  const ids = [...inSwitch, ...ranOutside()].sort((a, b) => a - b);
+  inSwitch = ids;
+  // Room for every handler; `ran` is reset because everything that ran now has a case.
+  ran = new Uint8Array(HANDLERS.length);
+  missed[0] = 0;
+  rebuildAt = Math.max(retired * 2, FIRST_REBUILD);
+  generations++;
+  return buildChain(HANDLERS, ids);
 }
 
 /**
@@ -152,8 +205,15 @@ export function experimental_useCallDispatch(on: boolean): void {
   builtFor = -1;
 }
 
+let evalAllowed = true;
+
 function rebuild(): void {
-  if (runner !== null && builtFor === HANDLERS.length) return;
+  if (runner !== null && builtFor === HANDLERS.length) {
+    if (evalAllowed && !forceCall && missed[0] !== 0 && retired >= rebuildAt) {
+      chain = buildChainOverUsed();
+    }
+    return;
+  }
   if (forceCall) {
     runner = runSlotsByCall;
     chain = chainWithoutEval();
@@ -162,9 +222,10 @@ function rebuild(): void {
   }
   try {
     runner = build(HANDLERS);
-    chain = buildChain(HANDLERS);
+    chain = buildChainOverUsed();
   } catch {
     // No generated code allowed here: the same loops, calling through dc.fn.
+    evalAllowed = false;
     runner = runSlotsByCall;
     chain = chainWithoutEval();
   }

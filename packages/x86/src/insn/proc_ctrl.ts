@@ -44,7 +44,6 @@ import {
   CR4_OSXSAVE,
   CR4_PCE,
   CR4_TSD,
-  DB_VECTOR,
   EAX,
   EBX,
   ECX,
