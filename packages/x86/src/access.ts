@@ -21,12 +21,23 @@ import {
   AR_TYPE_RW,
   AR_UNUSABLE,
   CR0_PE,
+  CS,
   ESP,
   GP_VECTOR,
   SS,
   SS_VECTOR,
 } from "./regs.js";
-import { A20_MASK, CR0, EXIT_REASON, RMW_LIN, RMW_PHYS, STOP, STOP_FAULT } from "./state.js";
+import {
+  A20_MASK,
+  CR0,
+  EXIT_REASON,
+  FETCH_HI,
+  FETCH_MODE,
+  RMW_LIN,
+  RMW_PHYS,
+  STOP,
+  STOP_FAULT,
+} from "./state.js";
 
 export const SEG_OK_R = 1;
 export const SEG_OK_W = 2;
@@ -59,6 +70,15 @@ export function recomputeSegment(cpu: X86Cpu, s: number): void {
   cpu.segLo[s] = lo;
   cpu.segHi[s] = hi;
   cpu.segOk[s] = ok;
+  if (s === CS) {
+    const st = cpu.st;
+    const mode = (big ? 1 : 0) | (st[CR0]! & CR0_PE ? 2 : 0);
+    if ((hi | 0) !== st[FETCH_HI] || mode !== st[FETCH_MODE]) {
+      st[FETCH_HI] = hi;
+      st[FETCH_MODE] = mode;
+      cpu.dc.epoch++;
+    }
+  }
 }
 
 /** Expand a descriptor's raw 20-bit limit by its G bit. */

@@ -11,7 +11,7 @@ import { chainRunner, noteRetired, slotRunner } from "./dispatch.js";
 import { serviceEvents } from "./exception.js";
 import { decodeInsn, type FetchSource, opcodeDesc } from "./fetchdecode.js";
 import type { X86Hooks } from "./hooks.js";
-import { BLOCK_MAX, DecodeCache, F_END } from "./icache.js";
+import { BLOCK_MAX, DecodeCache, F_END, FRONT_MASK } from "./icache.js";
 import { getFlags, setFlags } from "./lazy_flags.js";
 import { PAGE_SHIFT, PhysMemory } from "./memory.js";
 import {
@@ -35,6 +35,8 @@ import {
   DR_BASE,
   EIP,
   EXIT_REASON,
+  FETCH_HI,
+  FETCH_MODE,
   FLAGS,
   GDTR_LIMIT,
   HALTED,
@@ -175,12 +177,18 @@ export class X86Cpu {
   constructor(mem: PhysMemory = new PhysMemory()) {
     this.mem = mem;
     mem.onCodeWrite = (page) => this.invalidateCodePage(page);
-    mem.onMapChange = () => this.flushTlb();
+    mem.onMapChange = () => {
+      // Decoded blocks are keyed by physical address: other memory there, other code.
+      this.dc.flush();
+      this.flushTlb();
+    };
     this.reset();
   }
 
   /** Drop every cached translation (RAM remapped, A20 changed). */
   flushTlb(): void {
+    // Blocks found by EIP were found through the old translation.
+    this.dc.epoch++;
     this.tlbR.fill(-1);
     this.tlbW.fill(-1);
     this.ram8 = this.mem.mem8[0] ?? new Uint8Array(0);
@@ -311,6 +319,7 @@ export class X86Cpu {
     opcodeDesc(1, 0);
     const runSlots = slotRunner();
     const runChain = chainRunner();
+    this.syncFetchState();
     st[EXIT_REASON] = 0;
     let left = budget;
     while (left > 0) {
@@ -367,6 +376,21 @@ export class X86Cpu {
     return st[EXIT_REASON] as ExitReason;
   }
 
+  /**
+   * The embedder may have written CS or CR0 since the last run without
+   * recomputeSegment: blocks found by EIP under another CS mode or limit are not valid.
+   */
+  private syncFetchState(): void {
+    const st = this.st;
+    const mode = (this.segAr[CS]! & AR_DB ? 1 : 0) | (st[CR0]! & CR0_PE ? 2 : 0);
+    const hi = this.segHi[CS]! | 0;
+    if (mode !== st[FETCH_MODE] || hi !== st[FETCH_HI]) {
+      st[FETCH_MODE] = mode;
+      st[FETCH_HI] = hi;
+      this.dc.epoch++;
+    }
+  }
+
   /** Execute exactly one instruction (or deliver one pending event). */
   step(): ExitReason {
     return this.run(1);
@@ -390,9 +414,18 @@ export class X86Cpu {
     const st = this.st;
     const dc = this.dc;
     const eip = st[EIP]!;
-    const lin = (this.segBase[CS]! + eip) | 0;
+    const base = this.segBase[CS]!;
+    // The EIP-keyed front cache: valid while the epoch holds (no code write, flush, TLB
+    // flush, or change of CS limit or mode since) and CS has the same base.
+    const k = eip & FRONT_MASK;
+    if (dc.fEip[k] === eip && dc.fEpoch[k] === dc.epoch && dc.fBase[k] === base) {
+      this.blockCount = dc.fCount[k]!;
+      return dc.fSlot[k]!;
+    }
+    const lin = (base + eip) | 0;
     const phys = this.translateFetch(lin);
     const mode = (this.segAr[CS]! & AR_DB ? 1 : 0) | (st[CR0]! & CR0_PE ? 2 : 0);
+    let start: number;
     if (phys >= 0) {
       const h = DecodeCache.hash(phys);
       if (
@@ -403,10 +436,19 @@ export class X86Cpu {
         (eip >>> 0) + dc.bBytes[h]! - 1 <= this.segHi[CS]!
       ) {
         this.blockCount = dc.bCount[h]!;
-        return dc.bStart[h]!;
-      }
+        start = dc.bStart[h]!;
+      } else start = this.decodeBlock(phys, mode);
+    } else start = this.decodeBlock(phys, mode);
+    // Remember it by EIP, unless it is uncached or the CS fetch state was not recorded
+    // by recomputeSegment (then the epoch cannot vouch for it).
+    if (start < dc.scratch && st[FETCH_MODE] === mode && st[FETCH_HI] === (this.segHi[CS]! | 0)) {
+      dc.fEip[k] = eip;
+      dc.fEpoch[k] = dc.epoch;
+      dc.fBase[k] = base;
+      dc.fSlot[k] = start;
+      dc.fCount[k] = this.blockCount;
     }
-    return this.decodeBlock(phys, mode);
+    return start;
   }
 
   private decodeBlock(phys: number, mode: number): number {
@@ -426,7 +468,11 @@ export class X86Cpu {
       const n = decodeInsn(dc, slot, f, def32);
       count++;
       if (n < 0) {
-        f.uncached = true;
+        // A fetch fault depends on CS and paging, not only on the bytes: a block that
+        // starts with one is not cached. Later in a block (after a conditional branch)
+        // the block ends before it instead; the fault is raised if execution gets there.
+        if (count > 1) count--;
+        else f.uncached = true;
         break;
       }
       bytes += n;

@@ -29,6 +29,8 @@ export const F_END = 1 << 8;
 const SLOTS = 1 << 16;
 const BLOCK_BITS = 14;
 const BLOCKS = 1 << BLOCK_BITS;
+const FRONT = 1 << 12;
+export const FRONT_MASK = FRONT - 1;
 /** Instructions per block at most. */
 export const BLOCK_MAX = 32;
 
@@ -77,10 +79,21 @@ export class DecodeCache {
   readonly bGen1 = new Int32Array(BLOCKS);
   readonly bPage2 = new Int32Array(BLOCKS);
   readonly bGen2 = new Int32Array(BLOCKS);
+  // The front cache: blocks by EIP (cpu.lookupBlock), checked against `epoch`.
+  readonly fEip = new Int32Array(FRONT);
+  /** -1: empty (the epoch is never negative). */
+  readonly fEpoch = new Int32Array(FRONT).fill(-1);
+  readonly fBase = new Int32Array(FRONT);
+  readonly fSlot = new Int32Array(FRONT);
+  readonly fCount = new Int32Array(FRONT);
+
   /** Generation of every physical page; bumped when decoded code in it is overwritten. */
   readonly pageGen = new Int32Array(1 << 20);
 
-  /** Bumped whenever decoded blocks are dropped (flush or a code-page write). */
+  /**
+   * Bumped whenever a block found before may no longer be the one at an EIP: decoded
+   * blocks dropped (flush, a code-page write), a TLB flush, a change of CS limit or mode.
+   */
   epoch = 0;
 
   /** Next free slot; the pool is a ring, flushed whole when it wraps. */

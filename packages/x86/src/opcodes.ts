@@ -171,24 +171,10 @@ export const LOCKABLE = new Set([
 /**
  * Instructions after which a decoded block ends: they transfer control, may change how
  * the following bytes decode or whether interrupts are recognised, or stop the CPU.
+ * Conditional branches (Jcc, LOOPcc, JCXZ) do not: when not taken the block goes on with
+ * the next instruction, and when taken the handler ends it (STOP_JUMP).
  */
 export const BLOCK_ENDERS = new Set([
-  "JO",
-  "JNO",
-  "JB",
-  "JNB",
-  "JZ",
-  "JNZ",
-  "JBE",
-  "JNBE",
-  "JS",
-  "JNS",
-  "JP",
-  "JNP",
-  "JL",
-  "JNL",
-  "JLE",
-  "JNLE",
   "JMP",
   "JMPF",
   "CALL",
@@ -200,10 +186,6 @@ export const BLOCK_ENDERS = new Set([
   "INT3",
   "INTO",
   "IRET",
-  "LOOP",
-  "LOOPE",
-  "LOOPNE",
-  "JCXZ",
   "HLT",
   "POPF",
   "STI",

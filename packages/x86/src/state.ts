@@ -62,6 +62,13 @@ export const RMW_LIN = 38;
 export const EVENT_VECTOR = 39;
 /** The external interrupt vector the embedder presents with INTR_LINE. */
 export const INTR_VECTOR = 40;
+/**
+ * What decoding depends on in CS besides its base: the highest valid offset and the mode
+ * (bit 0 = CS.D, bit 1 = CR0.PE). recomputeSegment(CS) bumps the decode cache's epoch
+ * when either changes, so blocks found by EIP alone stay valid while they hold.
+ */
+export const FETCH_HI = 41;
+export const FETCH_MODE = 42;
 export const ST_COUNT = 48;
 
 export const STOP_JUMP = 1;
