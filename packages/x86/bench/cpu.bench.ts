@@ -12,28 +12,18 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { recomputeSegment } from "../src/access.js";
-import { EXIT_BUDGET, X86Cpu } from "../src/cpu.js";
-import { EV_EXCEPTION, HOOK_EXIT, HOOK_PASS, type HookResult } from "../src/hooks.js";
-import { PhysMemory } from "../src/memory.js";
+// The package as users install it: dist/, bundled by tsup (npm run bench builds it first).
 import {
-  AR_DB,
-  AR_G,
-  AR_P,
-  AR_S,
-  AR_TYPE_ACCESSED,
-  AR_TYPE_CODE,
-  AR_TYPE_RW,
-  CR0_PE,
-  CS,
-  DS,
-  EAX,
-  ES,
-  FS,
-  GS,
-  SS,
-} from "../src/regs.js";
-import { CPL, CR0, EIP } from "../src/state.js";
+  EXIT_BUDGET,
+  getSystemRegisters,
+  type HookResult,
+  hooks,
+  PhysMemory,
+  regs,
+  setSystemRegisters,
+  state,
+  X86Cpu,
+} from "@glassvm/x86";
 import {
   buildGuest,
   ENTRY_OFFSET,
@@ -64,26 +54,27 @@ class FirstFault {
   vector = -1;
   eip = 0;
   onEvent(cpu: X86Cpu, kind: number): HookResult {
-    if (kind !== EV_EXCEPTION) return HOOK_PASS;
+    if (kind !== hooks.EV_EXCEPTION) return hooks.HOOK_PASS;
     this.vector = cpu.exitInfo[1]!;
-    this.eip = cpu.st[EIP]!;
-    return HOOK_EXIT;
+    this.eip = cpu.st[state.EIP]!;
+    return hooks.HOOK_EXIT;
   }
 }
 
 /** Flat 4 GiB code and data at CPL 0, 32-bit: what a multiboot loader hands over. */
 function flatProtectedMode(cpu: X86Cpu): void {
-  cpu.st[CR0] = cpu.st[CR0]! | CR0_PE;
-  cpu.st[CPL] = 0;
-  const set = (reg: number, sel: number, ar: number) => {
-    cpu.segSel[reg] = sel;
-    cpu.segBase[reg] = 0;
-    cpu.segLimit[reg] = -1;
-    cpu.segAr[reg] = ar | AR_P | AR_S | AR_TYPE_RW | AR_TYPE_ACCESSED | AR_DB | AR_G;
-    recomputeSegment(cpu, reg);
-  };
-  set(CS, 0x08, AR_TYPE_CODE);
-  for (const r of [DS, ES, FS, GS, SS]) set(r, 0x10, 0);
+  const s = getSystemRegisters(cpu);
+  const { AR_DB, AR_G, AR_P, AR_S, AR_TYPE_ACCESSED, AR_TYPE_CODE, AR_TYPE_RW } = regs;
+  const flat = (selector: number, type: number) => ({
+    selector,
+    base: 0,
+    limit: 0xffff_ffff,
+    ar: type | AR_P | AR_S | AR_TYPE_RW | AR_TYPE_ACCESSED | AR_DB | AR_G,
+  });
+  s.cs = flat(0x08, AR_TYPE_CODE);
+  s.ds = s.es = s.fs = s.gs = s.ss = flat(0x10, 0);
+  s.cr0 |= regs.CR0_PE;
+  setSystemRegisters(cpu, s);
 }
 
 /**
@@ -123,7 +114,7 @@ function runGlassvm(image: GuestImage): GlassResult {
   const fault = new FirstFault();
   cpu.hooks = fault;
   flatProtectedMode(cpu);
-  cpu.st[EIP] = LOAD_ADDRESS + ENTRY_OFFSET;
+  cpu.st[state.EIP] = LOAD_ADDRESS + ENTRY_OFFSET;
   const t0 = performance.now();
   let why: number = EXIT_BUDGET;
   while (why === EXIT_BUDGET) why = cpu.run(SLICE);
@@ -140,7 +131,7 @@ function runGlassvm(image: GuestImage): GlassResult {
     };
   }
   const inMem = new DataView(ram.buffer).getUint32(image.resultAddress, true);
-  const eax = cpu.regs[EAX]! >>> 0;
+  const eax = cpu.regs[regs.EAX]! >>> 0;
   if (inMem !== eax) {
     return {
       instructions,

@@ -9,8 +9,7 @@
 import type { X86Cpu } from "./cpu.js";
 import { raiseFault } from "./exception.js";
 import { EV_MMIO, HOOK_DONE, HOOK_EXIT } from "./hooks.js";
-import { F_A32 } from "./icache.js";
-import { PAGE_SHIFT } from "./memory.js";
+import { F_A32 } from "./instr.js";
 import {
   AR_DB,
   AR_G,
@@ -24,6 +23,7 @@ import {
   CS,
   ESP,
   GP_VECTOR,
+  PAGE_SHIFT,
   SS,
   SS_VECTOR,
 } from "./regs.js";
@@ -35,12 +35,11 @@ import {
   FETCH_MODE,
   RMW_LIN,
   RMW_PHYS,
+  SEG_OK_R,
+  SEG_OK_W,
   STOP,
   STOP_FAULT,
 } from "./state.js";
-
-export const SEG_OK_R = 1;
-export const SEG_OK_W = 2;
 
 /**
  * Refresh the derived check values of segment `s` from its cache. In real mode every

@@ -11,9 +11,10 @@ import { chainRunner, noteRetired, slotRunner } from "./dispatch.js";
 import { serviceEvents } from "./exception.js";
 import { decodeInsn, type FetchSource, opcodeDesc } from "./fetchdecode.js";
 import type { X86Hooks } from "./hooks.js";
-import { BLOCK_MAX, DecodeCache, F_END, FRONT_MASK } from "./icache.js";
+import { BLOCK_MAX, DecodeCache, FRONT_MASK } from "./icache.js";
+import { F_END } from "./instr.js";
 import { getFlags, setFlags } from "./lazy_flags.js";
-import { PAGE_SHIFT, PhysMemory } from "./memory.js";
+import { PhysMemory } from "./memory.js";
 import {
   AR_DB,
   AR_P,
@@ -26,6 +27,7 @@ import {
   CS,
   FLAG_FIXED1,
   FLAG_TF,
+  PAGE_SHIFT,
   REG_COUNT,
   SEG_COUNT,
 } from "./regs.js";

@@ -10,7 +10,7 @@
 
 import { HANDLER_FETCH_FAULT, HANDLER_UD, HANDLERS, resolveHandler } from "./handlers.js";
 import type { DecodeCache } from "./icache.js";
-import { F_A32, F_END, F_LOCK, F_MEM, F_O32, F_P66, F_REP, F_REPNE, F_SEGOVR } from "./icache.js";
+import { F_A32, F_END, F_LOCK, F_MEM, F_O32, F_P66, F_REP, F_REPNE, F_SEGOVR } from "./instr.js";
 import {
   BLOCK_ENDERS,
   GROUP7_REG,

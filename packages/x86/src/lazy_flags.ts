@@ -13,25 +13,24 @@ import {
   FLAG_ZF,
   FLAGS_ARITH,
 } from "./regs.js";
-import { FLAGS, LF_CARRY, LF_DST, LF_OP, LF_RES, LF_SIZE, LF_SRC } from "./state.js";
-
-export const LF_NONE = 0;
-/** dst + src. */
-export const LF_ADD = 1;
-/** dst + src + carry-in (LF_CARRY). */
-export const LF_ADC = 2;
-/** dst - src. */
-export const LF_SUB = 3;
-/** dst - src - carry-in (LF_CARRY). */
-export const LF_SBB = 4;
-/** AND/OR/XOR/TEST: CF = OF = AF = 0. */
-export const LF_LOGIC = 5;
-/** dst + 1; CF kept in LF_CARRY. */
-export const LF_INC = 6;
-/** dst - 1; CF kept in LF_CARRY. */
-export const LF_DEC = 7;
-/** ZF/SF/PF from the result; CF, AF, OF given explicitly as flag bits in LF_CARRY. */
-export const LF_RESULT = 8;
+import {
+  FLAGS,
+  LF_ADC,
+  LF_ADD,
+  LF_CARRY,
+  LF_DEC,
+  LF_DST,
+  LF_INC,
+  LF_LOGIC,
+  LF_NONE,
+  LF_OP,
+  LF_RES,
+  LF_RESULT,
+  LF_SBB,
+  LF_SIZE,
+  LF_SRC,
+  LF_SUB,
+} from "./state.js";
 
 /** PARITY[b] is FLAG_PF when b has an even number of set bits. */
 export const PARITY = new Uint8Array(256);

@@ -6,6 +6,9 @@
  * Physical addresses are 32-bit here (a 4 GiB page map); PAE/long-mode addresses above
  * 4 GiB reach the MMIO callback until part 2 extends the map.
  */
+import { PAGE_SHIFT, PAGE_SIZE } from "./regs.js";
+
+export { PAGE_SHIFT, PAGE_SIZE };
 
 export type AccessSize = 1 | 2 | 4;
 
@@ -25,8 +28,6 @@ export const OPEN_BUS: X86Devices = {
   mmioWrite: () => {},
 };
 
-export const PAGE_SHIFT = 12;
-export const PAGE_SIZE = 1 << PAGE_SHIFT;
 const PAGE_COUNT = 1 << 20;
 const NO_RAM = -1;
 

@@ -122,3 +122,7 @@ export const MF_VECTOR = 16;
 export const AC_VECTOR = 17;
 export const MC_VECTOR = 18;
 export const XM_VECTOR = 19;
+
+/** The 4 KiB page. */
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 1 << PAGE_SHIFT;

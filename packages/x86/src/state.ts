@@ -74,3 +74,26 @@ export const ST_COUNT = 48;
 export const STOP_JUMP = 1;
 export const STOP_NEXT = 2;
 export const STOP_FAULT = 3;
+
+/** Values of st[LF_OP]: the operation whose flags are pending (lazy_flags.ts). */
+export const LF_NONE = 0;
+/** dst + src. */
+export const LF_ADD = 1;
+/** dst + src + carry-in (LF_CARRY). */
+export const LF_ADC = 2;
+/** dst - src. */
+export const LF_SUB = 3;
+/** dst - src - carry-in (LF_CARRY). */
+export const LF_SBB = 4;
+/** AND/OR/XOR/TEST: CF = OF = AF = 0. */
+export const LF_LOGIC = 5;
+/** dst + 1; CF kept in LF_CARRY. */
+export const LF_INC = 6;
+/** dst - 1; CF kept in LF_CARRY. */
+export const LF_DEC = 7;
+/** ZF/SF/PF from the result; CF, AF, OF given explicitly as flag bits in LF_CARRY. */
+export const LF_RESULT = 8;
+
+/** Bits of cpu.segOk (access.ts): the segment may be read / written. */
+export const SEG_OK_R = 1;
+export const SEG_OK_W = 2;

@@ -31,16 +31,26 @@ import {
   condS,
   condZ,
   getCF,
+} from "../lazy_flags.js";
+import {
+  EIP,
   LF_ADC,
   LF_ADD,
+  LF_CARRY,
   LF_DEC,
+  LF_DST,
   LF_INC,
   LF_LOGIC,
+  LF_OP,
+  LF_RES,
   LF_RESULT,
   LF_SBB,
+  LF_SIZE,
+  LF_SRC,
   LF_SUB,
-} from "../lazy_flags.js";
-import { EIP, LF_CARRY, LF_DST, LF_OP, LF_RES, LF_SIZE, LF_SRC, STOP, STOP_FAULT } from "../state.js";
+  STOP,
+  STOP_FAULT,
+} from "../state.js";
 import { REG8 } from "./common.js";
 import { branchNear } from "./ctrl_xfer.js";
 

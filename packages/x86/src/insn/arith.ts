@@ -14,9 +14,9 @@ import {
   rmwWrite32,
 } from "../access.js";
 import type { FormSplit, HandlerSpec } from "../handlers.js";
-import { FLAG_ZF, LF_ADD, LF_SUB, lazy, setArithFlags } from "../lazy_flags.js";
+import { FLAG_ZF, lazy, setArithFlags } from "../lazy_flags.js";
 import { EAX, EBX, ECX, EDX } from "../regs.js";
-import { RMW_PHYS } from "../state.js";
+import { LF_ADD, LF_SUB, RMW_PHYS } from "../state.js";
 import { faulted, REG8 } from "./common.js";
 
 /** dst + src with its lazy flags (XADD). */

@@ -10,9 +10,9 @@
 import type { X86Cpu } from "../cpu.js";
 import { raiseFault } from "../exception.js";
 import type { HandlerSpec } from "../handlers.js";
-import { FLAG_AF, FLAG_CF, getAF, getCF, LF_RESULT } from "../lazy_flags.js";
+import { FLAG_AF, FLAG_CF, getAF, getCF } from "../lazy_flags.js";
 import { DE_VECTOR } from "../regs.js";
-import { LF_CARRY, LF_OP, LF_RES, LF_SIZE } from "../state.js";
+import { LF_CARRY, LF_OP, LF_RES, LF_RESULT, LF_SIZE } from "../state.js";
 
 /** Record the flags of a new AL: SF/ZF/PF from `al`, CF/AF/OF from `carry` bits. */
 function alFlags(cpu: X86Cpu, al: number, carry: number): void {

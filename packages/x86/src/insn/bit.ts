@@ -21,7 +21,7 @@ import {
 } from "../access.js";
 import type { X86Cpu } from "../cpu.js";
 import type { FormSplit, HandlerSpec } from "../handlers.js";
-import { F_A32 } from "../icache.js";
+import { F_A32 } from "../instr.js";
 import { FLAG_CF, FLAG_ZF, setArithFlags, testCC } from "../lazy_flags.js";
 import { faulted, REG8 } from "./common.js";
 

@@ -7,7 +7,7 @@ import { ea, getSp, push16, push32, readMem16, readMem32, setSp, spOffset } from
 import type { X86Cpu } from "../cpu.js";
 import { raiseFault } from "../exception.js";
 import type { HandlerSpec } from "../handlers.js";
-import { F_A32, F_O32 } from "../icache.js";
+import { F_A32, F_O32 } from "../instr.js";
 import { getZF, testCC } from "../lazy_flags.js";
 import { CS, ECX, GP_VECTOR, SS } from "../regs.js";
 import { EIP } from "../state.js";

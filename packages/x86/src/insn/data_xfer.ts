@@ -16,7 +16,7 @@ import {
   rmwWrite32,
 } from "../access.js";
 import type { HandlerSpec } from "../handlers.js";
-import { F_A32 } from "../icache.js";
+import { F_A32 } from "../instr.js";
 import { testCC } from "../lazy_flags.js";
 import { EAX, EBX, EDX } from "../regs.js";
 import { faulted, REG8 } from "./common.js";

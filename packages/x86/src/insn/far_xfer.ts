@@ -47,7 +47,7 @@ import {
 } from "../descriptor.js";
 import { raiseFault, tssStack } from "../exception.js";
 import type { HandlerSpec } from "../handlers.js";
-import { F_A32 } from "../icache.js";
+import { F_A32 } from "../instr.js";
 import { getFlags, setFlags } from "../lazy_flags.js";
 import {
   AR_DB,

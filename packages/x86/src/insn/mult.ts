@@ -11,9 +11,9 @@ import { ea, readMem8, readMem16, readMem32 } from "../access.js";
 import type { X86Cpu } from "../cpu.js";
 import { raiseFault } from "../exception.js";
 import type { FormSplit, Handler, HandlerSpec } from "../handlers.js";
-import { FLAG_CF, FLAG_OF, LF_RESULT } from "../lazy_flags.js";
+import { FLAG_CF, FLAG_OF } from "../lazy_flags.js";
 import { DE_VECTOR, EAX, EDX } from "../regs.js";
-import { LF_CARRY, LF_OP, LF_RES, LF_SIZE } from "../state.js";
+import { LF_CARRY, LF_OP, LF_RES, LF_RESULT, LF_SIZE } from "../state.js";
 import { faulted, REG8 } from "./common.js";
 
 /** An operation on the source operand `v` (zero-extended to its size). */

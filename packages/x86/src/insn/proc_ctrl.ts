@@ -32,7 +32,7 @@ import {
   EV_XSETBV,
   HOOK_EXIT,
 } from "../hooks.js";
-import { F_A32 } from "../icache.js";
+import { F_A32 } from "../instr.js";
 import { getOF } from "../lazy_flags.js";
 import {
   BP_VECTOR,

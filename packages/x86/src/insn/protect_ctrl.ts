@@ -41,7 +41,7 @@ import {
 import { raiseFault } from "../exception.js";
 import type { HandlerSpec } from "../handlers.js";
 import { EV_CR_ACCESS, EV_DESC_TABLE, EV_DR_ACCESS } from "../hooks.js";
-import { F_A32, F_MEM } from "../icache.js";
+import { F_A32, F_MEM } from "../instr.js";
 import { setArithFlags } from "../lazy_flags.js";
 import {
   CR0_CD,

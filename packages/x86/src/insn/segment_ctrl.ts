@@ -29,7 +29,7 @@ import {
 } from "../descriptor.js";
 import { raiseFault } from "../exception.js";
 import type { HandlerSpec } from "../handlers.js";
-import { F_A32 } from "../icache.js";
+import { F_A32 } from "../instr.js";
 import {
   AR_P,
   AR_S,

@@ -23,8 +23,8 @@ import {
 } from "../access.js";
 import type { X86Cpu } from "../cpu.js";
 import type { FormSplit, Handler, HandlerSpec } from "../handlers.js";
-import { FLAG_CF, FLAG_OF, getCF, LF_RESULT, setArithFlags } from "../lazy_flags.js";
-import { LF_CARRY, LF_OP, LF_RES, LF_SIZE } from "../state.js";
+import { FLAG_CF, FLAG_OF, getCF, setArithFlags } from "../lazy_flags.js";
+import { LF_CARRY, LF_OP, LF_RES, LF_RESULT, LF_SIZE } from "../state.js";
 import { faulted, REG8, sizeMask } from "./common.js";
 
 /** One operation: `v` (zero-extended, or int32) by `c` in 1..31, flags recorded. */

@@ -16,8 +16,6 @@ import {
   readMem8,
   readMem16,
   readMem32,
-  SEG_OK_R,
-  SEG_OK_W,
   translate,
   writeMem8,
   writeMem16,
@@ -25,12 +23,11 @@ import {
 } from "../access.js";
 import type { X86Cpu } from "../cpu.js";
 import type { HandlerSpec } from "../handlers.js";
-import { F_A32, F_REP, F_REPNE } from "../icache.js";
-import { LF_SUB, lazy } from "../lazy_flags.js";
+import { F_A32, F_REP, F_REPNE } from "../instr.js";
+import { lazy } from "../lazy_flags.js";
 import type { AccessSize } from "../memory.js";
-import { PAGE_SHIFT } from "../memory.js";
-import { EAX, ECX, EDI, EDX, ES, ESI, FLAG_DF, FLAG_TF } from "../regs.js";
-import { FLAGS, STOP, STOP_JUMP } from "../state.js";
+import { EAX, ECX, EDI, EDX, ES, ESI, FLAG_DF, FLAG_TF, PAGE_SHIFT } from "../regs.js";
+import { FLAGS, LF_SUB, SEG_OK_R, SEG_OK_W, STOP, STOP_JUMP } from "../state.js";
 import { faulted } from "./common.js";
 import { ioIntercepted, ioPermitted } from "./io.js";
 
