@@ -1,12 +1,18 @@
 import { expect, it } from "vitest";
 import { realMode } from "../test/helpers.js";
 import { EXIT_HLT } from "./cpu.js";
-import { chainDispatchInfo, experimental_useCallDispatch, slotRunner } from "./dispatch.js";
+import {
+  chainDispatchInfo,
+  chainRunner,
+  experimental_useCallDispatch,
+  slotRunner,
+} from "./dispatch.js";
 import { opcodeDesc } from "./fetchdecode.js";
 
-it("the generated dispatcher is a named function over the whole handler table", () => {
+it("the chained runner is generated code; single instructions call through dc.fn", () => {
   opcodeDesc(1, 0);
-  expect(slotRunner().name).toBe("runSlots");
+  expect(chainRunner().name).toBe("runChain");
+  expect(slotRunner().name).toBe("runSlotsByCall");
   // And it runs code: mov cx,3; l: add ax,cx; loop l; hlt.
   const cpu = realMode([0xb9, 0x03, 0x00, 0x01, 0xc8, 0xe2, 0xfc, 0xf4]);
   expect(cpu.run(100)).toBe(EXIT_HLT);
@@ -16,7 +22,7 @@ it("the generated dispatcher is a named function over the whole handler table", 
 it("without generated code the call-through loops give the same result", () => {
   experimental_useCallDispatch(true);
   try {
-    expect(slotRunner().name).toBe("runSlotsByCall");
+    expect(chainRunner().name).toBe("runChainByCall");
     const cpu = realMode([0xb9, 0x03, 0x00, 0x01, 0xc8, 0xe2, 0xfc, 0xf4]);
     expect(cpu.run(100)).toBe(EXIT_HLT);
     expect(cpu.regs[0]).toBe(6);

@@ -3,11 +3,13 @@
  * generated with new Function comes from the same table and names its functions"). A
  * `switch` on the handler id whose every case is a call to one known handler replaces a
  * call through a function array: each call site then has a single target, which V8 can
- * call directly (and inline when small) instead of through its megamorphic path.
+ * call directly (and inline when small) instead of through its megamorphic path. Where
+ * generated code is not allowed, the same loop calls through `dc.fn`.
  */
 import type { X86Cpu } from "./cpu.js";
 import { HANDLERS, type Handler } from "./handlers.js";
-import { FLAG_TF } from "./regs.js";
+import { FRONT_MASK } from "./icache.js";
+import { CS, FLAG_TF } from "./regs.js";
 import {
   EIP,
   EXIT_REASON,
@@ -30,32 +32,28 @@ export type SlotRunner = (cpu: X86Cpu, i: number, end: number) => number;
  */
 export type ChainRunner = (cpu: X86Cpu, budget: number) => number;
 
-let runner: SlotRunner | null = null;
 let chain: ChainRunner | null = null;
 let builtFor = -1;
 
-/** The body of the slot loop: the dispatch switch, or a call through `dc.fn`. */
-function slotLoop(ids: readonly number[] | null, exit: string, onDefault = ""): string[] {
-  const dispatch = ids
-    ? [
-        "    switch (op[i]) {",
-        ...ids.map((id) => `      case ${id}: h${id}(cpu, i); break;`),
-        // A handler without a case (or registered after this runner was generated).
-        `      default: ${onDefault}fn[i](cpu, i);`,
-        "    }",
-      ]
-    : ["    fn[i](cpu, i);"];
+/**
+ * The slot loop of runChain: a switch with a case per handler in `ids`; the default case
+ * notes a handler that has none (for the next generation) and calls it through `dc.fn`.
+ */
+function slotLoop(ids: readonly number[]): string[] {
   return [
-    "  for (;;) {",
-    ...dispatch,
-    `    if (st[${STOP}] !== 0) ${exit}`,
-    `    st[${EIP}] = (st[${EIP}] + len[i]) | 0;`,
-    `    if (++i === end) ${exit}`,
-    "  }",
+    "    for (;;) {",
+    "      switch (op[i]) {",
+    ...ids.map((id) => `        case ${id}: h${id}(cpu, i); break;`),
+    "        default: ran[op[i]] = 1; missed[0] = 1; fn[i](cpu, i);",
+    "      }",
+    `      if (st[${STOP}] !== 0) break;`,
+    `      st[${EIP}] = (st[${EIP}] + len[i]) | 0;`,
+    "      if (++i === end) break;",
+    "    }",
   ];
 }
 
-function chainSource(ids: readonly number[] | null): string {
+function chainSource(ids: readonly number[]): string {
   return [
     "return function runChain(cpu, budget) {",
     "  const st = cpu.st;",
@@ -63,15 +61,27 @@ function chainSource(ids: readonly number[] | null): string {
     "  const fn = cpu.dc.fn;",
     "  const len = cpu.dc.len;",
     "  const counters = cpu.counters;",
+    "  const dc = cpu.dc;",
+    "  const fEip = dc.fEip, fEpoch = dc.fEpoch, fBase = dc.fBase, fSlot = dc.fSlot, fCount = dc.fCount;",
+    "  const segBase = cpu.segBase;",
     "  let retired = 0;",
     "  for (;;) {",
-    "    let i = cpu.lookupBlock();",
-    "    let n = cpu.blockCount;",
+    // The front cache's hit path (cpu.lookupBlock) inline; the rest is a call.
+    `    const eip = st[${EIP}];`,
+    `    const k = eip & ${FRONT_MASK};`,
+    "    let i, n;",
+    `    if (fEip[k] === eip && fEpoch[k] === dc.epoch && fBase[k] === segBase[${CS}]) {`,
+    "      i = fSlot[k];",
+    "      n = fCount[k];",
+    "    } else {",
+    "      i = cpu.lookupBlock();",
+    "      n = cpu.blockCount;",
+    "    }",
     "    if (n > budget - retired) n = budget - retired;",
     "    const first = i;",
     "    const end = i + n;",
     `    st[${STOP}] = 0;`,
-    ...slotLoop(ids, "break;", "ran[op[i]] = 1; missed[0] = 1; ").map((l) => `  ${l}`),
+    ...slotLoop(ids),
     "    let done = i - first;",
     `    const stop = st[${STOP}];`,
     "    if (stop !== 0) {",
@@ -90,21 +100,6 @@ function chainSource(ids: readonly number[] | null): string {
     "  }",
     "};",
   ].join("\n");
-}
-
-function build(handlers: readonly Handler[]): SlotRunner {
-  const ids = handlers.map((_, id) => id);
-  const source = [
-    ...ids.map((id) => `const h${id} = H[${id}];`),
-    "return function runSlots(cpu, i, end) {",
-    "  const st = cpu.st;",
-    "  const op = cpu.dc.op;",
-    "  const fn = cpu.dc.fn;",
-    "  const len = cpu.dc.len;",
-    ...slotLoop(ids, "return i;"),
-    "};",
-  ].join("\n");
-  return new Function("H", source)(handlers) as SlotRunner;
 }
 
 function buildChain(handlers: readonly Handler[], ids: readonly number[]): ChainRunner {
@@ -167,8 +162,9 @@ function buildChainOverUsed(): ChainRunner {
 }
 
 /**
- * The same loop calling through `dc.fn`, for hosts that forbid generated code (a page
- * whose Content-Security-Policy has no 'unsafe-eval').
+ * Runs slots calling through `dc.fn`. cpu.run uses it for single instructions (the one
+ * in an interrupt shadow, or each one under TF): a generated switch over the whole table
+ * would be thrown away by V8 each time it reached a handler it had not run before.
  */
 function runSlotsByCall(cpu: X86Cpu, i: number, end: number): number {
   const st = cpu.st;
@@ -182,10 +178,9 @@ function runSlotsByCall(cpu: X86Cpu, i: number, end: number): number {
   }
 }
 
-/** The runner for the current handler table (rebuilt if handlers were added since). */
+/** The runner for single instructions. */
 export function slotRunner(): SlotRunner {
-  rebuild();
-  return runner!;
+  return runSlotsByCall;
 }
 
 /** The chained block runner for the current handler table. */
@@ -208,25 +203,22 @@ export function experimental_useCallDispatch(on: boolean): void {
 let evalAllowed = true;
 
 function rebuild(): void {
-  if (runner !== null && builtFor === HANDLERS.length) {
+  if (chain !== null && builtFor === HANDLERS.length) {
     if (evalAllowed && !forceCall && missed[0] !== 0 && retired >= rebuildAt) {
       chain = buildChainOverUsed();
     }
     return;
   }
   if (forceCall) {
-    runner = runSlotsByCall;
     chain = chainWithoutEval();
     builtFor = HANDLERS.length;
     return;
   }
   try {
-    runner = build(HANDLERS);
     chain = buildChainOverUsed();
   } catch {
-    // No generated code allowed here: the same loops, calling through dc.fn.
+    // No generated code allowed here: the same loop, calling through dc.fn.
     evalAllowed = false;
-    runner = runSlotsByCall;
     chain = chainWithoutEval();
   }
   builtFor = HANDLERS.length;
@@ -234,7 +226,7 @@ function rebuild(): void {
 
 /** runChain calling through dc.fn, for hosts without generated code. */
 function chainWithoutEval(): ChainRunner {
-  return (cpu, budget) => {
+  return function runChainByCall(cpu: X86Cpu, budget: number): number {
     const st = cpu.st;
     const len = cpu.dc.len;
     let retired = 0;
