@@ -7,7 +7,7 @@
  *   const why = cpu.run(1_000_000);   // EXIT_BUDGET, EXIT_HLT, EXIT_SHUTDOWN, EXIT_HOOK
  */
 import { recomputeSegment } from "./access.js";
-import { chainRunner, noteRetired, slotRunner } from "./dispatch.js";
+import { chainBudget, chainRunner, noteRetired, slotRunner } from "./dispatch.js";
 import { serviceEvents } from "./exception.js";
 import { decodeInsn, type FetchSource, opcodeDesc } from "./fetchdecode.js";
 import type { X86Hooks } from "./hooks.js";
@@ -320,7 +320,7 @@ export class X86Cpu {
     // Decode tables first, so the dispatchers are generated over every handler.
     opcodeDesc(1, 0);
     const runSlots = slotRunner();
-    const runChain = chainRunner();
+    let runChain = chainRunner();
     this.syncFetchState();
     st[EXIT_REASON] = 0;
     let left = budget;
@@ -365,8 +365,9 @@ export class X86Cpu {
           continue;
         }
       }
-      const done = runChain(this, left);
+      const done = runChain(this, chainBudget(left));
       noteRetired(done);
+      runChain = chainRunner();
       left -= done === 0 ? 1 : done;
       if (st[INHIBIT]! > 1) {
         // The last instruction (STI, MOV SS, POP SS) set a shadow over the next one.

@@ -44,7 +44,7 @@ function slotLoop(ids: readonly number[]): string[] {
     "    for (;;) {",
     "      switch (op[i]) {",
     ...ids.map((id) => `        case ${id}: h${id}(cpu, i); break;`),
-    "        default: ran[op[i]] = 1; missed[0] = 1; fn[i](cpu, i);",
+    "        default: ran[op[i]]++; missed[0]++; fn[i](cpu, i);",
     "      }",
     `      if (st[${STOP}] !== 0) break;`,
     `      st[${EIP}] = (st[${EIP}] + len[i]) | 0;`,
@@ -112,19 +112,25 @@ function buildChain(handlers: readonly Handler[], ids: readonly number[]): Chain
 }
 
 /*
- * The chained runner's switch holds a case only for handlers that have run; the others
- * go through `fn[i]` in its default case, which notes them in `ran`. A case that has never
- * run has no type feedback, and V8 throws the optimized runner away the first time one is
- * reached, so a switch over the whole table (about 1,500 handlers, 100 ms and more per
- * compile on these machines) is recompiled again and again as a guest reaches new
- * instructions. Instead the runner is regenerated over the handlers that have run, at
- * most once per doubling of the instructions retired: the number of compiles grows with
- * the log of the run's length.
+ * The chained runner's switch holds a case only for handlers that have run often; the
+ * others go through `fn[i]` in its default case, which counts them in `ran`. A case that
+ * has never run has no type feedback, and V8 throws the optimized runner away the first
+ * time one is reached: a switch over the whole table (about 1,500 handlers, 100 ms and
+ * more per compile on these machines) would be recompiled again and again as a guest
+ * reaches new instructions, and so would a switch holding code that ran once at start-up.
+ * Instead the runner is regenerated, with a case for each handler that has become hot
+ * (HOT calls through the default case), when more than 1/64 of the instructions since the
+ * last generation went through the default case, and at most once per doubling of the
+ * instructions retired: the number of compiles grows with the log of the run's length.
  */
-/** ran[id] = 1 once handler id has run through a default case. */
-let ran = new Uint8Array(0);
-/** missed[0] = 1 once any handler has run through a default case. */
-const missed = new Uint8Array(1);
+/** Calls through the default case after which a handler gets a case. */
+const HOT = 1024;
+/** ran[id]: calls of handler id through the default case (while it has no case). */
+let ran = new Uint32Array(0);
+/** missed[0]: calls through the default case since the runner was generated. */
+const missed = new Uint32Array(1);
+/** `retired` when the runner was generated. */
+let retiredAtBuild = 0;
 let inSwitch: number[] = [];
 let retired = 0;
 let rebuildAt = 0;
@@ -143,19 +149,23 @@ export function chainDispatchInfo(): { generations: number; cases: readonly numb
   return { generations, cases: inSwitch };
 }
 
-/** Handlers that ran outside the switch since it was generated. */
-function ranOutside(): number[] {
-  const ids: number[] = [];
-  for (let id = 0; id < ran.length; id++) if (ran[id] !== 0) ids.push(id);
-  return ids;
-}
-
 function buildChainOverUsed(): ChainRunner {
-  const ids = [...inSwitch, ...ranOutside()].sort((a, b) => a - b);
+  if (ran.length < HANDLERS.length) {
+    const grown = new Uint32Array(HANDLERS.length);
+    grown.set(ran);
+    ran = grown;
+  }
+  const hot: number[] = [];
+  for (let id = 0; id < ran.length; id++) {
+    if (ran[id]! >= HOT) {
+      hot.push(id);
+      ran[id] = 0;
+    }
+  }
+  const ids = [...inSwitch, ...hot].sort((a, b) => a - b);
   inSwitch = ids;
-  // Room for every handler; `ran` is reset because everything that ran now has a case.
-  ran = new Uint8Array(HANDLERS.length);
   missed[0] = 0;
+  retiredAtBuild = retired;
   rebuildAt = Math.max(retired * 2, FIRST_REBUILD);
   generations++;
   return buildChain(HANDLERS, ids);
@@ -183,7 +193,16 @@ export function slotRunner(): SlotRunner {
   return runSlotsByCall;
 }
 
-/** The chained block runner for the current handler table. */
+/**
+ * How many of `left` instructions the chained runner may run before the run loop asks
+ * chainRunner() again (so a regeneration that is due is not held off by a long run).
+ */
+export function chainBudget(left: number): number {
+  const due = rebuildAt - retired;
+  return due > 0 && due < left ? due : left;
+}
+
+/** The chained block runner for the current handler table (regenerated when due). */
 export function chainRunner(): ChainRunner {
   rebuild();
   return chain!;
@@ -204,8 +223,9 @@ let evalAllowed = true;
 
 function rebuild(): void {
   if (chain !== null && builtFor === HANDLERS.length) {
-    if (evalAllowed && !forceCall && missed[0] !== 0 && retired >= rebuildAt) {
-      chain = buildChainOverUsed();
+    if (evalAllowed && !forceCall && retired >= rebuildAt) {
+      if (missed[0]! * 64 > retired - retiredAtBuild) chain = buildChainOverUsed();
+      else rebuildAt = retired * 2;
     }
     return;
   }
