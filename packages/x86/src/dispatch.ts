@@ -135,7 +135,7 @@ let inSwitch: number[] = [];
 let retired = 0;
 let rebuildAt = 0;
 /** The first regeneration waits for this many retired instructions. */
-const FIRST_REBUILD = 1 << 18;
+const FIRST_REBUILD = 1 << 20;
 
 /** Instructions retired through the chained runner (paces its regeneration). */
 export function noteRetired(n: number): void {
@@ -149,12 +149,16 @@ export function chainDispatchInfo(): { generations: number; cases: readonly numb
   return { generations, cases: inSwitch };
 }
 
+/** Room in `ran` for every handler registered so far. */
+function growRan(): void {
+  if (ran.length >= HANDLERS.length) return;
+  const grown = new Uint32Array(HANDLERS.length);
+  grown.set(ran);
+  ran = grown;
+}
+
 function buildChainOverUsed(): ChainRunner {
-  if (ran.length < HANDLERS.length) {
-    const grown = new Uint32Array(HANDLERS.length);
-    grown.set(ran);
-    ran = grown;
-  }
+  growRan();
   const hot: number[] = [];
   for (let id = 0; id < ran.length; id++) {
     if (ran[id]! >= HOT) {
@@ -181,6 +185,26 @@ function runSlotsByCall(cpu: X86Cpu, i: number, end: number): number {
   const fn = cpu.dc.fn;
   const len = cpu.dc.len;
   for (;;) {
+    fn[i]!(cpu, i);
+    if (st[STOP] !== 0) return i;
+    st[EIP] = (st[EIP]! + len[i]!) | 0;
+    if (++i === end) return i;
+  }
+}
+
+/**
+ * runSlotsByCall counting each handler into `ran`: the first runner, while V8 has not yet
+ * compiled anything and before anything is known to be hot. A plain function warms up
+ * in a fraction of the time a generated switch takes.
+ */
+function runSlotsCounting(cpu: X86Cpu, i: number, end: number): number {
+  const st = cpu.st;
+  const op = cpu.dc.op;
+  const fn = cpu.dc.fn;
+  const len = cpu.dc.len;
+  for (;;) {
+    ran[op[i]!]!++;
+    missed[0]!++;
     fn[i]!(cpu, i);
     if (st[STOP] !== 0) return i;
     st[EIP] = (st[EIP]! + len[i]!) | 0;
@@ -235,18 +259,31 @@ function rebuild(): void {
     return;
   }
   try {
-    chain = buildChainOverUsed();
+    new Function("");
   } catch {
     // No generated code allowed here: the same loop, calling through dc.fn.
     evalAllowed = false;
     chain = chainWithoutEval();
+    builtFor = HANDLERS.length;
+    return;
   }
+  // Count first; generate the switch once something is hot.
+  growRan();
+  missed[0] = 0;
+  retiredAtBuild = retired;
+  rebuildAt = retired + FIRST_REBUILD;
+  chain = chainCallingThrough(runSlotsCounting, "runChainCounting");
   builtFor = HANDLERS.length;
 }
 
 /** runChain calling through dc.fn, for hosts without generated code. */
 function chainWithoutEval(): ChainRunner {
-  return function runChainByCall(cpu: X86Cpu, budget: number): number {
+  return chainCallingThrough(runSlotsByCall, "runChainByCall");
+}
+
+/** The chained loop of runChain around a slot runner that calls through dc.fn. */
+function chainCallingThrough(runSlots: SlotRunner, name: string): ChainRunner {
+  const runner = (cpu: X86Cpu, budget: number): number => {
     const st = cpu.st;
     const len = cpu.dc.len;
     let retired = 0;
@@ -256,7 +293,7 @@ function chainWithoutEval(): ChainRunner {
       if (n > budget - retired) n = budget - retired;
       const first = i;
       st[STOP] = 0;
-      i = runSlotsByCall(cpu, i, i + n);
+      i = runSlots(cpu, i, i + n);
       let done = i - first;
       const stop = st[STOP]!;
       if (stop !== 0) {
@@ -274,4 +311,6 @@ function chainWithoutEval(): ChainRunner {
       if ((st[FLAGS]! & FLAG_TF) !== 0) return retired;
     }
   };
+  Object.defineProperty(runner, "name", { value: name });
+  return runner;
 }
