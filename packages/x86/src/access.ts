@@ -75,7 +75,7 @@ export function recomputeSegment(cpu: X86Cpu, s: number): void {
     if ((hi | 0) !== st[FETCH_HI] || mode !== st[FETCH_MODE]) {
       st[FETCH_HI] = hi;
       st[FETCH_MODE] = mode;
-      cpu.dc.epoch++;
+      cpu.dc.bumpEpoch();
     }
   }
 }

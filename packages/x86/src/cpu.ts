@@ -190,7 +190,7 @@ export class X86Cpu {
   /** Drop every cached translation (RAM remapped, A20 changed). */
   flushTlb(): void {
     // Blocks found by EIP were found through the old translation.
-    this.dc.epoch++;
+    this.dc.bumpEpoch();
     this.tlbR.fill(-1);
     this.tlbW.fill(-1);
     this.ram8 = this.mem.mem8[0] ?? new Uint8Array(0);
@@ -260,7 +260,7 @@ export class X86Cpu {
 
   /** Drop decoded code of physical page `page` (a write reached it). */
   invalidateCodePage(page: number): void {
-    this.dc.epoch++;
+    this.dc.bumpEpoch();
     this.dc.pageGen[page]!++;
     this.mem.codePage[page] = 0;
     // The running block may hold instructions from that page: finish this one, then stop.
@@ -390,7 +390,7 @@ export class X86Cpu {
     if (mode !== st[FETCH_MODE] || hi !== st[FETCH_HI]) {
       st[FETCH_MODE] = mode;
       st[FETCH_HI] = hi;
-      this.dc.epoch++;
+      this.dc.bumpEpoch();
     }
   }
 

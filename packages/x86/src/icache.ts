@@ -96,8 +96,16 @@ export class DecodeCache {
     return start;
   }
 
+  /** A new epoch: every block found by EIP before is looked up again. */
+  bumpEpoch(): void {
+    // Kept non-negative and within int32: fEpoch is an Int32Array whose -1 means empty.
+    this.epoch = (this.epoch + 1) & 0x7fff_ffff;
+    // After 2^31 epochs an old entry could match again: forget them all.
+    if (this.epoch === 0) this.fEpoch.fill(-1);
+  }
+
   flush(): void {
-    this.epoch++;
+    this.bumpEpoch();
     this.next = 0;
     this.bKey.fill(-1);
   }
