@@ -10,6 +10,7 @@ import type { X86Cpu } from "./cpu.js";
 import { raiseFault } from "./exception.js";
 import { EV_MMIO, HOOK_DONE, HOOK_EXIT } from "./hooks.js";
 import { F_A32 } from "./instr.js";
+import { ACC_IMPLICIT, ACC_READ, ACC_WRITE, dataAcc, fillTlb, translateLinear } from "./paging.js";
 import {
   AR_DB,
   AR_G,
@@ -20,6 +21,7 @@ import {
   AR_TYPE_RW,
   AR_UNUSABLE,
   CR0_PE,
+  CR0_PG,
   CS,
   ESP,
   GP_VECTOR,
@@ -28,13 +30,14 @@ import {
   SS_VECTOR,
 } from "./regs.js";
 import {
-  A20_MASK,
   CR0,
   EXIT_REASON,
   FETCH_HI,
   FETCH_MODE,
   RMW_LIN,
   RMW_PHYS,
+  RMW_PHYS2,
+  RMW_SPLIT,
   SEG_OK_R,
   SEG_OK_W,
   STOP,
@@ -108,9 +111,59 @@ function check(cpu: X86Cpu, seg: number, off: number, size: number, need: number
   return (cpu.segBase[seg]! + o) | 0;
 }
 
-/** Linear → physical for a data access (paging comes in part 2). */
+/**
+ * Linear → physical for an implicit supervisor read (descriptor tables, the TSS, the
+ * IDT), through paging when it is on; a #PF is raised and 0 returned (check STOP_FAULT).
+ */
 export function translate(cpu: X86Cpu, linear: number): number {
-  return linear & cpu.st[A20_MASK]!;
+  return translateLinear(cpu, linear, ACC_READ | ACC_IMPLICIT);
+}
+
+/** True when the `size` bytes at `lin` cross into the next 4 KiB page under paging. */
+function crossesPaged(cpu: X86Cpu, lin: number, size: number): boolean {
+  return (lin & 0xfff) + size > 0x1000 && (cpu.st[CR0]! & CR0_PG) !== 0;
+}
+
+/**
+ * Read `size` bytes at linear `lin` with access `acc`: each page translated on its own
+ * when the access crosses one under paging. 0 after a fault (check STOP_FAULT).
+ */
+function linReadAcc(cpu: X86Cpu, lin: number, size: number, acc: number): number {
+  if (crossesPaged(cpu, lin, size)) {
+    let v = 0;
+    for (let k = 0; k < size; k++) {
+      const p = translateLinear(cpu, (lin + k) | 0, acc);
+      if (cpu.st[STOP] === STOP_FAULT) return 0;
+      v |= physRead8(cpu, p) << (8 * k);
+    }
+    return v;
+  }
+  const p = translateLinear(cpu, lin, acc);
+  if (cpu.st[STOP] === STOP_FAULT) return 0;
+  return size === 1 ? physRead8(cpu, p) : size === 2 ? physRead16(cpu, p) : physRead32(cpu, p);
+}
+
+/**
+ * Write `size` bytes at linear `lin` with access `acc`. Across a page boundary both
+ * pages are translated (and may fault) before anything is written.
+ */
+function linWriteAcc(cpu: X86Cpu, lin: number, size: number, v: number, acc: number): void {
+  if (crossesPaged(cpu, lin, size)) {
+    const split = 0x1000 - (lin & 0xfff);
+    const p1 = translateLinear(cpu, lin, acc);
+    if (cpu.st[STOP] === STOP_FAULT) return;
+    const p2 = translateLinear(cpu, (lin + split) | 0, acc);
+    if (cpu.st[STOP] === STOP_FAULT) return;
+    for (let k = 0; k < size; k++) {
+      physWrite8(cpu, k < split ? (p1 + k) | 0 : (p2 + k - split) | 0, v >> (8 * k));
+    }
+    return;
+  }
+  const p = translateLinear(cpu, lin, acc);
+  if (cpu.st[STOP] === STOP_FAULT) return;
+  if (size === 1) physWrite8(cpu, p, v);
+  else if (size === 2) physWrite16(cpu, p, v);
+  else physWrite32(cpu, p, v);
 }
 
 // Physical access -------------------------------------------------------------
@@ -245,23 +298,24 @@ export function physWrite32(cpu: X86Cpu, p: number, v: number): void {
 
 // Linear access (descriptor tables, TSS, IDT: no segment checks) ---------------
 
+// Implicit supervisor accesses: a #PF is raised and reads return 0 (check STOP_FAULT).
 export function linRead8(cpu: X86Cpu, lin: number): number {
-  return physRead8(cpu, translate(cpu, lin));
+  return linReadAcc(cpu, lin, 1, ACC_READ | ACC_IMPLICIT);
 }
 export function linRead16(cpu: X86Cpu, lin: number): number {
-  return physRead16(cpu, translate(cpu, lin));
+  return linReadAcc(cpu, lin, 2, ACC_READ | ACC_IMPLICIT);
 }
 export function linRead32(cpu: X86Cpu, lin: number): number {
-  return physRead32(cpu, translate(cpu, lin));
+  return linReadAcc(cpu, lin, 4, ACC_READ | ACC_IMPLICIT);
 }
 export function linWrite8(cpu: X86Cpu, lin: number, v: number): void {
-  physWrite8(cpu, translate(cpu, lin), v);
+  linWriteAcc(cpu, lin, 1, v, ACC_WRITE | ACC_IMPLICIT);
 }
 export function linWrite16(cpu: X86Cpu, lin: number, v: number): void {
-  physWrite16(cpu, translate(cpu, lin), v);
+  linWriteAcc(cpu, lin, 2, v, ACC_WRITE | ACC_IMPLICIT);
 }
 export function linWrite32(cpu: X86Cpu, lin: number, v: number): void {
-  physWrite32(cpu, translate(cpu, lin), v);
+  linWriteAcc(cpu, lin, 4, v, ACC_WRITE | ACC_IMPLICIT);
 }
 
 // Segmented access (the instruction operands) ----------------------------------
@@ -305,22 +359,14 @@ export function readMem32(cpu: X86Cpu, seg: number, off: number): number {
   return readSlow(cpu, seg, off, 4);
 }
 
-/** Cache the translation of `lin` → `phys` if it lies in RAM range 0. */
-function fillTlb(cpu: X86Cpu, lin: number, phys: number): void {
-  const mem = cpu.mem;
-  const page = phys >>> PAGE_SHIFT;
-  const e = mem.pageMap[page]!;
-  if (e < 0 || e >>> 20 !== 0) return;
-  const t = (e & 0xfffff) << PAGE_SHIFT;
-  cpu.tlbR[lin >>> PAGE_SHIFT] = t;
-  if ((mem.codePage[page]! | mem.roPage[page]!) === 0) cpu.tlbW[lin >>> PAGE_SHIFT] = t;
-}
-
 function readSlow(cpu: X86Cpu, seg: number, off: number, size: number): number {
   const lin = check(cpu, seg, off, size, SEG_OK_R);
   if (cpu.st[STOP] === STOP_FAULT) return 0;
-  const p = translate(cpu, lin);
-  fillTlb(cpu, lin, p);
+  const acc = dataAcc(cpu, ACC_READ);
+  if (crossesPaged(cpu, lin, size)) return linReadAcc(cpu, lin, size, acc);
+  const p = translateLinear(cpu, lin, acc);
+  if (cpu.st[STOP] === STOP_FAULT) return 0;
+  fillTlb(cpu, lin, p, false);
   return size === 1 ? physRead8(cpu, p) : size === 2 ? physRead16(cpu, p) : physRead32(cpu, p);
 }
 
@@ -367,16 +413,33 @@ export function writeMem32(cpu: X86Cpu, seg: number, off: number, v: number): vo
 function writeSlow(cpu: X86Cpu, seg: number, off: number, size: number, v: number): void {
   const lin = check(cpu, seg, off, size, SEG_OK_W);
   if (cpu.st[STOP] === STOP_FAULT) return;
-  const p = translate(cpu, lin);
+  const acc = dataAcc(cpu, ACC_WRITE);
+  if (crossesPaged(cpu, lin, size)) {
+    linWriteAcc(cpu, lin, size, v, acc);
+    return;
+  }
+  const p = translateLinear(cpu, lin, acc);
+  if (cpu.st[STOP] === STOP_FAULT) return;
   if (size === 1) physWrite8(cpu, p, v);
   else if (size === 2) physWrite16(cpu, p, v);
   else physWrite32(cpu, p, v);
-  fillTlb(cpu, lin, p);
+  fillTlb(cpu, lin, p, true);
 }
 
-/** Check that `size` bytes at `off` may be written, without writing (multi-part stores). */
+/**
+ * Check that `size` bytes at `off` may be written, without writing (multi-part stores):
+ * the segment, and under paging the page(s), which may fault.
+ */
 export function probeWrite(cpu: X86Cpu, seg: number, off: number, size: number): boolean {
-  check(cpu, seg, off, size, SEG_OK_W);
+  const lin = check(cpu, seg, off, size, SEG_OK_W);
+  if (cpu.st[STOP] === STOP_FAULT) return false;
+  if ((cpu.st[CR0]! & CR0_PG) !== 0) {
+    const acc = dataAcc(cpu, ACC_WRITE);
+    translateLinear(cpu, lin, acc);
+    if (cpu.st[STOP] !== STOP_FAULT && (lin & 0xfff) + size > 0x1000) {
+      translateLinear(cpu, (lin + size - 1) | 0, acc);
+    }
+  }
   return cpu.st[STOP] !== STOP_FAULT;
 }
 
@@ -385,37 +448,68 @@ export function probeWrite(cpu: X86Cpu, seg: number, off: number, size: number):
  * it is; `rmwWriteN` then stores the result there without checking again.
  */
 export function rmwRead8(cpu: X86Cpu, seg: number, off: number): number {
-  const lin = check(cpu, seg, off, 1, SEG_OK_R | SEG_OK_W);
-  if (cpu.st[STOP] === STOP_FAULT) return 0;
-  const p = translate(cpu, lin);
-  cpu.st[RMW_PHYS] = p;
-  cpu.st[RMW_LIN] = lin;
-  return physRead8(cpu, p);
+  return rmwRead(cpu, seg, off, 1);
 }
 export function rmwRead16(cpu: X86Cpu, seg: number, off: number): number {
-  const lin = check(cpu, seg, off, 2, SEG_OK_R | SEG_OK_W);
-  if (cpu.st[STOP] === STOP_FAULT) return 0;
-  const p = translate(cpu, lin);
-  cpu.st[RMW_PHYS] = p;
-  cpu.st[RMW_LIN] = lin;
-  return physRead16(cpu, p);
+  return rmwRead(cpu, seg, off, 2);
 }
 export function rmwRead32(cpu: X86Cpu, seg: number, off: number): number {
-  const lin = check(cpu, seg, off, 4, SEG_OK_R | SEG_OK_W);
-  if (cpu.st[STOP] === STOP_FAULT) return 0;
-  const p = translate(cpu, lin);
-  cpu.st[RMW_PHYS] = p;
-  cpu.st[RMW_LIN] = lin;
-  return physRead32(cpu, p);
+  return rmwRead(cpu, seg, off, 4);
+}
+
+/**
+ * The read half of a read-modify-write: the operand is translated for writing (a
+ * read-only page faults here, with W set in the error code, as on hardware) and its
+ * physical address kept — both pages' when it crosses one under paging.
+ */
+function rmwRead(cpu: X86Cpu, seg: number, off: number, size: number): number {
+  const st = cpu.st;
+  const lin = check(cpu, seg, off, size, SEG_OK_R | SEG_OK_W);
+  if (st[STOP] === STOP_FAULT) return 0;
+  const acc = dataAcc(cpu, ACC_WRITE);
+  const p = translateLinear(cpu, lin, acc);
+  if (st[STOP] === STOP_FAULT) return 0;
+  st[RMW_LIN] = lin;
+  st[RMW_PHYS] = p;
+  if (crossesPaged(cpu, lin, size)) {
+    const split = 0x1000 - (lin & 0xfff);
+    const p2 = translateLinear(cpu, (lin + split) | 0, acc);
+    if (st[STOP] === STOP_FAULT) return 0;
+    st[RMW_PHYS2] = p2;
+    st[RMW_SPLIT] = split;
+    let v = 0;
+    for (let k = 0; k < size; k++) {
+      v |= physRead8(cpu, k < split ? (p + k) | 0 : (p2 + k - split) | 0) << (8 * k);
+    }
+    return v;
+  }
+  st[RMW_SPLIT] = 0;
+  return size === 1 ? physRead8(cpu, p) : size === 2 ? physRead16(cpu, p) : physRead32(cpu, p);
+}
+
+function rmwWrite(cpu: X86Cpu, size: number, v: number): void {
+  const st = cpu.st;
+  const p = st[RMW_PHYS]!;
+  const split = st[RMW_SPLIT]!;
+  if (split !== 0) {
+    const p2 = st[RMW_PHYS2]!;
+    for (let k = 0; k < size; k++) {
+      physWrite8(cpu, k < split ? (p + k) | 0 : (p2 + k - split) | 0, v >> (8 * k));
+    }
+    return;
+  }
+  if (size === 1) physWrite8(cpu, p, v);
+  else if (size === 2) physWrite16(cpu, p, v);
+  else physWrite32(cpu, p, v);
 }
 export function rmwWrite8(cpu: X86Cpu, v: number): void {
-  physWrite8(cpu, cpu.st[RMW_PHYS]!, v);
+  rmwWrite(cpu, 1, v);
 }
 export function rmwWrite16(cpu: X86Cpu, v: number): void {
-  physWrite16(cpu, cpu.st[RMW_PHYS]!, v);
+  rmwWrite(cpu, 2, v);
 }
 export function rmwWrite32(cpu: X86Cpu, v: number): void {
-  physWrite32(cpu, cpu.st[RMW_PHYS]!, v);
+  rmwWrite(cpu, 4, v);
 }
 
 // The stack ----------------------------------------------------------------------

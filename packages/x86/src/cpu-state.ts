@@ -6,6 +6,7 @@
 import { recomputeSegment } from "./access.js";
 import type { X86Cpu } from "./cpu.js";
 import { getFlags, setFlags } from "./lazy_flags.js";
+import { loadPdptesQuiet, PAGING_PAE, pagingMode, selectTlb } from "./paging.js";
 import { CR0_PE, FLAG_FIXED1, SEG_COUNT, SEG_NAMES } from "./regs.js";
 import {
   CPL,
@@ -150,6 +151,11 @@ export function setSystemRegisters(cpu: X86Cpu, s: X86SystemRegisters): void {
   }
   for (let n = 0; n < SEG_COUNT; n++) recomputeSegment(cpu, n);
   st[CPL] = st[CR0]! & CR0_PE ? (cpu.segAr[2]! >> 5) & 3 : 0;
+  // Like KVM_SET_SREGS: the PDPTEs of PAE paging come from CR3; every cached
+  // translation goes.
+  if (pagingMode(cpu) === PAGING_PAE) loadPdptesQuiet(cpu);
+  cpu.flushTlb();
+  selectTlb(cpu);
   cpu.flushDecodeCache();
   st[PENDING] = 1;
 }

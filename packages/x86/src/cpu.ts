@@ -15,6 +15,7 @@ import { BLOCK_MAX, DecodeCache, FRONT_MASK } from "./icache.js";
 import { F_END } from "./instr.js";
 import { getFlags, setFlags } from "./lazy_flags.js";
 import { PhysMemory } from "./memory.js";
+import { dropWritesTo, flushAll, selectTlb, TlbState, translateFetchPaged } from "./paging.js";
 import {
   AR_DB,
   AR_P,
@@ -24,6 +25,7 @@ import {
   AR_TYPE_RW,
   CR0_ET,
   CR0_PE,
+  CR0_PG,
   CS,
   FLAG_FIXED1,
   FLAG_TF,
@@ -33,6 +35,7 @@ import {
 } from "./regs.js";
 import {
   A20_MASK,
+  CPL,
   CR0,
   DR_BASE,
   EIP,
@@ -165,13 +168,22 @@ export class X86Cpu {
   private readonly fetcher = new CodeFetcher(this);
 
   /**
-   * Data TLB: linear page → byte offset of that page in RAM range 0 (`ram8`/`ram32`), or
-   * -1. tlbW holds only pages that may be written without side effects (not read-only,
-   * no decoded code). Filled by the slow path of access.ts; emptied when RAM is remapped,
-   * A20 changes, or a page starts holding decoded code.
+   * Data TLB (paging.ts): linear page → byte offset of that page in RAM range 0
+   * (`ram8`/`ram32`), or -1, for supervisor (s) and CPL 3 (u) accesses. tlbW holds only
+   * pages that may be written without a fault or side effect (not read-only, no decoded
+   * code, dirty already). Filled by the slow path of access.ts; emptied by MOV CR3,
+   * INVLPG, paging-mode changes, RAM remapping and A20 changes.
    */
-  readonly tlbR = new Int32Array(1 << 20).fill(-1);
-  readonly tlbW = new Int32Array(1 << 20).fill(-1);
+  readonly tlbRs = new Int32Array(1 << 20).fill(-1);
+  readonly tlbWs = new Int32Array(1 << 20).fill(-1);
+  readonly tlbRu = new Int32Array(1 << 20).fill(-1);
+  readonly tlbWu = new Int32Array(1 << 20).fill(-1);
+  /** The pair for the current CPL (paging.ts selectTlb). */
+  tlbR: Int32Array = this.tlbRs;
+  tlbW: Int32Array = this.tlbWs;
+  readonly tlb = new TlbState();
+  /** PAE paging's four PDPTE registers, low and high halves (loaded from CR3). */
+  readonly pdpte = new Int32Array(8);
   /** Views of RAM range 0 (the range the TLB caches). */
   ram8: Uint8Array = new Uint8Array(0);
   ram32: Int32Array = new Int32Array(0);
@@ -189,21 +201,17 @@ export class X86Cpu {
 
   /** Drop every cached translation (RAM remapped, A20 changed). */
   flushTlb(): void {
-    // Blocks found by EIP were found through the old translation.
-    this.dc.bumpEpoch();
-    this.tlbR.fill(-1);
-    this.tlbW.fill(-1);
+    // Blocks found by EIP were found through the old translation (flushAll bumps).
+    flushAll(this);
     this.ram8 = this.mem.mem8[0] ?? new Uint8Array(0);
     this.ram32 = this.mem.mem32[0] ?? new Int32Array(0);
   }
 
   /** Physical page `page` now holds decoded code: writes to it must take the slow path. */
   private protectCodePage(page: number): void {
+    if (this.mem.codePage[page] !== 0) return;
     this.mem.codePage[page] = 1;
-    // Without paging a linear page maps to the same physical page, or to it with bit 20
-    // cleared when A20 is off.
-    this.tlbW[page] = -1;
-    this.tlbW[page ^ 0x100] = -1;
+    dropWritesTo(this, page);
   }
 
   /** Power-on / RESET state (SDM Vol. 3 §9.1.1, Table 9-1). */
@@ -233,8 +241,10 @@ export class X86Cpu {
     for (let s = 0; s < SEG_COUNT; s++) recomputeSegment(this, s);
     this.counters.fill(0);
     this.msrs.clear();
+    this.pdpte.fill(0);
     this.dc.flush();
     this.flushTlb();
+    selectTlb(this);
   }
 
   /** Real mode (CR0.PE = 0). */
@@ -255,7 +265,8 @@ export class X86Cpu {
 
   /** Linear → physical (unsigned) for an instruction fetch; <0 is a negated fault vector. */
   translateFetch(linear: number): number {
-    return (linear & this.st[A20_MASK]!) >>> 0;
+    if ((this.st[CR0]! & CR0_PG) === 0) return (linear & this.st[A20_MASK]!) >>> 0;
+    return translateFetchPaged(this, linear);
   }
 
   /** Drop decoded code of physical page `page` (a write reached it). */
@@ -385,6 +396,11 @@ export class X86Cpu {
    */
   private syncFetchState(): void {
     const st = this.st;
+    // The embedder may also have set CPL directly: the TLBs follow it (as setCpl does).
+    if ((st[CPL] === 3) !== (this.tlbR === this.tlbRu)) {
+      selectTlb(this);
+      if ((st[CR0]! & CR0_PG) !== 0) this.dc.bumpEpoch();
+    }
     const mode = (this.segAr[CS]! & AR_DB ? 1 : 0) | (st[CR0]! & CR0_PE ? 2 : 0);
     const hi = this.segHi[CS]! | 0;
     if (mode !== st[FETCH_MODE] || hi !== st[FETCH_HI]) {
@@ -436,7 +452,8 @@ export class X86Cpu {
         dc.bMode[h] === mode &&
         dc.bGen1[h] === dc.pageGen[dc.bPage1[h]!] &&
         dc.bGen2[h] === dc.pageGen[dc.bPage2[h]!] &&
-        (eip >>> 0) + dc.bBytes[h]! - 1 <= this.segHi[CS]!
+        (eip >>> 0) + dc.bBytes[h]! - 1 <= this.segHi[CS]! &&
+        this.secondPageHolds(h, lin)
       ) {
         this.blockCount = dc.bCount[h]!;
         start = dc.bStart[h]!;
@@ -452,6 +469,17 @@ export class X86Cpu {
       dc.fCount[k] = this.blockCount;
     }
     return start;
+  }
+
+  /**
+   * A block that runs into a second page was decoded from the physical page that the
+   * linear page after its first one mapped to then; under paging that may have changed.
+   */
+  private secondPageHolds(h: number, lin: number): boolean {
+    const dc = this.dc;
+    if (dc.bPage2[h] === dc.bPage1[h] || (this.st[CR0]! & CR0_PG) === 0) return true;
+    const p = this.translateFetch((lin + dc.bBytes[h]! - 1) | 0);
+    return p >= 0 && p >>> PAGE_SHIFT === dc.bPage2[h];
   }
 
   private decodeBlock(phys: number, mode: number): number {

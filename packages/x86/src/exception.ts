@@ -44,6 +44,7 @@ import {
   HOOK_EXIT,
 } from "./hooks.js";
 import { getFlags, setFlags } from "./lazy_flags.js";
+import { setCpl } from "./paging.js";
 import {
   AR_DB,
   AR_TYPE_CODE,
@@ -419,7 +420,7 @@ function deliverProtected(
   if (vector === DB_VECTOR) st[DR_BASE + 7] = st[DR_BASE + 7]! & ~0x2000;
   loadSegmentCache(cpu, CS, (selector & 0xfffc) | newCpl, clo, chi);
   recomputeSegment(cpu, CS);
-  st[CPL] = newCpl;
+  setCpl(cpu, newCpl);
   st[EIP] = offset;
   let newFlags = flags & ~(FLAG_TF | FLAG_NT | FLAG_RF | FLAG_VM);
   if (type === SYS_INT_GATE16 || type === SYS_INT_GATE32) newFlags &= ~FLAG_IF;

@@ -56,7 +56,8 @@ export function handlerNames(): string[] {
 
 // Handlers the decoder itself stores.
 import { raiseFault } from "./exception.js";
-import { UD_VECTOR } from "./regs.js";
+import { CS, PF_VECTOR, UD_VECTOR } from "./regs.js";
+import { CR2, EIP } from "./state.js";
 
 /** An undefined or invalid encoding. */
 export const HANDLER_UD = idOf(function ud(cpu) {
@@ -66,5 +67,9 @@ export const HANDLER_UD = idOf(function ud(cpu) {
 /** Fetching the instruction faulted; the vector is in `imm` (#GP(0) or #PF). */
 export const HANDLER_FETCH_FAULT = idOf(function fetchFault(cpu, i) {
   const vector = cpu.dc.imm[i]!;
+  if (vector === PF_VECTOR) {
+    // The byte that could not be fetched: `len` holds its offset in the instruction.
+    cpu.st[CR2] = (cpu.segBase[CS]! + cpu.st[EIP]! + cpu.dc.len[i]!) | 0;
+  }
   raiseFault(cpu, vector, vector === 13 ? 0 : cpu.fetchErrorCode);
 });

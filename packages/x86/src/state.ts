@@ -69,6 +69,10 @@ export const INTR_VECTOR = 40;
  */
 export const FETCH_HI = 41;
 export const FETCH_MODE = 42;
+/** A read-modify-write operand that crosses a page under paging: the second page's
+ * physical address, and how many bytes lie in the first page (0: no crossing). */
+export const RMW_PHYS2 = 43;
+export const RMW_SPLIT = 44;
 export const ST_COUNT = 48;
 
 export const STOP_JUMP = 1;

@@ -33,6 +33,7 @@ import {
 import { raiseFault } from "./exception.js";
 import { EV_TASK_SWITCH, HOOK_EXIT } from "./hooks.js";
 import { getFlags, setFlags } from "./lazy_flags.js";
+import { flushNonGlobal, loadPdptesQuiet, PAGING_PAE, pagingMode, setCpl } from "./paging.js";
 import {
   AR_UNUSABLE,
   CR0_PG,
@@ -176,7 +177,11 @@ export function taskSwitch(
   // Commit: TR, CR0.TS, CR3, EIP, EFLAGS, GPRs, raw selectors.
   loadSegmentCache(cpu, TR, sel, lo, hi | 0x200);
   st[CR0] = st[CR0]! | CR0_TS;
-  if (newTss32 && (st[CR0]! & CR0_PG) !== 0) st[CR3] = NEW[N_CR3]!;
+  if (newTss32 && (st[CR0]! & CR0_PG) !== 0) {
+    st[CR3] = NEW[N_CR3]!;
+    if (pagingMode(cpu) === PAGING_PAE) loadPdptesQuiet(cpu);
+    flushNonGlobal(cpu);
+  }
   st[EIP] = NEW[N_EIP]!;
   setFlags(st, newTss32 ? newFlags & 0x003f_7fd5 : newFlags & 0x7fd5);
   for (let r = 0; r < 8; r++) regs[r] = NEW[N_GPR + r]!;
@@ -188,7 +193,7 @@ export function taskSwitch(
   cpu.segSel[LDTR] = NEW[N_LDT]!;
   cpu.segAr[LDTR] = AR_UNUSABLE;
   const vm = (newFlags & FLAG_VM) !== 0 && newTss32;
-  st[CPL] = vm ? 3 : NEW[N_SEL + CS]! & 3;
+  setCpl(cpu, vm ? 3 : NEW[N_SEL + CS]! & 3);
 
   // The LDT first: the segment descriptors may live in it.
   const ldt = NEW[N_LDT]!;

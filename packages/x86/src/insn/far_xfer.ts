@@ -49,6 +49,7 @@ import { raiseFault, tssStack } from "../exception.js";
 import type { HandlerSpec } from "../handlers.js";
 import { F_A32 } from "../instr.js";
 import { getFlags, setFlags } from "../lazy_flags.js";
+import { setCpl } from "../paging.js";
 import {
   AR_DB,
   AR_TYPE_EC,
@@ -135,7 +136,7 @@ function loadCs(cpu: X86Cpu, sel: number, d: Int32Array, cpl: number) {
   touch(cpu, d);
   loadSegmentCache(cpu, CS, (sel & 0xfffc) | cpl, d[0]!, d[1]!);
   recomputeSegment(cpu, CS);
-  cpu.st[CPL] = cpl;
+  setCpl(cpu, cpl);
 }
 
 /**
@@ -599,7 +600,7 @@ function iretToV86(cpu: X86Cpu, eipRaw: number, csSel: number, popped: number) {
     if (faulted(cpu)) return;
   }
   setFlags(st, popped & 0x003f_7fd5);
-  st[CPL] = 3;
+  setCpl(cpu, 3);
   loadSegmentV86(cpu, CS, csSel);
   loadSegmentV86(cpu, SS, PARAMS[1]! & 0xffff);
   loadSegmentV86(cpu, ES, PARAMS[2]! & 0xffff);

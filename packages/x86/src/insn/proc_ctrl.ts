@@ -34,6 +34,7 @@ import {
 } from "../hooks.js";
 import { F_A32 } from "../instr.js";
 import { getOF } from "../lazy_flags.js";
+import { EFER_NXE, flushAll, invalidatePage } from "../paging.js";
 import {
   BP_VECTOR,
   BR_VECTOR,
@@ -175,6 +176,7 @@ function writeMsr(cpu: X86Cpu, msr: number, lo: number, hi: number): boolean {
       // LME may not change while paging is on; LMA (bit 10) is read-only.
       if (cpu.st[CR0]! & CR0_PG && (old ^ lo) & (1 << 8)) return false;
       cpu.st[EFER] = (lo & ~(1 << 10)) | (old & (1 << 10));
+      if (((old ^ lo) & EFER_NXE) !== 0) flushAll(cpu);
       return true;
     }
     case MSR_IA32_APIC_BASE:
@@ -333,9 +335,12 @@ export const PROC_CTRL: Readonly<Record<string, HandlerSpec>> = {
   },
   invlpg_Mb: (cpu, i) => {
     if (!needCpl0(cpu)) return;
-    cpu.exitInfo[1] = (cpu.segBase[cpu.dc.seg[i]!]! + ea(cpu, i)) | 0;
-    // No TLB yet (paging comes in part 2): nothing else to drop.
-    intercepted(cpu, EV_INVLPG);
+    const lin = (cpu.segBase[cpu.dc.seg[i]!]! + ea(cpu, i)) | 0;
+    cpu.exitInfo[1] = lin;
+    if (intercepted(cpu, EV_INVLPG)) return;
+    invalidatePage(cpu, lin);
+    // Blocks found through the old translation may be running: finish this one.
+    cpu.st[STOP] = STOP_NEXT;
   },
   monitor: (cpu, i) => {
     // MONITOR: CPUID 1.ECX[3], CPL 0; arms on DS:(E)AX (override allowed).

@@ -44,12 +44,22 @@ import { EV_CR_ACCESS, EV_DESC_TABLE, EV_DR_ACCESS } from "../hooks.js";
 import { F_A32, F_MEM } from "../instr.js";
 import { setArithFlags } from "../lazy_flags.js";
 import {
+  EFER_LMA,
+  flushAll,
+  flushNonGlobal,
+  loadPdptes,
+  PAGING_PAE,
+  pagingMode,
+  setCpl,
+} from "../paging.js";
+import {
   CR0_CD,
   CR0_ET,
   CR0_NW,
   CR0_PE,
   CR0_PG,
   CR0_TS,
+  CR0_WP,
   CR4_DE,
   CR4_FSGSBASE,
   CR4_MCE,
@@ -58,6 +68,7 @@ import {
   CR4_OSXSAVE,
   CR4_PAE,
   CR4_PCE,
+  CR4_PCIDE,
   CR4_PGE,
   CR4_PSE,
   CR4_PVI,
@@ -84,6 +95,7 @@ import {
   CR3,
   CR4,
   DR_BASE,
+  EFER,
   GDTR_BASE,
   GDTR_LIMIT,
   IDTR_BASE,
@@ -165,9 +177,66 @@ export function writeCr0(cpu: X86Cpu, value: number): boolean {
   }
   const old = st[CR0]!;
   st[CR0] = v;
+  // Turning PAE paging on loads the PDPTEs; a reserved bit in one is #GP(0).
+  if ((old & CR0_PG) === 0 && (v & CR0_PG) !== 0 && pagingMode(cpu) === PAGING_PAE) {
+    if (!loadPdptes(cpu)) {
+      st[CR0] = old;
+      return false;
+    }
+  }
   if (((old ^ v) & CR0_PE) !== 0) {
     for (let s = 0; s < SEG_COUNT; s++) recomputeSegment(cpu, s);
-    st[CPL] = 0;
+    setCpl(cpu, 0);
+  }
+  if (((old ^ v) & (CR0_PG | CR0_WP | CR0_PE)) !== 0) flushAll(cpu);
+  st[STOP] = STOP_NEXT;
+  return true;
+}
+
+/**
+ * Write CR3 (SDM Vol. 3 §4.10.4.1): under PAE paging the four PDPTEs are loaded (a
+ * reserved bit in one is #GP(0) and CR3 keeps its value); the TLB drops every entry but
+ * global ones.
+ */
+export function writeCr3(cpu: X86Cpu, value: number): boolean {
+  const st = cpu.st;
+  const old = st[CR3]!;
+  st[CR3] = value;
+  if (pagingMode(cpu) === PAGING_PAE && !loadPdptes(cpu)) {
+    st[CR3] = old;
+    return false;
+  }
+  flushNonGlobal(cpu);
+  st[STOP] = STOP_NEXT;
+  return true;
+}
+
+/**
+ * Write CR4 with its reserved-bit check. Changing PGE, PAE, PSE, SMEP, SMAP or PCIDE
+ * flushes the TLB; turning PAE paging's mode bits over reloads the PDPTEs.
+ */
+export function writeCr4(cpu: X86Cpu, value: number): boolean {
+  const st = cpu.st;
+  if ((value & ~CR4_VALID) !== 0) {
+    raiseFault(cpu, GP_VECTOR, 0);
+    return false;
+  }
+  const old = st[CR4]!;
+  // Clearing PAE in long mode is #GP(0) (SDM MOV CR).
+  if ((st[EFER]! & EFER_LMA) !== 0 && (value & CR4_PAE) === 0) {
+    raiseFault(cpu, GP_VECTOR, 0);
+    return false;
+  }
+  st[CR4] = value;
+  const changed = old ^ value;
+  if ((changed & (CR4_PAE | CR4_PSE | CR4_SMEP)) !== 0 && pagingMode(cpu) === PAGING_PAE) {
+    if (!loadPdptes(cpu)) {
+      st[CR4] = old;
+      return false;
+    }
+  }
+  if ((changed & (CR4_PGE | CR4_PAE | CR4_PSE | CR4_SMEP | CR4_SMAP | CR4_PCIDE)) !== 0) {
+    flushAll(cpu);
   }
   st[STOP] = STOP_NEXT;
   return true;
@@ -498,13 +567,10 @@ const movCdRd = (cpu: X86Cpu, i: number) => {
       st[CR2] = v;
       return;
     case 3:
-      st[CR3] = v;
-      st[STOP] = STOP_NEXT;
+      writeCr3(cpu, v);
       return;
     default:
-      if ((v & ~CR4_VALID) !== 0) return raiseFault(cpu, GP_VECTOR, 0);
-      st[CR4] = v;
-      st[STOP] = STOP_NEXT;
+      writeCr4(cpu, v);
   }
 };
 
