@@ -8,18 +8,43 @@
  * and ModRM form, so executors are monomorphic (handlers.ts).
  */
 
-import { HANDLER_FETCH_FAULT, HANDLER_UD, HANDLERS, resolveHandler } from "./handlers.js";
+import {
+  HANDLER_FETCH_FAULT,
+  HANDLER_UD,
+  HANDLERS,
+  resolveHandler,
+  resolveHandlerLong,
+} from "./handlers.js";
 import type { DecodeCache } from "./icache.js";
-import { F_A32, F_END, F_LOCK, F_MEM, F_O32, F_P66, F_REP, F_REPNE, F_SEGOVR } from "./instr.js";
+import {
+  F_A32,
+  F_A64,
+  F_END,
+  F_LOCK,
+  F_MEM,
+  F_O32,
+  F_O64,
+  F_P66,
+  F_REP,
+  F_REPNE,
+  F_REX,
+  F_RIPREL,
+  F_SEGOVR,
+} from "./instr.js";
 import {
   BLOCK_ENDERS,
+  D64,
+  F64,
   GROUP7_REG,
+  GROUP7_REG_64,
   GROUP9_6,
   GROUPS,
   LOCKABLE,
+  ONE_BYTE_64,
   ONE_BYTE_MAP,
   type OpRow,
   THREE_BYTE_0F38,
+  TWO_BYTE_64,
   TWO_BYTE_MAP,
 } from "./opcodes.js";
 import { CS, DS, EBP, ESP, REG_ZERO, SS } from "./regs.js";
@@ -72,6 +97,10 @@ export interface OpDesc {
   readonly cc: number;
   /** Handler ids: [o16 reg, o16 mem, o32 reg, o32 mem]. */
   readonly handlers: Int32Array;
+  /** 64-bit mode's handler ids: [o16 reg, o16 mem, o32 reg, o32 mem, o64 reg, o64 mem]. */
+  readonly handlersLong: Int32Array;
+  /** Operand size in 64-bit mode: 0 by REX.W/66, 1 = d64 (default 64), 2 = f64 (always 64). */
+  readonly size64: number;
   /** Registers named by the row's first and second Z operands (-1: none). */
   readonly z1: number;
   readonly z2: number;
@@ -195,6 +224,18 @@ function compileRow(row: string, inherited: readonly Operand[] = []): OpDesc {
       ops,
       cc >= 0 ? [head.toLowerCase(), ...nameParts].join("_") : null,
     ),
+    handlersLong: resolveRowLong(
+      name,
+      normalizedName(base, ops),
+      ops,
+      cc >= 0 ? [head.toLowerCase(), ...nameParts].join("_") : null,
+    ),
+    size64:
+      F64.has(base) || (base === "MOV" && ops.some((o) => o.kind === "C" || o.kind === "D"))
+        ? 2
+        : D64.has(base)
+          ? 1
+          : 0,
     ...namedRegisters(ops),
   };
 }
@@ -233,6 +274,26 @@ function resolveRow(
   return ids;
 }
 
+/** resolveRow for 64-bit mode: six ids, from the 64-bit-mode handlers. */
+function resolveRowLong(
+  name: string,
+  alias: string | null,
+  ops: readonly Operand[],
+  exact: string | null,
+): Int32Array {
+  const ids = new Int32Array(6);
+  const zAsReg = ops.some((o) => o.kind === "Z") && !ops.some((o) => o.kind === "O");
+  for (let k = 0; k < 6; k++) {
+    const size = k < 2 ? 16 : k < 4 ? 32 : 64;
+    const isReg = k % 2 === 0;
+    let id = exact ? resolveHandlerLong(exact, size, isReg) : -1;
+    if (id < 0) id = resolveHandlerLong(name, size, isReg);
+    if (id < 0 && alias) id = resolveHandlerLong(alias, size, zAsReg ? true : isReg);
+    ids[k] = id < 0 ? HANDLER_UD : id;
+  }
+  return ids;
+}
+
 function compileMap(map: readonly OpRow[]): (OpDesc | null)[] {
   return map.map((row) => {
     if (row === null) return null;
@@ -263,6 +324,8 @@ function compileMap(map: readonly OpRow[]): (OpDesc | null)[] {
         ender: false,
         cc: -1,
         handlers: new Int32Array(4).fill(HANDLER_UD),
+        handlersLong: new Int32Array(6).fill(HANDLER_UD),
+        size64: 0,
         z1: -1,
         z2: -1,
         sreg: -1,
@@ -274,6 +337,13 @@ function compileMap(map: readonly OpRow[]): (OpDesc | null)[] {
   });
 }
 
+let xchgR8: OpDesc | null = null;
+/** 64-bit mode's REX.B 90: XCHG r8, rAX (the register in the opcode is rAX, + 8). */
+function xchgR8Desc(): OpDesc {
+  xchgR8 ??= compileRow("XCHG rAX,rAX");
+  return xchgR8;
+}
+
 let pause: OpDesc | null = null;
 function pauseDesc(): OpDesc {
   pause ??= compileRow("PAUSE");
@@ -282,7 +352,11 @@ function pauseDesc(): OpDesc {
 
 let oneByte: (OpDesc | null)[] | null = null;
 let twoByte: (OpDesc | null)[] | null = null;
+/** The maps as 64-bit mode has them (ONE_BYTE_64 / TWO_BYTE_64 applied). */
+let oneByte64: (OpDesc | null)[] | null = null;
+let twoByte64: (OpDesc | null)[] | null = null;
 const grp7Reg = new Map<number, OpDesc>();
+const grp7Reg64 = new Map<number, OpDesc>();
 const grp9: Record<string, OpDesc> = {};
 const threeByte = new Map<number, OpDesc>();
 
@@ -290,14 +364,27 @@ function tables(): void {
   pauseDesc();
   oneByte = compileMap(ONE_BYTE_MAP);
   twoByte = compileMap(TWO_BYTE_MAP);
+  oneByte64 = compileMap(
+    ONE_BYTE_MAP.map((row, op) => (op in ONE_BYTE_64 ? ONE_BYTE_64[op]! : row)),
+  );
+  twoByte64 = compileMap(
+    TWO_BYTE_MAP.map((row, op) => (op in TWO_BYTE_64 ? TWO_BYTE_64[op]! : row)),
+  );
   for (const [k, row] of Object.entries(GROUP7_REG)) grp7Reg.set(Number(k), compileRow(row));
+  for (const [k, row] of Object.entries({ ...GROUP7_REG, ...GROUP7_REG_64 })) {
+    grp7Reg64.set(Number(k), compileRow(row));
+  }
   for (const [k, row] of Object.entries(GROUP9_6)) grp9[k] = compileRow(row);
   for (const [k, row] of Object.entries(THREE_BYTE_0F38)) threeByte.set(Number(k), compileRow(row));
 }
 
-/** The compiled descriptor of a one-byte (`map` 1) or 0F-prefixed (`map` 2) opcode. */
-export function opcodeDesc(map: 1 | 2, opcode: number): OpDesc | null {
+/**
+ * The compiled descriptor of a one-byte (`map` 1) or 0F-prefixed (`map` 2) opcode, as
+ * 16/32-bit code or (`mode64`) 64-bit mode decodes it.
+ */
+export function opcodeDesc(map: 1 | 2, opcode: number, mode64 = false): OpDesc | null {
   if (!oneByte) tables();
+  if (mode64) return (map === 1 ? oneByte64! : twoByte64!)[opcode] ?? null;
   return (map === 1 ? oneByte! : twoByte!)[opcode] ?? null;
 }
 
@@ -314,63 +401,93 @@ export interface FetchSource {
 
 export const MAX_INSN_LENGTH = 15;
 
+/** What decodeInsn decodes for: CS.D (true = 32-bit, false = 16-bit) or 16, 32, 64. */
+export type DecodeMode = boolean | 16 | 32 | 64;
+
 /**
- * Decode the instruction whose bytes `src` supplies into slot `i`. `def32` is the code
- * segment's default size (CS.D). Returns the length, or -1 after writing a slot that
- * raises the fetch fault (CS limit, page fault, or over 15 bytes) when executed.
+ * Decode the instruction whose bytes `src` supplies into slot `i`. `mode` is the code
+ * segment's default size: CS.D as a boolean, or 16, 32 or 64 (64-bit mode: CS.L with
+ * EFER.LMA). Returns the length, or -1 after writing a slot that raises the fetch fault
+ * (CS limit, page fault, or over 15 bytes) when executed.
  */
-export function decodeInsn(dc: DecodeCache, i: number, src: FetchSource, def32: boolean): number {
+export function decodeInsn(dc: DecodeCache, i: number, src: FetchSource, mode: DecodeMode): number {
   if (!oneByte) tables();
+  const mode64 = mode === 64;
+  const def32 = mode === true || mode === 32;
   let pos = 0;
-  let flags = def32 ? F_O32 | F_A32 : 0;
+  let flags = mode64 ? F_A64 : def32 ? F_O32 | F_A32 : 0;
   let seg = -1;
   let b = 0;
   let p66 = false;
   let pF3 = false;
+  let rex = 0;
   for (;;) {
     if (pos >= MAX_INSN_LENGTH) return fetchFault(dc, i, -13, pos);
     b = src.fetch(pos);
     if (b < 0) return fetchFault(dc, i, b, pos);
     pos++;
+    if (mode64 && (b & 0xf0) === 0x40) {
+      // REX: counts only as the last prefix before the opcode.
+      rex = b;
+      continue;
+    }
     switch (b) {
       case 0x66:
         p66 = true;
+        rex = 0;
         continue;
       case 0x67:
-        flags ^= def32 === ((flags & F_A32) !== 0) ? F_A32 : 0;
+        if (mode64) flags = (flags & ~F_A64) | F_A32;
+        else flags ^= def32 === ((flags & F_A32) !== 0) ? F_A32 : 0;
+        rex = 0;
         continue;
       case 0x26:
       case 0x2e:
       case 0x36:
       case 0x3e:
-        seg = (b >> 3) & 3;
+        // In 64-bit mode ES, CS, SS and DS overrides are ignored.
+        if (!mode64) seg = (b >> 3) & 3;
+        rex = 0;
         continue;
       case 0x64:
       case 0x65:
         seg = b - 0x60;
+        rex = 0;
         continue;
       case 0xf0:
         flags |= F_LOCK;
+        rex = 0;
         continue;
       case 0xf2:
         flags = (flags & ~F_REP) | F_REPNE;
         pF3 = false;
+        rex = 0;
         continue;
       case 0xf3:
         flags = (flags & ~F_REPNE) | F_REP;
         pF3 = true;
+        rex = 0;
         continue;
     }
     break;
   }
-  if (p66) flags = (flags ^ F_O32) | F_P66;
-  // F3 90 is PAUSE (SDM Vol. 2), a NOP that virtualization can intercept.
-  if (b === 0x90 && pF3) {
+  if (rex !== 0) flags |= F_REX;
+  const rexR = (rex >> 2) & 1;
+  const rexB = rex & 1;
+  if (p66) flags = (flags ^ (mode64 ? 0 : F_O32)) | F_P66;
+  // F3 90 is PAUSE (SDM Vol. 2), a NOP that virtualization can intercept; with REX.B
+  // 90 is XCHG r8, rAX.
+  if (b === 0x90 && pF3 && rexB === 0) {
     dc.opcode[i] = 0xf390;
     dc.reg[i] = 0;
     dc.rm[i] = 0;
     dc.seg[i] = DS;
-    const id = flags & F_LOCK ? HANDLER_UD : pauseDesc().handlers[0]!;
+    const id =
+      flags & F_LOCK
+        ? HANDLER_UD
+        : mode64
+          ? pauseDesc().handlersLong[2]!
+          : pauseDesc().handlers[0]!;
     return finish(dc, i, id, pos, flags, seg, false);
   }
   let desc: OpDesc | null;
@@ -381,9 +498,11 @@ export function decodeInsn(dc: DecodeCache, i: number, src: FetchSource, def32: 
     if (b2 < 0) return fetchFault(dc, i, b2, pos);
     pos++;
     opcode = 0x0f00 | b2;
-    desc = twoByte![b2] ?? null;
+    desc = (mode64 ? twoByte64! : twoByte!)[b2] ?? null;
   } else {
-    desc = oneByte![b] ?? null;
+    desc = (mode64 ? oneByte64! : oneByte!)[b] ?? null;
+    // 90 with REX.B is XCHG r8, rAX, not NOP.
+    if (b === 0x90 && rexB !== 0) desc = xchgR8Desc();
   }
 
   dc.opcode[i] = opcode;
@@ -416,18 +535,22 @@ export function decodeInsn(dc: DecodeCache, i: number, src: FetchSource, def32: 
     const mod = modrm >> 6;
     const reg = (modrm >> 3) & 7;
     const rm = modrm & 7;
-    dc.reg[i] = reg;
-    dc.rm[i] = rm;
+    dc.reg[i] = reg | (rexR << 3);
+    dc.rm[i] = rm | (rexB << 3);
     // MOV to/from CR/DR ignore ModRM.mod: always a register (SDM MOV—Move to/from CRn).
     if (mod !== 3 && desc.ops[0]?.kind !== "R" && desc.ops[1]?.kind !== "R") {
       isMem = true;
-      const r = decodeModrmMemory(dc, i, src, pos, mod, rm, (flags & F_A32) !== 0);
+      const r = mode64
+        ? decodeModrm64(dc, i, src, pos, mod, rm, rex)
+        : decodeModrmMemory(dc, i, src, pos, mod, rm, (flags & F_A32) !== 0);
       if (r < 0) return fetchFault(dc, i, r, pos);
+      if (mode64 && mod === 0 && rm === 5) flags |= F_RIPREL;
       pos = r;
     }
     // Groups and the Grp7/Grp9 register forms choose the instruction now.
     if (desc.special === "grp7" && mod === 3) {
-      desc = grp7Reg.get(modrm) ?? (reg === 4 || reg === 6 ? (desc.group?.[reg] ?? null) : null);
+      const regForms = mode64 ? grp7Reg64 : grp7Reg;
+      desc = regForms.get(modrm) ?? (reg === 4 || reg === 6 ? (desc.group?.[reg] ?? null) : null);
     } else if (desc.special === "grp9" && reg === 6) {
       desc = mod === 3 ? grp9.reg! : p66 ? grp9.p66! : pF3 ? grp9.pF3! : grp9.none!;
       if (pF3 && !isMem) desc = null;
@@ -438,18 +561,46 @@ export function decodeInsn(dc: DecodeCache, i: number, src: FetchSource, def32: 
 
   if (desc === null) return finish(dc, i, HANDLER_UD, pos, flags | F_END, seg, isMem);
 
+  // The operand size of 64-bit mode: REX.W, or the row's d64/f64 attribute.
+  if (mode64) {
+    if (desc.size64 === 2 || (desc.size64 === 1 && !p66) || (rex & 8) !== 0) {
+      flags = (flags & ~F_O32) | F_O64;
+    } else if (!p66) {
+      flags |= F_O32;
+    }
+  }
+
   // Memory-only operands with a register ModRM, and LOCK where it is not allowed: #UD.
   let ud = desc.memOnly && !isMem;
-  // Registers named in the row: the first stands in rm (and reg), a second in reg.
+  // Registers named in the row: the first stands in rm (and reg), a second in reg. Rows
+  // whose register is in the opcode (50–5F, 90–97, B0–BF, 0F C8–CF) take REX.B.
   if (desc.z1 >= 0) {
-    dc.rm[i] = desc.z1;
-    dc.reg[i] = desc.z2 >= 0 ? desc.z2 : desc.z1;
+    const embedded =
+      (b >= 0x50 && b <= 0x5f) ||
+      (b >= 0x90 && b <= 0x97) ||
+      (b >= 0xb0 && b <= 0xbf) ||
+      (opcode >= 0x0fc8 && opcode <= 0x0fcf);
+    const ext = embedded ? rexB << 3 : 0;
+    dc.rm[i] = desc.z1 + ext;
+    dc.reg[i] = desc.z2 >= 0 ? desc.z2 : desc.z1 + ext;
   }
   if (desc.sreg >= 0) dc.reg[i] = desc.sreg;
+  // Byte registers: with any REX, numbers 4–7 are SPL BPL SIL DIL (REG8 16–19), 8–15 are
+  // R8B–R15B; without, 4–7 are AH CH DH BH.
+  if (rex !== 0) {
+    for (let k = 0; k < desc.ops.length; k++) {
+      const o = desc.ops[k]!;
+      if (o.size !== "b") continue;
+      if (o.kind === "E" && !isMem) dc.rm[i] = byteReg64(dc.rm[i]!);
+      else if (o.kind === "G") dc.reg[i] = byteReg64(dc.reg[i]!);
+      else if (o.kind === "Z" && desc.z1 >= 0 && k === 0) dc.rm[i] = byteReg64(dc.rm[i]!);
+    }
+  }
   const lockDst = desc.ops[0]?.kind === "E" || desc.ops[0]?.kind === "M";
   if (flags & F_LOCK && (!desc.lockable || !isMem || !lockDst)) ud = true;
 
   // Immediates, relative offsets, moffs, far pointers.
+  const o64 = (flags & F_O64) !== 0;
   const o32 = (flags & F_O32) !== 0;
   let immIndex = 0;
   for (const o of desc.ops) {
@@ -457,14 +608,40 @@ export function decodeInsn(dc: DecodeCache, i: number, src: FetchSource, def32: 
     let signed = false;
     switch (o.kind) {
       case "I":
-        n = o.size === "b" ? 1 : o.size === "w" ? 2 : o.size === "d" ? 4 : o32 ? 4 : 2;
+        if (o.size === "v" && o64) {
+          // MOV r64, imm64: the only 8-byte immediate; low half in imm, high in imm2.
+          if (pos + 8 > MAX_INSN_LENGTH) return fetchFault(dc, i, -13, pos);
+          const lo = readImm(src, pos, 4);
+          if (lo === null) return fetchFault(dc, i, lastFetch, pos);
+          const hi = readImm(src, pos + 4, 4);
+          if (hi === null) return fetchFault(dc, i, lastFetch, pos + 4);
+          pos += 8;
+          dc.imm[i] = lo;
+          dc.imm2[i] = hi;
+          immIndex = 2;
+          continue;
+        }
+        n = o.size === "b" ? 1 : o.size === "w" ? 2 : o.size === "d" ? 4 : o32 || o64 ? 4 : 2;
         signed = o.size === "b";
         break;
       case "J":
-        n = o.size === "b" ? 1 : o32 ? 4 : 2;
+        n = o.size === "b" ? 1 : o32 || o64 ? 4 : 2;
         signed = true;
         break;
       case "O": {
+        if (flags & F_A64) {
+          // moffs64: low half in disp, high half in imm2.
+          if (pos + 8 > MAX_INSN_LENGTH) return fetchFault(dc, i, -13, pos);
+          const lo = readImm(src, pos, 4);
+          if (lo === null) return fetchFault(dc, i, lastFetch, pos);
+          const hi = readImm(src, pos + 4, 4);
+          if (hi === null) return fetchFault(dc, i, lastFetch, pos + 4);
+          pos += 8;
+          dc.disp[i] = lo;
+          dc.imm2[i] = hi;
+          isMem = true;
+          continue;
+        }
         const an = flags & F_A32 ? 4 : 2;
         const v = readImm(src, pos, an);
         if (v === null) return fetchFault(dc, i, lastFetch, pos);
@@ -499,10 +676,21 @@ export function decodeInsn(dc: DecodeCache, i: number, src: FetchSource, def32: 
   // Jcc/SETcc/CMOVcc carry their condition in imm2 (they have at most one immediate).
   if (desc.cc >= 0) dc.imm2[i] = desc.cc;
 
-  const k = (o32 ? 2 : 0) + (isMem ? 1 : 0);
-  const id = ud ? HANDLER_UD : desc.handlers[k]!;
+  let id: number;
+  if (mode64) {
+    const k = (o64 ? 4 : o32 ? 2 : 0) + (isMem ? 1 : 0);
+    id = ud ? HANDLER_UD : desc.handlersLong[k]!;
+  } else {
+    const k = (o32 ? 2 : 0) + (isMem ? 1 : 0);
+    id = ud ? HANDLER_UD : desc.handlers[k]!;
+  }
   if (ud || desc.ender || id === HANDLER_UD) flags |= F_END;
   return finish(dc, i, id, pos, flags, seg, isMem);
+}
+
+/** REG8 index of byte register n (0–15) when a REX prefix is present. */
+function byteReg64(n: number): number {
+  return n >= 4 && n <= 7 ? 12 + n : n;
 }
 
 function finish(
@@ -607,6 +795,61 @@ function decodeModrmMemory(
     const v = readImm(src, pos, dispBytes);
     if (v === null) return lastFetch;
     dc.disp[i] = dispBytes === 1 ? (v << 24) >> 24 : dispBytes === 2 ? (v << 16) >> 16 : v;
+    pos += dispBytes;
+  }
+  return pos;
+}
+
+/**
+ * ModRM memory forms of 64-bit mode (SDM Vol. 2 §2.2.1): the 32-bit forms with REX.B
+ * and REX.X extending base and index, and RIP-relative addressing for mod = 0, rm = 101
+ * (the caller sets F_RIPREL). The default segment stays SS for an rSP/rBP base, for #SS
+ * against #GP on a non-canonical address.
+ */
+function decodeModrm64(
+  dc: DecodeCache,
+  i: number,
+  src: FetchSource,
+  pos: number,
+  mod: number,
+  rm: number,
+  rex: number,
+): number {
+  const rexX = (rex >> 1) & 1;
+  const rexB = rex & 1;
+  let dispBytes = 0;
+  let defSeg = DS;
+  if (rm === 4) {
+    if (pos >= MAX_INSN_LENGTH) return -13;
+    const sib = src.fetch(pos);
+    if (sib < 0) return sib;
+    pos++;
+    const index = ((sib >> 3) & 7) | (rexX << 3);
+    const base = sib & 7;
+    dc.scale[i] = sib >> 6;
+    dc.index[i] = index === 4 ? REG_ZERO : index;
+    if (base === 5 && mod === 0) {
+      dc.base[i] = REG_ZERO;
+      dispBytes = 4;
+    } else {
+      dc.base[i] = base | (rexB << 3);
+      if (dc.base[i] === EBP || dc.base[i] === ESP) defSeg = SS;
+    }
+  } else if (rm === 5 && mod === 0) {
+    dc.base[i] = REG_ZERO;
+    dispBytes = 4;
+  } else {
+    dc.base[i] = rm | (rexB << 3);
+    if (dc.base[i] === EBP) defSeg = SS;
+  }
+  if (mod === 1) dispBytes = 1;
+  else if (mod === 2) dispBytes = 4;
+  dc.seg[i] = defSeg;
+  if (dispBytes) {
+    if (pos + dispBytes > MAX_INSN_LENGTH) return -13;
+    const v = readImm(src, pos, dispBytes);
+    if (v === null) return lastFetch;
+    dc.disp[i] = dispBytes === 1 ? (v << 24) >> 24 : v;
     pos += dispBytes;
   }
   return pos;

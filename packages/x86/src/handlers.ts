@@ -8,7 +8,7 @@
  * normally (the loop advances EIP by the length) or sets `st[STOP]` (stack.ts / state.ts).
  */
 import type { X86Cpu } from "./cpu.js";
-import { INSTRUCTIONS } from "./insns.js";
+import { INSTRUCTIONS, INSTRUCTIONS_LONG } from "./insns.js";
 
 export type Handler = (cpu: X86Cpu, i: number) => void;
 
@@ -18,10 +18,11 @@ export interface FormSplit {
   readonly mem: Handler;
 }
 
-/** A split by operand size (16 or 32 bits); each may be split by form. */
+/** A split by operand size (16, 32 or — in 64-bit mode — 64 bits); each may be split by form. */
 export interface SizeSplit {
   readonly o16: Handler | FormSplit;
   readonly o32: Handler | FormSplit;
+  readonly o64?: Handler | FormSplit;
 }
 
 export type HandlerSpec = Handler | FormSplit | SizeSplit;
@@ -41,10 +42,29 @@ function idOf(h: Handler): number {
 
 /** The id of the handler for `name` at `size` in form reg/mem, or -1 if none exists. */
 export function resolveHandler(name: string, size: 16 | 32, isReg: boolean): number {
-  const spec = INSTRUCTIONS[name];
+  return resolveIn(INSTRUCTIONS, name, size, isReg);
+}
+
+/**
+ * The id of the 64-bit-mode handler for `name` at `size` (16, 32 or 64) in form reg/mem,
+ * or -1. 64-bit mode has its own handlers: its addresses, stack and zero-extension of
+ * 32-bit results differ from 16/32-bit code; a row without one decodes as #UD there.
+ */
+export function resolveHandlerLong(name: string, size: 16 | 32 | 64, isReg: boolean): number {
+  return resolveIn(INSTRUCTIONS_LONG, name, size, isReg);
+}
+
+function resolveIn(
+  table: Readonly<Record<string, HandlerSpec>>,
+  name: string,
+  size: 16 | 32 | 64,
+  isReg: boolean,
+): number {
+  const spec = table[name];
   if (spec === undefined) return -1;
-  let s: HandlerSpec = spec;
-  if (typeof s !== "function" && "o16" in s) s = size === 16 ? s.o16 : s.o32;
+  let s: HandlerSpec | undefined = spec;
+  if (typeof s !== "function" && "o16" in s) s = size === 16 ? s.o16 : size === 32 ? s.o32 : s.o64;
+  if (s === undefined) return -1;
   if (typeof s !== "function") s = isReg ? s.reg : s.mem;
   return idOf(s);
 }

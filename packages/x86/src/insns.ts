@@ -42,3 +42,10 @@ export const INSTRUCTIONS: Readonly<Record<string, HandlerSpec>> = {
   // Generated variants of the hot operations (gen/alu.ts) take precedence.
   ...ALU_GEN,
 };
+
+/**
+ * 64-bit-mode handlers, by the same SDM-form names (handlers.ts resolveHandlerLong).
+ * Long mode's instruction families join here as they are written; until a row has one,
+ * it decodes as #UD in 64-bit mode.
+ */
+export const INSTRUCTIONS_LONG: Readonly<Record<string, HandlerSpec>> = {};

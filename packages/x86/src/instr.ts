@@ -5,7 +5,6 @@
  */
 
 /** Prefix and form bits in `flags`. */
-/** Prefix and form bits in `flags`. */
 export const F_REP = 1 << 0;
 export const F_REPNE = 1 << 1;
 export const F_LOCK = 1 << 2;
@@ -21,3 +20,11 @@ export const F_SEGOVR = 1 << 6;
 export const F_P66 = 1 << 7;
 /** The block ends after this instruction (control transfer, mode change, fault). */
 export const F_END = 1 << 8;
+/** 64-bit operand size (64-bit mode: REX.W, or an instruction whose size is 64). */
+export const F_O64 = 1 << 9;
+/** 64-bit address size (64-bit mode without 67). */
+export const F_A64 = 1 << 10;
+/** RIP-relative memory operand (64-bit mode, ModRM.mod = 0, rm = 101): disp + next RIP. */
+export const F_RIPREL = 1 << 11;
+/** A REX prefix was present (64-bit mode). */
+export const F_REX = 1 << 12;

@@ -10,8 +10,9 @@
  *   condition taken from the opcode's low nibble (the manual lists them the same way).
  * - `NOP` (90) is its own row, not `XCHG eAX,eAX`; PAUSE (F3 90) is chosen by the decoder
  *   before the map, since the manual lists it as a prefixed form of 90.
- * - Rows the manual marks i64/o64 (64-bit only, invalid in 64-bit) are written for
- *   16/32-bit code only; long mode (part 2) adds its own differences.
+ * - Rows the manual marks i64 (invalid in 64-bit mode) are written for 16/32-bit code;
+ *   64-bit mode replaces them from ONE_BYTE_64 / TWO_BYTE_64 / GROUP7_REG_64, and sizes
+ *   rows by D64 / F64 below.
  * - x87 escapes (D8–DF) decode with a ModRM byte and run the `esc` handler (#NM when
  *   CR0.EM or CR0.TS is set; otherwise the x87 unit, which comes later).
  * - Grp7/Grp9 register forms (VMX/SVM/XSAVE instructions) are listed in `GROUP7_REG`.
@@ -91,6 +92,58 @@ export const TWO_BYTE_MAP: readonly OpRow[] = [
   /* 0FF0 */ null, null, null, null, null, null, null, null,
   /* 0FF8 */ null, null, null, null, null, null, null, "UD0 Gv,Ev",
 ];
+
+/**
+ * 64-bit mode's differences from the one-byte map (Table A-2 superscripts i64 and o64):
+ * i64 rows are invalid; 63 is MOVSXD. 40–4F are REX prefixes there, never opcodes; C4,
+ * C5 and 62 are VEX/EVEX prefixes (AVX, not implemented: #UD).
+ */
+export const ONE_BYTE_64: Readonly<Record<number, OpRow>> = {
+  6: null,
+  7: null,
+  14: null,
+  22: null,
+  23: null,
+  30: null,
+  31: null,
+  39: null,
+  47: null,
+  55: null,
+  63: null,
+  96: null,
+  97: null,
+  98: null,
+  99: "MOVSXD Gv,Ed",
+  130: null,
+  154: null,
+  196: null,
+  197: null,
+  206: null,
+  212: null,
+  213: null,
+  214: null,
+  234: null,
+};
+
+/** 64-bit mode's additions to the 0F map: SYSCALL and SYSRET (o64). */
+export const TWO_BYTE_64: Readonly<Record<number, OpRow>> = {
+  5: "SYSCALL",
+  7: "SYSRET",
+};
+
+/** Grp7 register forms that exist only in 64-bit mode: SWAPGS (0F 01 F8). */
+export const GROUP7_REG_64: Readonly<Record<number, string>> = {
+  248: "SWAPGS",
+};
+
+/**
+ * Operand size in 64-bit mode (Table A-2 superscripts d64 and f64): d64 rows default to
+ * 64 bits (66 makes them 16, REX.W changes nothing), f64 rows are 64 bits whatever the
+ * prefixes (near branches, MOV CR/DR). By mnemonic; the two-byte PUSH/POP FS/GS and the
+ * Grp5 forms share them.
+ */
+export const D64 = new Set(["PUSH", "POP", "PUSHF", "POPF", "LEAVE", "ENTER"]);
+export const F64 = new Set(["Jcc", "JMP", "CALL", "RET", "LOOP", "LOOPE", "LOOPNE", "JCXZ"]);
 
 /** Groups by ModRM.reg (Table A-6). An entry may carry its own operands. */
 // biome-ignore format: one group per line, members in ModRM.reg order

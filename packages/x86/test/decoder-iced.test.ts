@@ -37,7 +37,7 @@ import { EV_EXCEPTION, HOOK_EXIT, HOOK_PASS } from "../src/hooks.js";
 import { DecodeCache } from "../src/icache.js";
 import { F_MEM } from "../src/instr.js";
 import { PhysMemory } from "../src/memory.js";
-import { GROUP7_REG, GROUP9_6, THREE_BYTE_0F38 } from "../src/opcodes.js";
+import { GROUP7_REG, GROUP7_REG_64, GROUP9_6, THREE_BYTE_0F38 } from "../src/opcodes.js";
 import { AR_DB, AR_G, AR_TYPE_CODE, CR0_PE, CS, DS, ES, FS, GS, SS } from "../src/regs.js";
 import { CPL, CR0, EIP } from "../src/state.js";
 
@@ -394,4 +394,185 @@ describe("decoder vs iced-x86", () => {
       expect(r.disagreements.slice(0, 30)).toEqual([]);
     }, 120_000);
   }
+});
+
+// 64-bit mode ----------------------------------------------------------------------------
+
+/**
+ * Strings for 64-bit mode: as `generate`, with a REX prefix (40–4F) before the opcode in
+ * half of the shaped ones.
+ */
+function generate64(count: number, seed: number): Uint8Array {
+  const next = rng(seed ^ 0x6464);
+  const buf = new Uint8Array(count * STRIDE);
+  for (let k = 0; k < count; k++) {
+    const at = k * STRIDE;
+    for (let j = 0; j < STRIDE; j++) buf[at + j] = next() & 0xff;
+    if (next() % 4 === 0) continue;
+    let p = at;
+    while (next() % 3 === 0 && p - at < 4) buf[p++] = PREFIXES[next() % PREFIXES.length]!;
+    if (next() % 2 === 0) buf[p++] = 0x40 | (next() & 15);
+    if (next() % 2 === 0) {
+      buf[p++] = 0x0f;
+      const r = next() % 16;
+      if (r === 0) buf[p++] = 0x38;
+      else if (r === 1) buf[p++] = 0x3a;
+    }
+  }
+  return buf;
+}
+
+/** shapeOf for 64-bit mode: REX bytes are skipped like prefixes. */
+function shapeOf64(b: Uint8Array, at: number): Shape {
+  let p = at;
+  let p66 = false;
+  let pF3 = false;
+  let pF2 = false;
+  while (p < at + 15 && (PREFIXES.includes(b[p]!) || (b[p]! & 0xf0) === 0x40)) {
+    if (b[p] === 0x66) p66 = true;
+    if (b[p] === 0xf3) [pF3, pF2] = [true, false];
+    if (b[p] === 0xf2) [pF3, pF2] = [false, true];
+    p++;
+  }
+  const s: Shape = { p66, pF3, pF2, map: 0, op: 0, modrm: 0, o32: !p66 };
+  if (p >= at + 15) return s;
+  if (b[p] !== 0x0f) return { ...s, map: 1, op: b[p]!, modrm: b[p + 1]! };
+  const op2 = b[p + 1]!;
+  if (op2 === 0x38) return { ...s, map: 3, op: b[p + 2]!, modrm: b[p + 3]! };
+  if (op2 === 0x3a) return { ...s, map: 4, op: b[p + 2]!, modrm: b[p + 3]! };
+  return { ...s, map: 2, op: op2, modrm: b[p + 2]! };
+}
+
+/** The exclusions of 16/32-bit code, adjusted for 64-bit mode. */
+function exclusion64(s: Shape): [string, Treatment] | null {
+  const mod3 = s.modrm >> 6 === 3;
+  const reg = (s.modrm >> 3) & 7;
+  if (s.map === 1 && (s.op === 0xc4 || s.op === 0xc5)) return ["VEX C4/C5", "skip"];
+  if (s.map === 1 && s.op === 0x62) return ["EVEX 62", "skip"];
+  if (s.map === 2 && s.op === 0x00 && s.pF2 && ((s.modrm >> 3) & 7) === 6) {
+    return ["LKGS F2 0F 00 /6 (FRED)", "skip"];
+  }
+  // SYSCALL / SYSRET are rows of 64-bit mode.
+  if (s.map === 2 && (s.op === 0x05 || s.op === 0x07)) return null;
+  if (s.map === 2 && s.op === 0x01 && mod3 && GROUP7_REG_64[s.modrm] !== undefined) return null;
+  if (
+    s.map === 2 &&
+    s.op === 0x01 &&
+    mod3 &&
+    GROUP7_REG[s.modrm] === undefined &&
+    reg !== 4 &&
+    reg !== 6
+  ) {
+    return ["0F 01 reg forms (SMAP, TSX, PKU, ...)", "skip"];
+  }
+  return exclusion(s);
+}
+
+interface Report64 {
+  total: number;
+  excluded: Map<string, number>;
+  lengthCompared: number;
+  lengthAgree: number;
+  /** Encodings our maps reject (table #UD, i64 rows): iced must reject them too. */
+  invalidCompared: number;
+  invalidAgree: number;
+  disagreements: string[];
+}
+
+/**
+ * 64-bit mode: instruction length for every encoding iced accepts and our maps decode,
+ * and agreement where our maps reject an encoding (i64 rows, undefined opcodes, group
+ * holes). Handlers of 64-bit mode come with long-mode execution; until a row has one it
+ * decodes as #UD, which is not compared (`table` tells the two kinds of #UD apart).
+ */
+function crossCheck64(bytes: Uint8Array, count: number): Report64 {
+  const dc = new DecodeCache();
+  const src = new ArraySource(bytes);
+  const decoder = new Decoder(64, bytes, DecoderOptions.None);
+  const insn = new Instruction();
+  const r: Report64 = {
+    total: count,
+    excluded: new Map(),
+    lengthCompared: 0,
+    lengthAgree: 0,
+    invalidCompared: 0,
+    invalidAgree: 0,
+    disagreements: [],
+  };
+  const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+  try {
+    for (let k = 0; k < count; k++) {
+      const at = k * STRIDE;
+      decoder.position = at;
+      decoder.decodeOut(insn);
+      const icedValid = insn.code !== IcedCode.INVALID;
+      const icedLen = insn.length;
+      src.start = at;
+      const n = decodeInsn(dc, 0, src, 64);
+      const s = shapeOf64(bytes, at);
+      const ex = exclusion64(s);
+      if (ex) {
+        bump(r.excluded, ex[0]);
+        if (ex[1] === "skip") continue;
+      }
+      const rejected =
+        n >= 0 && dc.op[0] === HANDLER_UD && tableRejects64(s, (dc.flags[0]! & F_MEM) !== 0);
+      const what = (msg: string) =>
+        `64-bit ${hex(bytes, at, Math.max(icedLen, n, 1))}: ${msg} (iced ${icedValid ? `len ${icedLen}` : "invalid"}, ours ${n < 0 ? "fetch fault" : rejected ? "#UD by the maps" : `len ${n}`})`;
+      if (icedValid && n >= 0 && !rejected) {
+        r.lengthCompared++;
+        if (n === icedLen) r.lengthAgree++;
+        else r.disagreements.push(what("length"));
+      }
+      if (rejected && (ex === null || ex[1] === "full")) {
+        r.invalidCompared++;
+        if (!icedValid) r.invalidAgree++;
+        else r.disagreements.push(what("validity"));
+      }
+    }
+  } finally {
+    insn.free();
+    decoder.free();
+  }
+  return r;
+}
+
+/** True when 64-bit mode's maps themselves say #UD for this shape (no row, or a hole). */
+function tableRejects64(s: Shape, isMem: boolean): boolean {
+  const reg = (s.modrm >> 3) & 7;
+  const mod3 = s.modrm >> 6 === 3;
+  if (s.map === 3) return !(s.p66 && THREE_BYTE_0F38[s.op] !== undefined);
+  if (s.map !== 1 && s.map !== 2) return false;
+  let desc: OpDesc | null = opcodeDesc(s.map, s.op, true);
+  if (desc === null) return true;
+  if (desc.special === "grp7" && mod3) {
+    if (GROUP7_REG[s.modrm] !== undefined || GROUP7_REG_64[s.modrm] !== undefined) return false;
+    desc = reg === 4 || reg === 6 ? (desc.group?.[reg] ?? null) : null;
+  } else if (desc.special === "grp9" && reg === 6) {
+    return s.pF3 && mod3;
+  } else if (desc.group) {
+    desc = desc.group[reg] ?? null;
+  }
+  if (desc === null) return true;
+  return desc.memOnly && !isMem;
+}
+
+describe("decoder vs iced-x86, 64-bit mode", () => {
+  it(`${COUNT} random byte strings in 64-bit mode agree on length and on what is invalid`, () => {
+    const bytes = generate64(COUNT, SEED);
+    const r = crossCheck64(bytes, COUNT);
+    const ex = [...r.excluded].sort((a, b) => b[1] - a[1]);
+    console.log(
+      [
+        `iced-x86 cross-check, 64-bit, seed 0x${SEED.toString(16)}: ${r.total} strings`,
+        `  length agree  ${r.lengthAgree}/${r.lengthCompared}`,
+        `  invalid agree ${r.invalidAgree}/${r.invalidCompared} (encodings our maps reject)`,
+        `  excluded ${ex.reduce((a, [, v]) => a + v, 0)}: ${ex.map(([k, v]) => `${k} ${v}`).join(", ")}`,
+        ...r.disagreements.slice(0, 30).map((d) => `  DISAGREE ${d}`),
+      ].join("\n"),
+    );
+    expect(r.lengthCompared).toBeGreaterThan(COUNT / 4);
+    expect(r.invalidCompared).toBeGreaterThan(COUNT / 100);
+    expect(r.disagreements.slice(0, 30)).toEqual([]);
+  }, 120_000);
 });

@@ -5,8 +5,14 @@
 import type { X86Cpu } from "../cpu.js";
 import { STOP, STOP_FAULT, STOP_JUMP } from "../state.js";
 
-/** Byte index in `cpu.r8` of 8-bit register n (AL CL DL BL AH CH DH BH). */
-export const REG8 = new Int32Array([0, 4, 8, 12, 1, 5, 9, 13]);
+/**
+ * Byte index in `cpu.r8` of 8-bit register n: 0–7 AL CL DL BL AH CH DH BH; in 64-bit
+ * mode with a REX prefix also 8–15 R8B–R15B and 16–19 SPL BPL SIL DIL (the decoder maps
+ * ModRM numbers 4–7 there).
+ */
+export const REG8 = new Int32Array([
+  0, 4, 8, 12, 1, 5, 9, 13, 32, 36, 40, 44, 48, 52, 56, 60, 16, 20, 24, 28,
+]);
 
 /** True when the last memory access of this instruction faulted (or was claimed). */
 export function faulted(cpu: X86Cpu): boolean {
