@@ -14,6 +14,7 @@ import { ACC_IMPLICIT, ACC_READ, ACC_WRITE, dataAcc, fillTlb, translateLinear } 
 import {
   AR_DB,
   AR_G,
+  AR_L,
   AR_P,
   AR_S,
   AR_TYPE_CODE,
@@ -23,7 +24,9 @@ import {
   CR0_PE,
   CR0_PG,
   CS,
+  EFER_LMA,
   ESP,
+  FS,
   GP_VECTOR,
   PAGE_SHIFT,
   SS,
@@ -31,9 +34,11 @@ import {
 } from "./regs.js";
 import {
   CR0,
+  EFER,
   EXIT_REASON,
   FETCH_HI,
   FETCH_MODE,
+  RIP_HI,
   RMW_LIN,
   RMW_PHYS,
   RMW_PHYS2,
@@ -69,18 +74,37 @@ export function recomputeSegment(cpu: X86Cpu, s: number): void {
       }
     } else ok = 0;
   }
+  const st = cpu.st;
+  // 64-bit mode: segmentation is off for CS, DS, ES, SS (no base but FS/GS's, no limit).
+  if ((st[EFER]! & EFER_LMA) !== 0 && (cpu.segAr[CS]! & AR_L) !== 0 && s < FS) {
+    lo = 0;
+    hi = 0xffff_ffff;
+    if (s !== CS) ok = SEG_OK_R | SEG_OK_W;
+  }
   cpu.segLo[s] = lo;
   cpu.segHi[s] = hi;
   cpu.segOk[s] = ok;
   if (s === CS) {
-    const st = cpu.st;
-    const mode = (big ? 1 : 0) | (st[CR0]! & CR0_PE ? 2 : 0);
+    const mode = fetchMode(cpu);
+    // Leaving 64-bit mode leaves RIP's high half zero.
+    if ((mode & 4) === 0) st[RIP_HI] = 0;
     if ((hi | 0) !== st[FETCH_HI] || mode !== st[FETCH_MODE]) {
       st[FETCH_HI] = hi;
       st[FETCH_MODE] = mode;
       cpu.dc.bumpEpoch();
     }
   }
+}
+
+/**
+ * How code decodes at CS: bit 0 = CS.D, bit 1 = CR0.PE, bit 2 = 64-bit mode (EFER.LMA
+ * with CS.L). Decoded blocks are kept per mode.
+ */
+export function fetchMode(cpu: X86Cpu): number {
+  const st = cpu.st;
+  const ar = cpu.segAr[CS]!;
+  const long = (st[EFER]! & EFER_LMA) !== 0 && (ar & AR_L) !== 0;
+  return long ? 6 : (ar & AR_DB ? 1 : 0) | (st[CR0]! & CR0_PE ? 2 : 0);
 }
 
 /** Expand a descriptor's raw 20-bit limit by its G bit. */

@@ -6,7 +6,7 @@
  *   const cpu = new X86Cpu(mem); cpu.reset();
  *   const why = cpu.run(1_000_000);   // EXIT_BUDGET, EXIT_HLT, EXIT_SHUTDOWN, EXIT_HOOK
  */
-import { recomputeSegment } from "./access.js";
+import { fetchMode, recomputeSegment } from "./access.js";
 import { chainBudget, chainRunner, noteRetired, slotRunner } from "./dispatch.js";
 import { serviceEvents } from "./exception.js";
 import { decodeInsn, type FetchSource, opcodeDesc } from "./fetchdecode.js";
@@ -17,7 +17,6 @@ import { getFlags, setFlags } from "./lazy_flags.js";
 import { PhysMemory } from "./memory.js";
 import { dropWritesTo, flushAll, selectTlb, TlbState, translateFetchPaged } from "./paging.js";
 import {
-  AR_DB,
   AR_P,
   AR_S,
   AR_TYPE_ACCESSED,
@@ -51,6 +50,7 @@ import {
   INTR_VECTOR,
   NMI_PENDING,
   PENDING,
+  RIP_HI,
   ST_COUNT,
   STOP,
   STOP_FAULT,
@@ -93,6 +93,9 @@ const DEFAULT_CPUID: CpuidSource = (leaf, _sub, out) => {
  */
 class CodeFetcher implements FetchSource {
   start = 0;
+  /** 64-bit mode: the high half of the start address (RIP), and no CS checks. */
+  startHi = 0;
+  long = false;
   /** Set when a byte came from outside RAM: the block must not be cached. */
   uncached = false;
   /** Physical page of the last byte fetched. */
@@ -100,10 +103,19 @@ class CodeFetcher implements FetchSource {
   constructor(private readonly cpu: X86Cpu) {}
   fetch(offset: number): number {
     const cpu = this.cpu;
-    const off = (this.start + offset) >>> 0;
-    const seg = cpu.segHi[CS]!;
-    if (off > seg || off < cpu.segLo[CS]!) return -13;
-    const phys = cpu.translateFetch(cpu.segBase[CS]! + off);
+    let phys: number;
+    if (this.long) {
+      const at = (this.start >>> 0) + offset;
+      const hi = at > 0xffff_ffff ? (this.startHi + 1) | 0 : this.startHi;
+      // A non-canonical RIP is #GP(0).
+      if ((hi << 16) >> 16 !== hi) return -13;
+      phys = cpu.translateFetch(at | 0, hi);
+    } else {
+      const off = (this.start + offset) >>> 0;
+      const seg = cpu.segHi[CS]!;
+      if (off > seg || off < cpu.segLo[CS]!) return -13;
+      phys = cpu.translateFetch(cpu.segBase[CS]! + off);
+    }
     if (phys < 0) return phys;
     const mem = cpu.mem;
     const page = phys >>> PAGE_SHIFT;
@@ -120,6 +132,8 @@ class CodeFetcher implements FetchSource {
 export class X86Cpu {
   /** General registers (low 32 bits), plus the zero slot REG_ZERO. */
   readonly regs = new Int32Array(REG_COUNT);
+  /** High halves of the 64-bit registers (RAX..R15; the zero slot stays 0). */
+  readonly regsHi = new Int32Array(REG_COUNT);
   /** 16-bit view: register n is r16[n * 2]. */
   readonly r16 = new Uint16Array(this.regs.buffer);
   /** 8-bit view: AL..BL are r8[n * 4], AH..BH are r8[(n - 4) * 4 + 1]. */
@@ -129,6 +143,8 @@ export class X86Cpu {
   // Segment registers with their hidden descriptor caches (kvm_segment / VMCS shape).
   readonly segSel = new Uint16Array(SEG_COUNT);
   readonly segBase = new Int32Array(SEG_COUNT);
+  /** High halves of the bases (FS, GS, LDTR and TR in long mode). */
+  readonly segBaseHi = new Int32Array(SEG_COUNT);
   /** Byte-granular limit (already scaled by G), as a uint32 in an int32. */
   readonly segLimit = new Int32Array(SEG_COUNT);
   /** Access rights in the VMCS layout (regs.ts AR_*). */
@@ -217,6 +233,8 @@ export class X86Cpu {
   /** Power-on / RESET state (SDM Vol. 3 §9.1.1, Table 9-1). */
   reset(): void {
     this.regs.fill(0);
+    this.regsHi.fill(0);
+    this.segBaseHi.fill(0);
     this.st.fill(0);
     this.regs[2] = 0x0000_0633; // EDX: family/model/stepping
     setFlags(this.st, FLAG_FIXED1);
@@ -264,9 +282,9 @@ export class X86Cpu {
   }
 
   /** Linear → physical (unsigned) for an instruction fetch; <0 is a negated fault vector. */
-  translateFetch(linear: number): number {
+  translateFetch(linear: number, hi = 0): number {
     if ((this.st[CR0]! & CR0_PG) === 0) return (linear & this.st[A20_MASK]!) >>> 0;
-    return translateFetchPaged(this, linear);
+    return translateFetchPaged(this, linear, hi);
   }
 
   /** Drop decoded code of physical page `page` (a write reached it). */
@@ -401,7 +419,7 @@ export class X86Cpu {
       selectTlb(this);
       if ((st[CR0]! & CR0_PG) !== 0) this.dc.bumpEpoch();
     }
-    const mode = (this.segAr[CS]! & AR_DB ? 1 : 0) | (st[CR0]! & CR0_PE ? 2 : 0);
+    const mode = fetchMode(this);
     const hi = this.segHi[CS]! | 0;
     if (mode !== st[FETCH_MODE] || hi !== st[FETCH_HI]) {
       st[FETCH_MODE] = mode;
@@ -433,17 +451,21 @@ export class X86Cpu {
     const st = this.st;
     const dc = this.dc;
     const eip = st[EIP]!;
+    const ripHi = st[RIP_HI]!;
     const base = this.segBase[CS]!;
     // The EIP-keyed front cache: valid while the epoch holds (no code write, flush, TLB
-    // flush, or change of CS limit or mode since) and CS has the same base.
+    // flush, or change of CS limit or mode since) and CS has the same base; RIP's high
+    // half (0 outside 64-bit mode, where the CS base is ignored) is folded into it.
+    const key = base ^ ripHi;
     const k = eip & FRONT_MASK;
-    if (dc.fEip[k] === eip && dc.fEpoch[k] === dc.epoch && dc.fBase[k] === base) {
+    if (dc.fEip[k] === eip && dc.fEpoch[k] === dc.epoch && dc.fBase[k] === key) {
       this.blockCount = dc.fCount[k]!;
       return dc.fSlot[k]!;
     }
-    const lin = (base + eip) | 0;
-    const phys = this.translateFetch(lin);
-    const mode = (this.segAr[CS]! & AR_DB ? 1 : 0) | (st[CR0]! & CR0_PE ? 2 : 0);
+    const mode = fetchMode(this);
+    const long = (mode & 4) !== 0;
+    const lin = long ? eip : (base + eip) | 0;
+    const phys = long ? this.translateFetch(lin, ripHi) : this.translateFetch(lin);
     let start: number;
     if (phys >= 0) {
       const h = DecodeCache.hash(phys);
@@ -453,7 +475,7 @@ export class X86Cpu {
         dc.bGen1[h] === dc.pageGen[dc.bPage1[h]!] &&
         dc.bGen2[h] === dc.pageGen[dc.bPage2[h]!] &&
         (eip >>> 0) + dc.bBytes[h]! - 1 <= this.segHi[CS]! &&
-        this.secondPageHolds(h, lin)
+        this.secondPageHolds(h, lin, long ? ripHi : 0)
       ) {
         this.blockCount = dc.bCount[h]!;
         start = dc.bStart[h]!;
@@ -464,7 +486,7 @@ export class X86Cpu {
     if (start < dc.scratch && st[FETCH_MODE] === mode && st[FETCH_HI] === (this.segHi[CS]! | 0)) {
       dc.fEip[k] = eip;
       dc.fEpoch[k] = dc.epoch;
-      dc.fBase[k] = base;
+      dc.fBase[k] = key;
       dc.fSlot[k] = start;
       dc.fCount[k] = this.blockCount;
     }
@@ -475,10 +497,10 @@ export class X86Cpu {
    * A block that runs into a second page was decoded from the physical page that the
    * linear page after its first one mapped to then; under paging that may have changed.
    */
-  private secondPageHolds(h: number, lin: number): boolean {
+  private secondPageHolds(h: number, lin: number, hi: number): boolean {
     const dc = this.dc;
     if (dc.bPage2[h] === dc.bPage1[h] || (this.st[CR0]! & CR0_PG) === 0) return true;
-    const p = this.translateFetch((lin + dc.bBytes[h]! - 1) | 0);
+    const p = this.translateFetch((lin + dc.bBytes[h]! - 1) | 0, hi);
     return p >= 0 && p >>> PAGE_SHIFT === dc.bPage2[h];
   }
 
@@ -486,7 +508,9 @@ export class X86Cpu {
     const dc = this.dc;
     const st = this.st;
     const f = this.fetcher;
-    const def32 = (mode & 1) !== 0;
+    const decodeMode = (mode & 4) !== 0 ? 64 : (mode & 1) !== 0;
+    f.long = (mode & 4) !== 0;
+    f.startHi = st[RIP_HI]!;
     let start = dc.alloc(BLOCK_MAX);
     let count = 0;
     let bytes = 0;
@@ -496,7 +520,7 @@ export class X86Cpu {
     for (;;) {
       f.start = (st[EIP]! + bytes) | 0;
       const slot = start + count;
-      const n = decodeInsn(dc, slot, f, def32);
+      const n = decodeInsn(dc, slot, f, decodeMode);
       count++;
       if (n < 0) {
         // A fetch fault depends on CS and paging, not only on the bytes: a block that

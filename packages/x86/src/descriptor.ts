@@ -91,6 +91,7 @@ export function loadSegmentCache(
 ): void {
   cpu.segSel[seg] = selector;
   cpu.segBase[seg] = descBase(lo, hi);
+  cpu.segBaseHi[seg] = 0;
   cpu.segLimit[seg] = descLimit(lo, hi) | 0;
   cpu.segAr[seg] = descAr(hi);
 }
@@ -99,6 +100,7 @@ export function loadSegmentCache(
 export function loadNullSegment(cpu: X86Cpu, seg: number, selector: number): void {
   cpu.segSel[seg] = selector;
   cpu.segBase[seg] = 0;
+  cpu.segBaseHi[seg] = 0;
   cpu.segLimit[seg] = 0;
   cpu.segAr[seg] = AR_UNUSABLE;
 }
@@ -107,6 +109,7 @@ export function loadNullSegment(cpu: X86Cpu, seg: number, selector: number): voi
 export function loadSegmentReal(cpu: X86Cpu, seg: number, selector: number): void {
   cpu.segSel[seg] = selector;
   cpu.segBase[seg] = (selector & 0xffff) << 4;
+  cpu.segBaseHi[seg] = 0;
   if (cpu.segAr[seg]! & AR_UNUSABLE) {
     cpu.segAr[seg] = AR_P | AR_S | 3;
     cpu.segLimit[seg] = 0xffff;

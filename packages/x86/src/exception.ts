@@ -15,6 +15,7 @@ import {
   setSp,
   stack32,
 } from "./access.js";
+import { addr64, canonical, linRead64, writeQ } from "./access64.js";
 import type { X86Cpu } from "./cpu.js";
 import {
   DESC,
@@ -44,7 +45,7 @@ import {
   HOOK_EXIT,
 } from "./hooks.js";
 import { getFlags, setFlags } from "./lazy_flags.js";
-import { setCpl } from "./paging.js";
+import { ACC_IMPLICIT, setCpl } from "./paging.js";
 import {
   AR_DB,
   AR_TYPE_CODE,
@@ -53,6 +54,7 @@ import {
   DB_VECTOR,
   DF_VECTOR,
   DS,
+  EFER_LMA,
   ES,
   FLAG_AC,
   FLAG_IF,
@@ -74,6 +76,8 @@ import {
 import {
   CPL,
   DR_BASE,
+  EA_HI,
+  EFER,
   EIP,
   EVENT_DEPTH,
   EVENT_VECTOR,
@@ -81,6 +85,7 @@ import {
   FLAGS,
   HALTED,
   IDTR_BASE,
+  IDTR_BASE_HI,
   IDTR_LIMIT,
   INHIBIT,
   INTR_LINE,
@@ -88,9 +93,11 @@ import {
   NMI_BLOCKED,
   NMI_PENDING,
   PENDING,
+  RIP_HI,
   STOP,
   STOP_FAULT,
   STOP_JUMP,
+  VAL_HI,
 } from "./state.js";
 import { switchThroughTaskGate, TASK_GATE } from "./tasking.js";
 
@@ -195,7 +202,9 @@ function deliverEvent(
   st[STOP] = 0;
   const ok = cpu.realMode
     ? deliverReal(cpu, vector, returnEip)
-    : deliverProtected(cpu, vector, errorCode, kind, returnEip);
+    : (st[EFER]! & EFER_LMA) !== 0
+      ? deliverLong(cpu, vector, errorCode, kind, returnEip)
+      : deliverProtected(cpu, vector, errorCode, kind, returnEip);
   st[EVENT_DEPTH] = depth;
   if (ok) {
     st[STOP] = retires ? STOP_JUMP : STOP_FAULT;
@@ -259,6 +268,157 @@ export function tssStack(cpu: X86Cpu, dpl: number, out: Int32Array): boolean {
 
 const STACK = new Int32Array(2);
 const V86_DATA = [ES, DS, FS, GS] as const;
+
+/** An implicit supervisor read of `size` (4 or 8: then high half in st[VAL_HI]) bytes. */
+function sysRead(cpu: X86Cpu, lo: number, hi: number, size: number): number {
+  const a = linRead64(cpu, lo, hi, 4, ACC_IMPLICIT);
+  if (size === 8 && !faulted(cpu)) {
+    const n = addr64(cpu, lo, hi, 4);
+    cpu.st[VAL_HI] = linRead64(cpu, n, cpu.st[EA_HI]!, 4, ACC_IMPLICIT);
+  }
+  return a;
+}
+
+/** The 64-bit interrupt frame being pushed: (lo, hi) pairs, SS first. */
+const FRAME64 = new Int32Array(12);
+
+/**
+ * IA-32e mode through a 64-bit interrupt or trap gate (SDM Vol. 3 §6.14): 16-byte IDT
+ * entries, a 64-bit target code segment, the stack from the TSS's RSPn or the gate's IST
+ * slot, aligned to 16 bytes, and a frame of SS, RSP, RFLAGS, CS, RIP (and the error code)
+ * pushed 8 bytes each, always.
+ */
+function deliverLong(
+  cpu: X86Cpu,
+  vector: number,
+  errorCode: number,
+  kind: number,
+  returnEip: number,
+): boolean {
+  const st = cpu.st;
+  const ext = kind === EVENT_SOFTWARE ? 0 : 1;
+  const idtErr = vector * 8 + 2 + ext;
+  if (vector * 16 + 15 > st[IDTR_LIMIT]! >>> 0) {
+    raiseFault(cpu, GP_VECTOR, idtErr);
+    return false;
+  }
+  const entry = addr64(cpu, st[IDTR_BASE]!, st[IDTR_BASE_HI]!, vector * 16);
+  const entryHi = st[EA_HI]!;
+  const lo = sysRead(cpu, entry, entryHi, 4);
+  const hi = sysRead(cpu, (entry + 4) | 0, entryHi, 4);
+  const offHi = sysRead(cpu, (entry + 8) | 0, entryHi, 4);
+  if (faulted(cpu)) return false;
+  const type = descType(hi);
+  if (type !== SYS_INT_GATE32 && type !== SYS_TRAP_GATE32) {
+    raiseFault(cpu, GP_VECTOR, idtErr);
+    return false;
+  }
+  const cpl = st[CPL]!;
+  if (kind === EVENT_SOFTWARE && descDpl(hi) < cpl) {
+    raiseFault(cpu, GP_VECTOR, vector * 8 + 2);
+    return false;
+  }
+  if (!descPresent(hi)) {
+    raiseFault(cpu, NP_VECTOR, idtErr);
+    return false;
+  }
+  const selector = gateSelector(lo);
+  const offset = gateOffset(lo, hi);
+  const ist = hi & 7;
+  if ((selector & 0xfffc) === 0) {
+    raiseFault(cpu, GP_VECTOR, ext);
+    return false;
+  }
+  if (!fetchDescriptor(cpu, selector)) {
+    if (!faulted(cpu)) raiseFault(cpu, GP_VECTOR, (selector & 0xfffc) + ext);
+    return false;
+  }
+  const clo = DESC[0]!;
+  const chi = DESC[1]!;
+  const ctype = descType(chi);
+  const dpl = descDpl(chi);
+  // A 64-bit code segment (L = 1, D = 0) of DPL ≤ CPL.
+  const longCode = (chi & (1 << 21)) !== 0 && (chi & (1 << 22)) === 0;
+  if ((ctype & 0x18) !== 0x18 || dpl > cpl || !longCode) {
+    raiseFault(cpu, GP_VECTOR, (selector & 0xfffc) + ext);
+    return false;
+  }
+  if (!descPresent(chi)) {
+    raiseFault(cpu, NP_VECTOR, (selector & 0xfffc) + ext);
+    return false;
+  }
+  if (!canonical(offHi)) {
+    raiseFault(cpu, GP_VECTOR, ext);
+    return false;
+  }
+  const conforming = (ctype & AR_TYPE_EC) !== 0;
+  const newCpl = conforming ? cpl : dpl;
+  // The new RSP: IST slot, else RSPn on a privilege change, else the current one.
+  let spLo = cpu.regs[4]!;
+  let spHi = cpu.regsHi[4]!;
+  if (ist !== 0 || newCpl < cpl) {
+    const off = ist !== 0 ? 36 + 8 * (ist - 1) : 4 + 8 * newCpl;
+    if (off + 7 > cpu.segLimit[TR]! >>> 0) {
+      raiseFault(cpu, TS_VECTOR, cpu.segSel[TR]! & 0xfffc);
+      return false;
+    }
+    const at = addr64(cpu, cpu.segBase[TR]!, cpu.segBaseHi[TR]!, off);
+    spLo = sysRead(cpu, at, st[EA_HI]!, 8);
+    if (faulted(cpu)) return false;
+    spHi = st[VAL_HI]!;
+    if (!canonical(spHi)) {
+      raiseFault(cpu, SS_VECTOR, ext);
+      return false;
+    }
+  }
+  spLo &= ~15;
+  const flags = getFlags(st);
+  let n = 0;
+  FRAME64[n++] = cpu.segSel[SS]!;
+  FRAME64[n++] = 0;
+  FRAME64[n++] = cpu.regs[4]!;
+  FRAME64[n++] = cpu.regsHi[4]!;
+  FRAME64[n++] = flags;
+  FRAME64[n++] = 0;
+  FRAME64[n++] = cpu.segSel[CS]!;
+  FRAME64[n++] = 0;
+  FRAME64[n++] = returnEip;
+  FRAME64[n++] = st[RIP_HI]!;
+  if (errorCode >= 0) {
+    FRAME64[n++] = errorCode;
+    FRAME64[n++] = 0;
+  }
+  // Written at the new privilege; every slot is checked before any is written.
+  setCpl(cpu, newCpl);
+  const bytes = n * 4;
+  const bottom = addr64(cpu, spLo, spHi, -bytes);
+  const bottomHi = st[EA_HI]!;
+  for (let k = 0; k < n; k += 2) {
+    const at = addr64(cpu, bottom, bottomHi, bytes - 4 * (k + 2));
+    writeQ(cpu, SS, at, st[EA_HI]!, FRAME64[k]!, FRAME64[k + 1]!);
+    if (faulted(cpu)) {
+      setCpl(cpu, cpl);
+      return false;
+    }
+  }
+  if (newCpl < cpl) {
+    // SS becomes a null selector with RPL = the new CPL.
+    loadNullSegment(cpu, SS, newCpl);
+    cpu.segAr[SS] = cpu.segAr[SS]! | (newCpl << 5);
+    recomputeSegment(cpu, SS);
+  }
+  cpu.regs[4] = bottom;
+  cpu.regsHi[4] = bottomHi;
+  if (vector === DB_VECTOR) st[DR_BASE + 7] = st[DR_BASE + 7]! & ~0x2000;
+  loadSegmentCache(cpu, CS, (selector & 0xfffc) | newCpl, clo, chi);
+  recomputeSegment(cpu, CS);
+  st[EIP] = offset;
+  st[RIP_HI] = offHi;
+  let newFlags = flags & ~(FLAG_TF | FLAG_NT | FLAG_RF | FLAG_VM);
+  if (type === SYS_INT_GATE32) newFlags &= ~FLAG_IF;
+  setFlags(st, newFlags);
+  return true;
+}
 
 /**
  * Protected mode through an interrupt or trap gate, at the same or an inner privilege
@@ -377,6 +537,8 @@ function deliverProtected(
     recomputeSegment(cpu, SS);
     cpu.regs[4] =
       (cpu.segAr[SS]! & AR_DB) !== 0 ? espNew : (cpu.regs[4]! & ~0xffff) | (espNew & 0xffff);
+    // The frame is written at the new privilege (the stack may be a supervisor page).
+    setCpl(cpu, dpl);
     let count = 0;
     if (v86) {
       FRAME[count++] = cpu.segSel[GS]!;
@@ -392,6 +554,7 @@ function deliverProtected(
     const pushOk =
       v86 || gate32 ? pushAll32(cpu, count, errorCode) : pushAll16(cpu, count, errorCode);
     if (!pushOk) {
+      setCpl(cpu, cpl);
       cpu.segSel[SS] = savedSel;
       cpu.segBase[SS] = savedBase;
       cpu.segLimit[SS] = savedLimit;

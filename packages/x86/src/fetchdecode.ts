@@ -224,12 +224,14 @@ function compileRow(row: string, inherited: readonly Operand[] = []): OpDesc {
       ops,
       cc >= 0 ? [head.toLowerCase(), ...nameParts].join("_") : null,
     ),
-    handlersLong: resolveRowLong(
-      name,
-      normalizedName(base, ops),
-      ops,
-      cc >= 0 ? [head.toLowerCase(), ...nameParts].join("_") : null,
-    ),
+    handlersLong: compilingLong
+      ? resolveRowLong(
+          name,
+          normalizedName(base, ops),
+          ops,
+          cc >= 0 ? [head.toLowerCase(), ...nameParts].join("_") : null,
+        )
+      : NO_LONG_HANDLERS,
     size64:
       F64.has(base) || (base === "MOV" && ops.some((o) => o.kind === "C" || o.kind === "D"))
         ? 2
@@ -273,6 +275,11 @@ function resolveRow(
   }
   return ids;
 }
+
+/** Rows compiled for 16/32-bit code have no 64-bit-mode handlers. */
+const NO_LONG_HANDLERS = new Int32Array(6).fill(HANDLER_UD);
+/** True while the 64-bit maps are being compiled (they resolve 64-bit-mode handlers). */
+let compilingLong = false;
 
 /** resolveRow for 64-bit mode: six ids, from the 64-bit-mode handlers. */
 function resolveRowLong(
@@ -340,11 +347,12 @@ function compileMap(map: readonly OpRow[]): (OpDesc | null)[] {
 let xchgR8: OpDesc | null = null;
 /** 64-bit mode's REX.B 90: XCHG r8, rAX (the register in the opcode is rAX, + 8). */
 function xchgR8Desc(): OpDesc {
-  xchgR8 ??= compileRow("XCHG rAX,rAX");
-  return xchgR8;
+  tables64();
+  return xchgR8!;
 }
 
 let pause: OpDesc | null = null;
+let pause64: OpDesc | null = null;
 function pauseDesc(): OpDesc {
   pause ??= compileRow("PAUSE");
   return pause;
@@ -357,23 +365,41 @@ let oneByte64: (OpDesc | null)[] | null = null;
 let twoByte64: (OpDesc | null)[] | null = null;
 const grp7Reg = new Map<number, OpDesc>();
 const grp7Reg64 = new Map<number, OpDesc>();
+const grp9Long: Record<string, OpDesc> = {};
+const threeByte64 = new Map<number, OpDesc>();
 const grp9: Record<string, OpDesc> = {};
 const threeByte = new Map<number, OpDesc>();
+
+/** The maps of 64-bit mode, compiled the first time 64-bit code is decoded. */
+function tables64(): void {
+  if (oneByte64 !== null) return;
+  compilingLong = true;
+  try {
+    oneByte64 = compileMap(
+      ONE_BYTE_MAP.map((row, op) => (op in ONE_BYTE_64 ? ONE_BYTE_64[op]! : row)),
+    );
+    twoByte64 = compileMap(
+      TWO_BYTE_MAP.map((row, op) => (op in TWO_BYTE_64 ? TWO_BYTE_64[op]! : row)),
+    );
+    for (const [k, row] of Object.entries({ ...GROUP7_REG, ...GROUP7_REG_64 })) {
+      grp7Reg64.set(Number(k), compileRow(row));
+    }
+    for (const [k, row] of Object.entries(GROUP9_6)) grp9Long[k] = compileRow(row);
+    for (const [k, row] of Object.entries(THREE_BYTE_0F38)) {
+      threeByte64.set(Number(k), compileRow(row));
+    }
+    pause64 = compileRow("PAUSE");
+    xchgR8 = compileRow("XCHG rAX,rAX");
+  } finally {
+    compilingLong = false;
+  }
+}
 
 function tables(): void {
   pauseDesc();
   oneByte = compileMap(ONE_BYTE_MAP);
   twoByte = compileMap(TWO_BYTE_MAP);
-  oneByte64 = compileMap(
-    ONE_BYTE_MAP.map((row, op) => (op in ONE_BYTE_64 ? ONE_BYTE_64[op]! : row)),
-  );
-  twoByte64 = compileMap(
-    TWO_BYTE_MAP.map((row, op) => (op in TWO_BYTE_64 ? TWO_BYTE_64[op]! : row)),
-  );
   for (const [k, row] of Object.entries(GROUP7_REG)) grp7Reg.set(Number(k), compileRow(row));
-  for (const [k, row] of Object.entries({ ...GROUP7_REG, ...GROUP7_REG_64 })) {
-    grp7Reg64.set(Number(k), compileRow(row));
-  }
   for (const [k, row] of Object.entries(GROUP9_6)) grp9[k] = compileRow(row);
   for (const [k, row] of Object.entries(THREE_BYTE_0F38)) threeByte.set(Number(k), compileRow(row));
 }
@@ -384,7 +410,10 @@ function tables(): void {
  */
 export function opcodeDesc(map: 1 | 2, opcode: number, mode64 = false): OpDesc | null {
   if (!oneByte) tables();
-  if (mode64) return (map === 1 ? oneByte64! : twoByte64!)[opcode] ?? null;
+  if (mode64) {
+    tables64();
+    return (map === 1 ? oneByte64! : twoByte64!)[opcode] ?? null;
+  }
   return (map === 1 ? oneByte! : twoByte!)[opcode] ?? null;
 }
 
@@ -413,6 +442,7 @@ export type DecodeMode = boolean | 16 | 32 | 64;
 export function decodeInsn(dc: DecodeCache, i: number, src: FetchSource, mode: DecodeMode): number {
   if (!oneByte) tables();
   const mode64 = mode === 64;
+  if (mode64 && oneByte64 === null) tables64();
   const def32 = mode === true || mode === 32;
   let pos = 0;
   let flags = mode64 ? F_A64 : def32 ? F_O32 | F_A32 : 0;
@@ -483,11 +513,7 @@ export function decodeInsn(dc: DecodeCache, i: number, src: FetchSource, mode: D
     dc.rm[i] = 0;
     dc.seg[i] = DS;
     const id =
-      flags & F_LOCK
-        ? HANDLER_UD
-        : mode64
-          ? pauseDesc().handlersLong[2]!
-          : pauseDesc().handlers[0]!;
+      flags & F_LOCK ? HANDLER_UD : mode64 ? pause64!.handlersLong[2]! : pauseDesc().handlers[0]!;
     return finish(dc, i, id, pos, flags, seg, false);
   }
   let desc: OpDesc | null;
@@ -522,7 +548,7 @@ export function decodeInsn(dc: DecodeCache, i: number, src: FetchSource, mode: D
     if (b3 < 0) return fetchFault(dc, i, b3, pos);
     pos++;
     dc.opcode[i] = 0x0f3800 | b3;
-    desc = p66 ? (threeByte.get(b3) ?? null) : null;
+    desc = p66 ? ((mode64 ? threeByte64 : threeByte).get(b3) ?? null) : null;
   }
 
   // ModRM / SIB / displacement.
@@ -552,7 +578,8 @@ export function decodeInsn(dc: DecodeCache, i: number, src: FetchSource, mode: D
       const regForms = mode64 ? grp7Reg64 : grp7Reg;
       desc = regForms.get(modrm) ?? (reg === 4 || reg === 6 ? (desc.group?.[reg] ?? null) : null);
     } else if (desc.special === "grp9" && reg === 6) {
-      desc = mod === 3 ? grp9.reg! : p66 ? grp9.p66! : pF3 ? grp9.pF3! : grp9.none!;
+      const g9 = mode64 ? grp9Long : grp9;
+      desc = mod === 3 ? g9.reg! : p66 ? g9.p66! : pF3 ? g9.pF3! : g9.none!;
       if (pF3 && !isMem) desc = null;
     } else if (desc.group) {
       desc = desc.group[reg] ?? null;

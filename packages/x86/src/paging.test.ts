@@ -212,6 +212,22 @@ describe("32-bit paging", () => {
     }
   });
 
+  it("a fault at CPL 3 switches to a supervisor-only ring-0 stack and is delivered", () => {
+    const cpu = protectedMode([...LOAD_EBX(0x40_0000), HLT], { ramSize: RAM, ring: 3 });
+    tables32(cpu);
+    // Everything user-accessible except the ring-0 stack's page and the tables.
+    for (let k = 0; k < 1024; k++) write32(cpu, PT0 + 4 * k, (k << 12) | P | RW | US);
+    for (const page of [PM.STACK0 - 1, PM.GDT, PM.IDT, PM.TSS]) {
+      write32(cpu, PT0 + 4 * (page >>> 12), (page & ~0xfff) | P | RW);
+    }
+    cpu.st[CR3] = PD;
+    cpu.st[CR0] = cpu.st[CR0]! | CR0_PG;
+    cpu.flushTlb();
+    run(cpu);
+    expect(pageFault(cpu)).toEqual({ ec: PF_U, cr2: 0x40_0000 });
+    expect(cpu.regs[4]! >>> 0).toBe(PM.STACK0 - 24);
+  });
+
   it("a 4 MiB page with CR4.PSE maps 0x800000 + x to 0x000000 + x", () => {
     const cpu = protectedMode([...enable32(CR4_PSE), ...LOAD_EBX(0x80_0010), HLT], {
       ramSize: RAM,

@@ -22,12 +22,16 @@ import {
   CR4_PSE,
   CR4_SMAP,
   CR4_SMEP,
+  EFER_LMA,
+  EFER_NXE,
   FLAG_AC,
   GP_VECTOR,
   PAGE_SHIFT,
   PF_VECTOR,
 } from "./regs.js";
-import { A20_MASK, CPL, CR0, CR2, CR3, CR4, EFER, FLAGS } from "./state.js";
+import { A20_MASK, CPL, CR0, CR2, CR2_HI, CR3, CR4, EFER, FLAGS } from "./state.js";
+
+export { EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE } from "./regs.js";
 
 /** Access kinds. */
 export const ACC_READ = 0;
@@ -44,11 +48,6 @@ export const PF_W = 1 << 1;
 export const PF_U = 1 << 2;
 export const PF_RSVD = 1 << 3;
 export const PF_ID = 1 << 4;
-
-export const EFER_SCE = 1 << 0;
-export const EFER_LME = 1 << 8;
-export const EFER_LMA = 1 << 10;
-export const EFER_NXE = 1 << 11;
 
 /** Paging modes (SDM Table 4-1). */
 export const PAGING_NONE = 0;
@@ -245,19 +244,20 @@ const ENTRY_AT = new Int32Array(4);
  * Linear → physical for a data access or fetch at `acc`. Without paging: the A20 gate.
  * With paging: a walk; a fault sets CR2, raises #PF and returns 0 (check STOP_FAULT).
  */
-export function translateLinear(cpu: X86Cpu, lin: number, acc: number): number {
+export function translateLinear(cpu: X86Cpu, lin: number, acc: number, hi = 0): number {
   if ((cpu.st[CR0]! & CR0_PG) === 0) return lin & cpu.st[A20_MASK]!;
-  const ec = walk(cpu, lin, 0, acc);
+  const ec = walk(cpu, lin, hi, acc);
   if (ec >= 0) {
-    pageFault(cpu, lin, ec);
+    pageFault(cpu, lin, ec, hi);
     return 0;
   }
   return WALK[W_PHYS]!;
 }
 
-/** Raise #PF for linear address `lin` with error code `ec`. */
-export function pageFault(cpu: X86Cpu, lin: number, ec: number): void {
+/** Raise #PF for linear address hi:lin with error code `ec`. */
+export function pageFault(cpu: X86Cpu, lin: number, ec: number, hi = 0): void {
   cpu.st[CR2] = lin;
+  cpu.st[CR2_HI] = hi;
   raiseFault(cpu, PF_VECTOR, ec);
 }
 
@@ -296,8 +296,9 @@ export class TlbState {
   globalCount = 0;
   /** A page larger than 4 KiB has been cached since the last full flush. */
   large = false;
-  // The fetch TLB: direct-mapped by linear page, tag = page * 2 + user.
+  // The fetch TLB: direct-mapped by linear page, tag = page * 2 + user and the high half.
   readonly xTag = new Int32Array(1024).fill(-1);
+  readonly xTagHi = new Int32Array(1024);
   readonly xPhys = new Int32Array(1024);
 }
 
@@ -429,7 +430,7 @@ export function invalidatePage(cpu: X86Cpu, lin: number): void {
   cpu.tlbWs[index] = -1;
   cpu.tlbRu[index] = -1;
   cpu.tlbWu[index] = -1;
-  t.xTag[index & 1023] = -1;
+  t.xTag.fill(-1);
   cpu.dc.bumpEpoch();
 }
 
@@ -473,20 +474,23 @@ export function dropWritesTo(cpu: X86Cpu, page: number): void {
  * Linear → physical for an instruction fetch at the current privilege: ≥ 0 the physical
  * address, < 0 the negated vector (-14) with the error code in cpu.fetchErrorCode.
  */
-export function translateFetchPaged(cpu: X86Cpu, lin: number): number {
+export function translateFetchPaged(cpu: X86Cpu, lin: number, hi = 0): number {
   const user = cpu.st[CPL] === 3 ? 1 : 0;
   const page = lin >>> PAGE_SHIFT;
   const tag = page * 2 + user;
   const t = cpu.tlb;
-  const slot = page & 1023;
-  if (t.xTag[slot] === tag) return ((t.xPhys[slot]! << PAGE_SHIFT) | (lin & 0xfff)) >>> 0;
-  const ec = walk(cpu, lin, 0, ACC_FETCH | (user ? ACC_USER : 0));
+  const slot = (page ^ hi) & 1023;
+  if (t.xTag[slot] === tag && t.xTagHi[slot] === hi) {
+    return ((t.xPhys[slot]! << PAGE_SHIFT) | (lin & 0xfff)) >>> 0;
+  }
+  const ec = walk(cpu, lin, hi, ACC_FETCH | (user ? ACC_USER : 0));
   if (ec >= 0) {
     cpu.fetchErrorCode = ec;
     return -PF_VECTOR;
   }
   const phys = WALK[W_PHYS]!;
   t.xTag[slot] = tag;
+  t.xTagHi[slot] = hi;
   t.xPhys[slot] = phys >>> PAGE_SHIFT;
   if (WALK[W_LARGE] !== 0) t.large = true;
   return phys >>> 0;

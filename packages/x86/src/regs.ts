@@ -126,3 +126,9 @@ export const XM_VECTOR = 19;
 /** The 4 KiB page. */
 export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
+
+// EFER (MSR C000_0080h; SDM Vol. 3 §2.2.1).
+export const EFER_SCE = 1 << 0;
+export const EFER_LME = 1 << 8;
+export const EFER_LMA = 1 << 10;
+export const EFER_NXE = 1 << 11;

@@ -64,7 +64,7 @@ export const EVENT_VECTOR = 39;
 export const INTR_VECTOR = 40;
 /**
  * What decoding depends on in CS besides its base: the highest valid offset and the mode
- * (bit 0 = CS.D, bit 1 = CR0.PE). recomputeSegment(CS) bumps the decode cache's epoch
+ * (bit 0 = CS.D, bit 1 = CR0.PE, bit 2 = 64-bit mode: CS.L with EFER.LMA). recomputeSegment(CS) bumps the decode cache's epoch
  * when either changes, so blocks found by EIP alone stay valid while they hold.
  */
 export const FETCH_HI = 41;
@@ -73,7 +73,20 @@ export const FETCH_MODE = 42;
  * physical address, and how many bytes lie in the first page (0: no crossing). */
 export const RMW_PHYS2 = 43;
 export const RMW_SPLIT = 44;
-export const ST_COUNT = 48;
+/** RIP's high half (64-bit mode; 0 elsewhere). */
+export const RIP_HI = 45;
+/** The high half of the effective address ea64() computed last. */
+export const EA_HI = 46;
+/** CR2's high half (a #PF on a 64-bit linear address). */
+export const CR2_HI = 47;
+/** GDTR and IDTR bases' high halves (LGDT/LIDT in 64-bit mode). */
+export const GDTR_BASE_HI = 48;
+export const IDTR_BASE_HI = 49;
+/** The high half of RMW_LIN (64-bit mode). */
+export const RMW_LIN_HI = 50;
+/** The high half of the last quadword a 64-bit-mode accessor read (access64.ts). */
+export const VAL_HI = 51;
+export const ST_COUNT = 64;
 
 export const STOP_JUMP = 1;
 export const STOP_NEXT = 2;

@@ -40,23 +40,11 @@ import { PhysMemory } from "../src/memory.js";
 import { GROUP7_REG, GROUP7_REG_64, GROUP9_6, THREE_BYTE_0F38 } from "../src/opcodes.js";
 import { AR_DB, AR_G, AR_TYPE_CODE, CR0_PE, CS, DS, ES, FS, GS, SS } from "../src/regs.js";
 import { CPL, CR0, EIP } from "../src/state.js";
+import { rng } from "./helpers.js";
 
 const SEED = Number(process.env.ICED_SEED ?? 0x1ced_86) >>> 0 || 1;
 const COUNT = Number(process.env.ICED_COUNT ?? 100_000);
 const STRIDE = 16;
-
-/** xorshift32: small, fast, and reproducible from the printed seed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
 
 const PREFIXES = [0x66, 0x67, 0xf0, 0xf2, 0xf3, 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65];
 

@@ -7,6 +7,7 @@
  *
  * FUZZ_SEED and FUZZ_PROGRAMS override the seed (printed) and the programs per mode.
  */
+
 import { Decoder, DecoderOptions, Code as IcedCode, Instruction } from "iced-x86";
 import { afterAll, describe, expect, it } from "vitest";
 import { recomputeSegment } from "../src/access.js";
@@ -30,22 +31,11 @@ import {
   SS,
 } from "../src/regs.js";
 import { CPL, CR0, EIP, GDTR_BASE, GDTR_LIMIT, IDTR_BASE, IDTR_LIMIT } from "../src/state.js";
+import { rng } from "./helpers.js";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0xf022_86) >>> 0 || 1;
 const PROGRAMS = Number(process.env.FUZZ_PROGRAMS ?? 1000);
 const BUDGET = 3000;
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
 
 // Physical layout of the fuzz machine.
 const CODE = 0x1_0000;

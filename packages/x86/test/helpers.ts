@@ -264,3 +264,16 @@ export function exceptionVector(cpu: X86Cpu): number {
 export function stackDword(cpu: X86Cpu, delta = 0): number {
   return read32(cpu, (cpu.segBase[SS]! + cpu.regs[4]! + delta) >>> 0);
 }
+
+/** xorshift32: a small, fast generator, reproducible from a printed seed (tests, soaks). */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s;
+  };
+}

@@ -389,6 +389,9 @@ function callGate(cpu: X86Cpu, gate32: boolean, gateLo: number, gateHi: number, 
   recomputeSegment(cpu, SS);
   if (big) cpu.regs[ESP] = espNew;
   else cpu.r16[ESP << 1] = espNew;
+  // The pushes are accesses at the new privilege (its stack may be a supervisor page).
+  const oldCpl = cpu.st[CPL]!;
+  setCpl(cpu, dpl);
   if (size === 4) {
     push32(cpu, oldSs);
     push32(cpu, oldEsp);
@@ -402,7 +405,10 @@ function callGate(cpu: X86Cpu, gate32: boolean, gateLo: number, gateHi: number, 
     push16(cpu, oldCs);
     push16(cpu, ret);
   }
-  if (faulted(cpu)) return;
+  if (faulted(cpu)) {
+    setCpl(cpu, oldCpl);
+    return;
+  }
   loadCs(cpu, csSel, CODE, dpl);
   cpu.st[EIP] = target;
   jumped(cpu);

@@ -45,6 +45,7 @@ import { F_A32, F_MEM } from "../instr.js";
 import { setArithFlags } from "../lazy_flags.js";
 import {
   EFER_LMA,
+  EFER_LME,
   flushAll,
   flushNonGlobal,
   loadPdptes,
@@ -53,6 +54,7 @@ import {
   setCpl,
 } from "../paging.js";
 import {
+  AR_L,
   CR0_CD,
   CR0_ET,
   CR0_NW,
@@ -79,6 +81,7 @@ import {
   CR4_UMIP,
   CR4_VME,
   CR4_VMXE,
+  CS,
   DB_VECTOR,
   FLAG_ZF,
   GP_VECTOR,
@@ -176,6 +179,22 @@ export function writeCr0(cpu: X86Cpu, value: number): boolean {
     return false;
   }
   const old = st[CR0]!;
+  const efer = st[EFER]!;
+  if ((old & CR0_PG) === 0 && (v & CR0_PG) !== 0 && (efer & EFER_LME) !== 0) {
+    // Activating IA-32e mode (SDM Vol. 3 §9.8.5): needs CR4.PAE, and CS.L clear.
+    if ((st[CR4]! & CR4_PAE) === 0 || (cpu.segAr[CS]! & AR_L) !== 0) {
+      raiseFault(cpu, GP_VECTOR, 0);
+      return false;
+    }
+    st[EFER] = efer | EFER_LMA;
+  } else if ((old & CR0_PG) !== 0 && (v & CR0_PG) === 0 && (efer & EFER_LMA) !== 0) {
+    // Leaving it: only from compatibility mode.
+    if ((cpu.segAr[CS]! & AR_L) !== 0) {
+      raiseFault(cpu, GP_VECTOR, 0);
+      return false;
+    }
+    st[EFER] = efer & ~EFER_LMA;
+  }
   st[CR0] = v;
   // Turning PAE paging on loads the PDPTEs; a reserved bit in one is #GP(0).
   if ((old & CR0_PG) === 0 && (v & CR0_PG) !== 0 && pagingMode(cpu) === PAGING_PAE) {

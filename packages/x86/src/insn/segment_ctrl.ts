@@ -76,6 +76,7 @@ export function setAccessed(cpu: X86Cpu): void {
 export function loadSegmentV86(cpu: X86Cpu, seg: number, selector: number): void {
   cpu.segSel[seg] = selector;
   cpu.segBase[seg] = (selector & 0xffff) << 4;
+  cpu.segBaseHi[seg] = 0;
   cpu.segLimit[seg] = 0xffff;
   cpu.segAr[seg] = AR_P | AR_S | (3 << 5) | AR_TYPE_RW | AR_TYPE_ACCESSED | (seg === CS ? 8 : 0);
 }
