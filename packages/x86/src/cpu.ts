@@ -10,6 +10,7 @@ import { fetchMode, recomputeSegment } from "./access.js";
 import { chainBudget, chainRunner, noteRetired, slotRunner } from "./dispatch.js";
 import { serviceEvents } from "./exception.js";
 import { decodeInsn, type FetchSource, opcodeDesc } from "./fetchdecode.js";
+import { FpuState } from "./fpu.js";
 import type { X86Hooks } from "./hooks.js";
 import { BLOCK_MAX, DecodeCache, FRONT_MASK } from "./icache.js";
 import { F_END } from "./instr.js";
@@ -163,6 +164,8 @@ export class X86Cpu {
   /** CPUID results scratch: EAX, EBX, ECX, EDX. */
   readonly cpuidOut = new Int32Array(4);
   readonly dc = new DecodeCache();
+  /** x87 and SSE state (fpu.ts). */
+  readonly fpu = new FpuState();
   readonly mem: PhysMemory;
   hooks: X86Hooks | null = null;
   cpuid: CpuidSource = DEFAULT_CPUID;
@@ -260,6 +263,7 @@ export class X86Cpu {
     this.counters.fill(0);
     this.msrs.clear();
     this.pdpte.fill(0);
+    this.fpu.reset();
     this.dc.flush();
     this.flushTlb();
     selectTlb(this);

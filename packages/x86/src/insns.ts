@@ -14,12 +14,15 @@ import { FAR_XFER } from "./insn/far_xfer.js";
 import { FLAG_CTRL } from "./insn/flag_ctrl.js";
 import { IO } from "./insn/io.js";
 import { LONG } from "./insn/long.js";
+import { LONG_ALU } from "./insn/long_alu.js";
 import { LONG_FAR } from "./insn/long_far.js";
+import { LONG_MISC } from "./insn/long_misc.js";
 import { MULT } from "./insn/mult.js";
 import { PROC_CTRL } from "./insn/proc_ctrl.js";
 import { PROTECT_CTRL } from "./insn/protect_ctrl.js";
 import { SEGMENT_CTRL } from "./insn/segment_ctrl.js";
 import { SHIFT } from "./insn/shift.js";
+import { SSE, SSE_LONG } from "./insn/sse.js";
 import { STACK } from "./insn/stack.js";
 import { STRING } from "./insn/string.js";
 import { SYSENTER_SYSEXIT } from "./insn/sysenter.js";
@@ -42,6 +45,7 @@ export const INSTRUCTIONS: Readonly<Record<string, HandlerSpec>> = {
   ...SHIFT,
   ...STACK,
   ...STRING,
+  ...SSE,
   ...SYSENTER_SYSEXIT,
   ...VIRT,
   // Generated variants of the hot operations (gen/alu.ts) take precedence.
@@ -106,5 +110,8 @@ function longModeCopies(): Record<string, HandlerSpec> {
 export const INSTRUCTIONS_LONG: Readonly<Record<string, HandlerSpec>> = {
   ...longModeCopies(),
   ...LONG,
+  ...LONG_ALU,
   ...LONG_FAR,
+  ...LONG_MISC,
+  ...SSE_LONG,
 };
