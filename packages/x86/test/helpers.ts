@@ -277,3 +277,120 @@ export function rng(seed: number): () => number {
     return s;
   };
 }
+
+// IA-32e mode ------------------------------------------------------------------------
+
+const PML4 = 0x20_0000;
+const PDPT = 0x20_1000;
+const PD = 0x20_2000;
+const IDT64 = 0x20_3000;
+const STUBS64 = 0x20_4000;
+const CODE64 = PM.FREE; // 0x40
+
+/** The long-mode fixture's layout (physical = linear). */
+export const LONG = {
+  PML4,
+  IDT64,
+  /** Exception stubs: vector v's handler is a HLT at STUBS64 + 16·v (64-bit, ring 0). */
+  STUBS64,
+  /** The 64-bit ring-0 code segment selector. */
+  CODE64,
+  /** Where `code64` is loaded and 64-bit mode starts. */
+  ENTRY: PM.CODE + 0x100,
+} as const;
+
+const d = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+
+/** The 32-bit prologue that enters compatibility mode, then JMP FAR CODE64:target. */
+function enterLongMode(target: number): number[] {
+  return [
+    0xb8,
+    ...d(PML4),
+    0x0f,
+    0x22,
+    0xd8, // mov eax, PML4; mov cr3, eax
+    0x0f,
+    0x20,
+    0xe0,
+    0x83,
+    0xc8,
+    0x20,
+    0x0f,
+    0x22,
+    0xe0, // mov eax,cr4; or eax,PAE; mov cr4,eax
+    0xb9,
+    ...d(0xc000_0080),
+    0x0f,
+    0x32, // mov ecx, EFER; rdmsr
+    0x0d,
+    ...d(0x100),
+    0x0f,
+    0x30, // or eax, LME; wrmsr
+    0x0f,
+    0x20,
+    0xc0,
+    0x0d,
+    ...d(0x8000_0000),
+    0x0f,
+    0x22,
+    0xc0, // mov eax,cr0; or PG; mov cr0
+    0xea,
+    ...d(target),
+    CODE64,
+    0, // jmp far CODE64:target
+  ];
+}
+
+/** Page tables mapping the first 4 MiB with 2 MiB pages, a 64-bit code segment, an IDT. */
+function longModeTables(cpu: X86Cpu): void {
+  write32(cpu, PML4, PDPT | 3);
+  write32(cpu, PDPT, PD | 3);
+  write32(cpu, PD, 0x0000_0000 | 0x83);
+  write32(cpu, PD + 8, 0x0020_0000 | 0x83);
+  // 64-bit code: G, L (flags nibble 0xA), ring 0, execute/read.
+  writeDescriptor(cpu, CODE64, 0, 0xf_ffff, 0x9a, 0xa);
+  // Interrupt gates for the 32 exception vectors, each to a HLT.
+  for (let v = 0; v < 32; v++) {
+    const off = STUBS64 + 16 * v;
+    cpu.mem.load(off, [0xf4]);
+    write32(cpu, IDT64 + 16 * v, (CODE64 << 16) | (off & 0xffff));
+    write32(cpu, IDT64 + 16 * v + 4, (off & 0xffff_0000) | 0x8e00);
+    write32(cpu, IDT64 + 16 * v + 8, 0);
+    write32(cpu, IDT64 + 16 * v + 12, 0);
+  }
+  cpu.st[IDTR_BASE] = IDT64;
+  cpu.st[IDTR_LIMIT] = 32 * 16 - 1;
+}
+
+/** CPUID of a 64-bit processor: 8000_0001h.EDX has LM (29), NX (20) and SYSCALL (11). */
+function cpuid64(leaf: number, _sub: number, out: Int32Array): void {
+  out.fill(0);
+  if (leaf === 0) out[0] = 1;
+  else if (leaf === 1)
+    out[3] = (1 << 6) | (1 << 5) | 1; // PAE, MSR, FPU
+  else if (leaf === (0x8000_0000 | 0)) out[0] = 0x8000_0001 | 0;
+  else if (leaf === (0x8000_0001 | 0)) out[3] = (1 << 29) | (1 << 20) | (1 << 11);
+}
+
+/**
+ * A CPU in 64-bit mode, entered the way a boot loader does it: the fixture's 32-bit
+ * protected mode runs a prologue (CR3 = PML4, CR4.PAE, EFER.LME, CR0.PG, then a far jump
+ * to a 64-bit code segment, LONG.CODE64) and `code64` at LONG.ENTRY. Paging maps the
+ * first 4 MiB with 2 MiB pages (user, writable); the 64-bit IDT sends the 32 exception
+ * vectors to HLT stubs (`vector64` says which one halted). CPUID advertises LM, NX and
+ * SYSCALL; RSP = PM.STACK0. Run it and the prologue executes first.
+ */
+export function longMode(code64: readonly number[]): X86Cpu {
+  const entry = PM.CODE + 0x100;
+  const cpu = protectedMode(enterLongMode(entry), { ramSize: 4 << 20 });
+  cpu.cpuid = cpuid64;
+  longModeTables(cpu);
+  cpu.mem.load(entry, code64);
+  return cpu;
+}
+
+/** The 64-bit exception stub that halted: its vector, or -1. */
+export function vector64(cpu: X86Cpu): number {
+  const off = cpu.st[EIP]! - 1 - STUBS64;
+  return off >= 0 && off < 32 * 16 && off % 16 === 0 ? off / 16 : -1;
+}
