@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { realMode } from "../test/helpers.js";
+import { LONG, longMode, realMode } from "../test/helpers.js";
 import { EXIT_HLT } from "./cpu.js";
-import { getRegisters, getSystemRegisters, setRegisters, setSystemRegisters } from "./cpu-state.js";
+import {
+  getRegisters,
+  getRegisters64,
+  getSystemRegisters,
+  setRegisters,
+  setRegisters64,
+  setSystemRegisters,
+} from "./cpu-state.js";
 
 describe("state read and write (KVM_GET/SET_REGS, KVM_GET/SET_SREGS shapes)", () => {
   it("round-trips and takes effect: set EAX, run add ax,1, read back", () => {
@@ -25,5 +32,20 @@ describe("state read and write (KVM_GET/SET_REGS, KVM_GET/SET_SREGS shapes)", ()
     expect(s.cr0).toBe(0x6000_0010);
     setSystemRegisters(cpu, { ...s, gdt: { base: 0x1000, limit: 0x17 } });
     expect(getSystemRegisters(cpu)).toEqual({ ...s, gdt: { base: 0x1000, limit: 0x17 } });
+  });
+
+  it("kvm_regs in 64 bits: add r15, rax (49 01 c7) on values set with setRegisters64", () => {
+    // Enter 64-bit mode first (the fixture's prologue), then set the registers.
+    const cpu = longMode([0x49, 0x01, 0xc7, 0xf4]); // add r15, rax; hlt
+    // Run the prologue up to the first 64-bit instruction.
+    while (cpu.st[0] !== LONG.ENTRY) cpu.run(1);
+    const r = getRegisters64(cpu);
+    setRegisters64(cpu, { ...r, rax: 0x1_0000_0001n, r15: 0xffff_ffff_ffff_ffffn });
+    expect(cpu.run(10)).toBe(EXIT_HLT);
+    const after = getRegisters64(cpu);
+    expect(after.r15).toBe(0x1_0000_0000n);
+    expect(after.rflags & 1n).toBe(1n); // CF
+    expect(after.rip).toBe(BigInt(LONG.ENTRY + 4));
+    expect(getRegisters(cpu).eax).toBe(1);
   });
 });

@@ -23,6 +23,7 @@ import {
   IDTR_BASE,
   IDTR_LIMIT,
   PENDING,
+  RIP_HI,
 } from "./state.js";
 
 export interface X86Registers {
@@ -85,12 +86,86 @@ export function getRegisters(cpu: X86Cpu): X86Registers {
   };
 }
 
+/** Set the 32-bit registers; their high halves (and RIP's) become 0. */
 export function setRegisters(cpu: X86Cpu, regs: X86Registers): void {
   GPR_NAMES.forEach((name, n) => {
     cpu.regs[n] = regs[name] | 0;
+    cpu.regsHi[n] = 0;
   });
   cpu.st[EIP] = regs.eip | 0;
+  cpu.st[RIP_HI] = 0;
   setFlags(cpu.st, (regs.eflags & 0x003f_7fd5) | FLAG_FIXED1);
+  cpu.st[PENDING] = 1;
+}
+
+/**
+ * The general registers as `struct kvm_regs` holds them (KVM_GET_REGS), 64 bits each:
+ * rax rbx rcx rdx rsi rdi rsp rbp r8–r15 rip rflags.
+ */
+export interface X86Registers64 {
+  rax: bigint;
+  rbx: bigint;
+  rcx: bigint;
+  rdx: bigint;
+  rsi: bigint;
+  rdi: bigint;
+  rsp: bigint;
+  rbp: bigint;
+  r8: bigint;
+  r9: bigint;
+  r10: bigint;
+  r11: bigint;
+  r12: bigint;
+  r13: bigint;
+  r14: bigint;
+  r15: bigint;
+  rip: bigint;
+  rflags: bigint;
+}
+
+/** kvm_regs field → register number (ModRM numbering). */
+const GPR64: readonly [keyof X86Registers64, number][] = [
+  ["rax", 0],
+  ["rbx", 3],
+  ["rcx", 1],
+  ["rdx", 2],
+  ["rsi", 6],
+  ["rdi", 7],
+  ["rsp", 4],
+  ["rbp", 5],
+  ["r8", 8],
+  ["r9", 9],
+  ["r10", 10],
+  ["r11", 11],
+  ["r12", 12],
+  ["r13", 13],
+  ["r14", 14],
+  ["r15", 15],
+];
+
+function u64(lo: number, hi: number): bigint {
+  return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+}
+
+export function getRegisters64(cpu: X86Cpu): X86Registers64 {
+  const out = {} as X86Registers64;
+  for (const [name, n] of GPR64) out[name] = u64(cpu.regs[n]!, cpu.regsHi[n]!);
+  out.rip = u64(cpu.st[EIP]!, cpu.st[RIP_HI]!);
+  out.rflags = BigInt(getFlags(cpu.st) >>> 0);
+  return out;
+}
+
+/** KVM_SET_REGS: every register, 64 bits (RFLAGS bits 63:22 and reserved ones ignored). */
+export function setRegisters64(cpu: X86Cpu, regs: X86Registers64): void {
+  for (const [name, n] of GPR64) {
+    const v = BigInt.asUintN(64, regs[name]);
+    cpu.regs[n] = Number(v & 0xffff_ffffn) | 0;
+    cpu.regsHi[n] = Number(v >> 32n) | 0;
+  }
+  const rip = BigInt.asUintN(64, regs.rip);
+  cpu.st[EIP] = Number(rip & 0xffff_ffffn) | 0;
+  cpu.st[RIP_HI] = Number(rip >> 32n) | 0;
+  setFlags(cpu.st, Number(regs.rflags & 0x003f_7fd5n) | 0 | FLAG_FIXED1);
   cpu.st[PENDING] = 1;
 }
 

@@ -10,10 +10,13 @@ export {
 } from "./cpu.js";
 export {
   getRegisters,
+  getRegisters64,
   getSystemRegisters,
   setRegisters,
+  setRegisters64,
   setSystemRegisters,
   type X86Registers,
+  type X86Registers64,
   type X86Segment,
   type X86SystemRegisters,
 } from "./cpu-state.js";
