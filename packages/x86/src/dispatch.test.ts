@@ -54,3 +54,15 @@ it("the chained runner is regenerated with a case for each handler that ran ofte
   expect(cpu.regs[0]! >>> 0).toBe(((700_000 * 700_001) / 2) % 2 ** 32);
   expect(cpu.instructionCount).toBe(1 + 2 * 700_000 + 1);
 });
+
+it("the chained runner is regenerated correctly after the handler table grows", () => {
+  // Compiling 64-bit mode's maps registers more handlers: the runner counts anew, and a
+  // handler that already has a case must not get a second one.
+  opcodeDesc(1, 0, true);
+  const code = [0x66, 0xb9, 0x60, 0xae, 0x0a, 0x00, 0x66, 0x01, 0xc8, 0x67, 0xe2, 0xfa, 0xf4];
+  const cpu = realMode(code);
+  let why = cpu.run(100_000);
+  while (why !== EXIT_HLT) why = cpu.run(100_000);
+  expect(chainRunner().name).toBe("runChain");
+  expect(cpu.regs[0]! >>> 0).toBe(((700_000 * 700_001) / 2) % 2 ** 32);
+});

@@ -160,14 +160,15 @@ function growRan(): void {
 
 function buildChainOverUsed(): ChainRunner {
   growRan();
-  const hot: number[] = [];
+  const ids = inSwitch.slice();
   for (let id = 0; id < ran.length; id++) {
     if (ran[id]! >= HOT) {
-      hot.push(id);
+      // A handler with a case already (counted again after the table grew) keeps it.
+      if (!inSwitch.includes(id)) ids.push(id);
       ran[id] = 0;
     }
   }
-  const ids = [...inSwitch, ...hot].sort((a, b) => a - b);
+  ids.sort((a, b) => a - b);
   inSwitch = ids;
   missed[0] = 0;
   retiredAtBuild = retired;
