@@ -118,4 +118,22 @@ describe("IA-32e mode", () => {
     expect(cpu.st[EIP]).toBe(PM.CODE + 0x100 + 2);
     expect(cpu.regs[ESP]).toBe(PM.STACK0);
   });
+
+  it("pop qword [0x500000] faults (#PF) with RSP as it was before the pop", () => {
+    // push rax; pop qword [0x500000] (not mapped: the fixture maps 0–4 MiB).
+    const cpu = longMode([0x50, 0x8f, 0x04, 0x25, ...d(0x50_0000), 0xf4]);
+    expect(cpu.run(1000)).toBe(EXIT_HLT);
+    expect(vector64(cpu)).toBe(14);
+    // Frame: error code, RIP, CS, RFLAGS, RSP (the interrupted one), SS.
+    expect(read32(cpu, cpu.regs[ESP]! + 32)).toBe(PM.STACK0 - 8);
+  });
+
+  it("leave with RBP on a missing page faults without changing RSP", () => {
+    // mov rbp, 0x500000; leave
+    const cpu = longMode([0x48, 0xc7, 0xc5, ...d(0x50_0000), 0xc9, 0xf4]);
+    expect(cpu.run(1000)).toBe(EXIT_HLT);
+    expect(vector64(cpu)).toBe(14);
+    expect(read32(cpu, cpu.regs[ESP]! + 8)).toBe(LONG.ENTRY + 7); // RIP of leave
+    expect(read32(cpu, cpu.regs[ESP]! + 32)).toBe(PM.STACK0);
+  });
 });

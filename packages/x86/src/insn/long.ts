@@ -59,16 +59,16 @@ import { jumped, REG8 } from "./common.js";
 const TWO32 = 4294967296;
 
 /** Result of the last operation: low half, high half. */
-const RES = new Int32Array(2);
+export const RES = new Int32Array(2);
 
-function faulted(cpu: X86Cpu): boolean {
+export function faulted(cpu: X86Cpu): boolean {
   return cpu.st[STOP] === STOP_FAULT;
 }
 
 // Registers ------------------------------------------------------------------------------
 
 /** Read register n (ModRM numbering; REG8 index for bytes) at `size`; high half in VAL_HI. */
-function getReg(cpu: X86Cpu, n: number, size: number): number {
+export function getReg(cpu: X86Cpu, n: number, size: number): number {
   if (size === 64) {
     cpu.st[VAL_HI] = cpu.regsHi[n]!;
     return cpu.regs[n]!;
@@ -80,7 +80,7 @@ function getReg(cpu: X86Cpu, n: number, size: number): number {
 }
 
 /** Write register n at `size`: a 32-bit write clears bits 63:32. */
-function setReg(cpu: X86Cpu, n: number, size: number, lo: number, hi: number): void {
+export function setReg(cpu: X86Cpu, n: number, size: number, lo: number, hi: number): void {
   if (size === 64) {
     cpu.regs[n] = lo;
     cpu.regsHi[n] = hi;
@@ -95,7 +95,7 @@ function setReg(cpu: X86Cpu, n: number, size: number, lo: number, hi: number): v
 }
 
 /** Operand size of slot i in 64-bit mode (v-sized rows). */
-function opSize(cpu: X86Cpu, i: number): number {
+export function opSize(cpu: X86Cpu, i: number): number {
   const f = cpu.dc.flags[i]!;
   return (f & F_O64) !== 0 ? 64 : (f & F_O32) !== 0 ? 32 : 16;
 }
@@ -107,7 +107,7 @@ function mask(size: number, v: number): number {
 // Memory operands ------------------------------------------------------------------------
 
 /** Read the E operand of slot i (size bytes); high half in VAL_HI. */
-function readE(cpu: X86Cpu, i: number, size: number, isMem: boolean): number {
+export function readE(cpu: X86Cpu, i: number, size: number, isMem: boolean): number {
   if (!isMem) return getReg(cpu, cpu.dc.rm[i]!, size);
   const lo = ea64(cpu, i);
   const hi = cpu.st[EA_HI]!;
@@ -118,7 +118,14 @@ function readE(cpu: X86Cpu, i: number, size: number, isMem: boolean): number {
 }
 
 /** Write the E operand of slot i (a plain store, not read first). */
-function writeE(cpu: X86Cpu, i: number, size: number, isMem: boolean, v: number, vh: number): void {
+export function writeE(
+  cpu: X86Cpu,
+  i: number,
+  size: number,
+  isMem: boolean,
+  v: number,
+  vh: number,
+): void {
   if (!isMem) {
     setReg(cpu, cpu.dc.rm[i]!, size, v, vh);
     return;
@@ -131,7 +138,7 @@ function writeE(cpu: X86Cpu, i: number, size: number, isMem: boolean, v: number,
 }
 
 /** Read a memory E operand for read-modify-write; rmwWrite64 stores the result. */
-function rmwE(cpu: X86Cpu, i: number, size: number): number {
+export function rmwE(cpu: X86Cpu, i: number, size: number): number {
   const lo = ea64(cpu, i);
   const v = rmwRead64(cpu, cpu.dc.seg[i]!, lo, cpu.st[EA_HI]!, size >> 3);
   if (size !== 64) cpu.st[VAL_HI] = 0;
@@ -141,7 +148,7 @@ function rmwE(cpu: X86Cpu, i: number, size: number): number {
 // Flags of 64-bit results ----------------------------------------------------------------
 
 /** Record flags of a 64-bit result lo/hi with CF, AF, OF given (0/1 each). */
-function flags64(cpu: X86Cpu, lo: number, hi: number, cf: number, af: number, of: number): void {
+export function flags64(cpu: X86Cpu, lo: number, hi: number, cf: number, af: number, of: number): void {
   const st = cpu.st;
   st[LF_OP] = LF_RESULT;
   st[LF_SIZE] = 32;
@@ -151,16 +158,16 @@ function flags64(cpu: X86Cpu, lo: number, hi: number, cf: number, af: number, of
 
 // The ALU group (ModRM.reg order) --------------------------------------------------------
 
-const ADD = 0;
+export const ADD = 0;
 const OR = 1;
 const ADC = 2;
 const SBB = 3;
 const AND = 4;
-const SUB = 5;
+export const SUB = 5;
 const CMP = 7;
 
 /** d op s at `size` into RES, with the flags. `dh`, `sh`: high halves for size 64. */
-function alu(
+export function alu(
   cpu: X86Cpu,
   op: number,
   size: number,
@@ -531,12 +538,12 @@ const cwd: Handler = (cpu, i) => {
 // RIP, the stack, branches ---------------------------------------------------------------
 
 /** Next RIP (this instruction's end): low half returned, high half in st[EA_HI]. */
-function nextRip(cpu: X86Cpu, i: number): number {
+export function nextRip(cpu: X86Cpu, i: number): number {
   return addr64(cpu, cpu.st[EIP]!, cpu.st[RIP_HI]!, cpu.dc.len[i]!);
 }
 
 /** Jump to hi:lo; #GP(0) when it is not canonical. */
-function jumpTo(cpu: X86Cpu, lo: number, hi: number): boolean {
+export function jumpTo(cpu: X86Cpu, lo: number, hi: number): boolean {
   if (!canonical(hi)) {
     raiseFault(cpu, GP_VECTOR, 0);
     return false;
@@ -548,7 +555,7 @@ function jumpTo(cpu: X86Cpu, lo: number, hi: number): boolean {
 }
 
 /** RIP-relative target: next RIP + sign-extended imm. */
-function relTarget(cpu: X86Cpu, i: number): number {
+export function relTarget(cpu: X86Cpu, i: number): number {
   const lo = nextRip(cpu, i);
   const imm = cpu.dc.imm[i]!;
   return addr64(cpu, lo, (cpu.st[EA_HI]! + (imm >> 31)) | 0, imm >>> 0);
@@ -566,7 +573,7 @@ const jmpRel: Handler = (cpu, i) => {
 };
 
 /** Push hi:lo (8 bytes) or a 16-bit value (66 prefix) onto the 64-bit stack. */
-function push(cpu: X86Cpu, size: number, lo: number, hi: number): boolean {
+export function push(cpu: X86Cpu, size: number, lo: number, hi: number): boolean {
   const st = cpu.st;
   const n = size >> 3;
   const sp = addr64(cpu, cpu.regs[ESP]!, cpu.regsHi[ESP]!, -n);
@@ -580,7 +587,7 @@ function push(cpu: X86Cpu, size: number, lo: number, hi: number): boolean {
 }
 
 /** Pop 8 (or 2) bytes: low half returned, high half in st[VAL_HI]; RSP moves on success. */
-function pop(cpu: X86Cpu, size: number): number {
+export function pop(cpu: X86Cpu, size: number): number {
   const st = cpu.st;
   const lo = cpu.regs[ESP]!;
   const hi = cpu.regsHi[ESP]!;
@@ -673,34 +680,48 @@ function popE(isMem: boolean): Handler {
   return (cpu, i) => {
     const size = opSize(cpu, i);
     const st = cpu.st;
-    const oldLo = cpu.regs[ESP]!;
-    const oldHi = cpu.regsHi[ESP]!;
-    const v = pop(cpu, size);
+    const lo = cpu.regs[ESP]!;
+    const hi = cpu.regsHi[ESP]!;
+    const v = size === 64 ? readQ(cpu, SS, lo, hi) : read64(cpu, SS, lo, hi, 2);
     if (faulted(cpu)) return;
-    const vh = st[VAL_HI]!;
-    writeE(cpu, i, size, isMem, v, vh);
-    if (faulted(cpu)) {
-      cpu.regs[ESP] = oldLo;
-      cpu.regsHi[ESP] = oldHi;
+    const vh = size === 64 ? st[VAL_HI]! : 0;
+    const newLo = addr64(cpu, lo, hi, size >> 3);
+    const newHi = st[EA_HI]!;
+    if (!isMem) {
+      cpu.regs[ESP] = newLo;
+      cpu.regsHi[ESP] = newHi;
+      setReg(cpu, cpu.dc.rm[i]!, size, v, vh);
+      return;
     }
+    // An RSP-based destination is addressed with RSP after the pop (SDM POP), but RSP
+    // changes only once the store has succeeded: a fault leaves it as it was.
+    cpu.regs[ESP] = newLo;
+    cpu.regsHi[ESP] = newHi;
+    const eLo = ea64(cpu, i);
+    const eHi = st[EA_HI]!;
+    cpu.regs[ESP] = lo;
+    cpu.regsHi[ESP] = hi;
+    const seg = cpu.dc.seg[i]!;
+    if (size === 64) writeQ(cpu, seg, eLo, eHi, v, vh);
+    else write64(cpu, seg, eLo, eHi, size >> 3, v);
+    if (faulted(cpu)) return;
+    cpu.regs[ESP] = newLo;
+    cpu.regsHi[ESP] = newHi;
   };
 }
 
-/** LEAVE: RSP = RBP, pop RBP. */
+/** LEAVE: RSP = RBP, pop RBP; nothing changes if the read faults. */
 const leave: Handler = (cpu, i) => {
   const size = opSize(cpu, i);
   const st = cpu.st;
-  const oldLo = cpu.regs[ESP]!;
-  const oldHi = cpu.regsHi[ESP]!;
-  cpu.regs[ESP] = cpu.regs[EBP]!;
-  cpu.regsHi[ESP] = cpu.regsHi[EBP]!;
-  const v = pop(cpu, size);
-  if (faulted(cpu)) {
-    cpu.regs[ESP] = oldLo;
-    cpu.regsHi[ESP] = oldHi;
-    return;
-  }
-  setReg(cpu, EBP, size, v, st[VAL_HI]!);
+  const lo = cpu.regs[EBP]!;
+  const hi = cpu.regsHi[EBP]!;
+  const v = size === 64 ? readQ(cpu, SS, lo, hi) : read64(cpu, SS, lo, hi, 2);
+  if (faulted(cpu)) return;
+  const vh = size === 64 ? st[VAL_HI]! : 0;
+  cpu.regs[ESP] = addr64(cpu, lo, hi, size >> 3);
+  cpu.regsHi[ESP] = st[EA_HI]!;
+  setReg(cpu, EBP, size, v, vh);
 };
 
 // The table --------------------------------------------------------------------------------

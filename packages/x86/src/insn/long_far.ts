@@ -1,31 +1,64 @@
 /**
- * IRET in IA-32e mode (SDM Vol. 2 IRET, "IA-32e-MODE" operation): the frame of 64-bit
- * event delivery — RIP, CS, RFLAGS, RSP, SS, always all five, 8 bytes each for IRETQ (4
- * for IRETD, 2 with 66) — back to the same or an outer privilege level, into 64-bit or
- * compatibility mode. NT set is #GP(0): there are no task returns in IA-32e mode.
+ * System and far-transfer instructions of 64-bit mode (SDM Vol. 2 per instruction; Vol. 3
+ * §5.8.8, §6.14, §7.7):
+ * - IRETQ: the frame of 64-bit event delivery — RIP, CS, RFLAGS, RSP, SS, always all five,
+ *   8 bytes each (4 for IRETD, 2 with 66) — back to the same or an outer privilege level,
+ *   into 64-bit or compatibility mode. NT set is #GP(0): no task returns in IA-32e mode.
+ * - MOV to/from CR0, CR2, CR3, CR4, CR8 (the TPR) and DR0–DR7 with 64-bit registers;
+ *   setting a reserved bit in 63:32 is #GP(0).
+ * - LGDT/LIDT/SGDT/SIDT with the 10-byte pseudo-descriptor (limit, 8-byte base);
+ *   LLDT/LTR with 16-byte system descriptors; SLDT/STR/SMSW/LMSW/CLTS; INVLPG; SWAPGS.
+ * - SYSCALL/SYSRET (flat CS/SS caches from IA32_STAR, no descriptor table read).
+ * - Far JMP/CALL/RET to 64-bit or compatibility-mode code segments by selector. Call
+ *   gates (16-byte in IA-32e mode) are not implemented: #GP(selector), as for task gates
+ *   and TSSs, which IA-32e mode does not allow.
+ *
+ * Deviations: DR0–DR3 keep bits 31:0 of a breakpoint address (the state has no high
+ * halves for them); CR3 keeps bits 31:0 (the physical address space here is 32-bit), and
+ * bits above MAXPHYADDR are #GP(0); descriptor tables are read through bits 31:0 of
+ * their base (descriptor.ts).
  */
-import { recomputeSegment } from "../access.js";
-import { addr64, canonical, read64, readQ } from "../access64.js";
+import { linRead8, linRead32, linWrite8, recomputeSegment } from "../access.js";
+import { addr64, canonical, ea64, linear64, read64, readQ, write64, writeQ } from "../access64.js";
 import type { X86Cpu } from "../cpu.js";
 import {
   DESC,
   descDpl,
+  descLimit,
   descPresent,
   descType,
   fetchDescriptor,
   loadNullSegment,
   loadSegmentCache,
+  SYS_LDT,
+  SYS_TSS32_AVAIL,
 } from "../descriptor.js";
 import { raiseFault } from "../exception.js";
 import type { HandlerSpec } from "../handlers.js";
-import { F_O32, F_O64 } from "../instr.js";
+import { EV_CR_ACCESS, EV_DR_ACCESS, EV_INVLPG } from "../hooks.js";
+import { F_MEM, F_O32, F_O64 } from "../instr.js";
 import { getFlags, setFlags } from "../lazy_flags.js";
-import { setCpl } from "../paging.js";
+import { ACC_WRITE, dataAcc, invalidatePage, setCpl, translateLinear } from "../paging.js";
 import {
+  AR_DB,
+  AR_DPL_SHIFT,
+  AR_G,
+  AR_L,
+  AR_P,
+  AR_S,
+  AR_TYPE_ACCESSED,
+  AR_TYPE_CODE,
   AR_TYPE_EC,
+  AR_TYPE_RW,
+  CR0_PE,
+  CR0_TS,
+  CR4_DE,
   CS,
   DS,
+  ECX,
+  EFER_SCE,
   ES,
+  ESP,
   FLAG_AC,
   FLAG_AF,
   FLAG_CF,
@@ -45,22 +78,70 @@ import {
   FS,
   GP_VECTOR,
   GS,
+  LDTR,
   NP_VECTOR,
   SS,
   SS_VECTOR,
+  TR,
+  UD_VECTOR,
 } from "../regs.js";
-import { CPL, EA_HI, EIP, NMI_BLOCKED, RIP_HI, STOP, STOP_FAULT, VAL_HI } from "../state.js";
+import {
+  CPL,
+  CR0,
+  CR2,
+  CR2_HI,
+  CR3,
+  CR4,
+  CR8,
+  DR_BASE,
+  EA_HI,
+  EFER,
+  EIP,
+  GDTR_BASE,
+  GDTR_BASE_HI,
+  GDTR_LIMIT,
+  IDTR_BASE,
+  IDTR_BASE_HI,
+  IDTR_LIMIT,
+  NMI_BLOCKED,
+  PENDING,
+  RIP_HI,
+  STOP,
+  STOP_FAULT,
+  STOP_NEXT,
+  VAL_HI,
+} from "../state.js";
 import { jumped } from "./common.js";
+import { nextRip, opSize, readE, setReg, writeE } from "./long.js";
+import {
+  intercepted,
+  MSR_IA32_FMASK,
+  MSR_IA32_KERNEL_GS_BASE,
+  MSR_IA32_LSTAR,
+  MSR_IA32_STAR,
+} from "./proc_ctrl.js";
+import {
+  DT_LGDT,
+  DT_LIDT,
+  DT_LLDT,
+  DT_LTR,
+  DT_SGDT,
+  DT_SIDT,
+  DT_SLDT,
+  DT_STR,
+  descTableExit,
+  generalDetect,
+  umipFault,
+  writeCr0,
+  writeCr3,
+  writeCr4,
+} from "./protect_ctrl.js";
 
 /** Flags IRET always restores. */
 const BASE =
   FLAG_CF | FLAG_PF | FLAG_AF | FLAG_ZF | FLAG_SF | FLAG_TF | FLAG_DF | FLAG_OF | FLAG_NT;
 
 const FRAME = new Int32Array(10);
-
-function faulted(cpu: X86Cpu): boolean {
-  return cpu.st[STOP] === STOP_FAULT;
-}
 
 function iretLong(cpu: X86Cpu, i: number) {
   const st = cpu.st;
@@ -170,6 +251,717 @@ function iretLong(cpu: X86Cpu, i: number) {
   jumped(cpu);
 }
 
+// Shared ---------------------------------------------------------------------------------
+
+/** Recompute every segment register's checks, CS first (its L bit decides the others). */
+function recomputeAll(cpu: X86Cpu): void {
+  recomputeSegment(cpu, CS);
+  for (let s = 0; s < 8; s++) if (s !== CS) recomputeSegment(cpu, s);
+}
+
+function needCpl0(cpu: X86Cpu): boolean {
+  if (cpu.st[CPL] === 0) return true;
+  raiseFault(cpu, GP_VECTOR, 0);
+  return false;
+}
+
+const TWO32 = 4294967296;
+const R11 = 11;
+
+/** An MSR kept in cpu.msrs: the low half returned, the high half in MSR_HI[0]. */
+const MSR_HI = new Int32Array(1);
+function msr64(cpu: X86Cpu, n: number): number {
+  // BigInt here, not per instruction of the hot loop: SYSCALL/SWAPGS read MSRs once.
+  const v = cpu.msrs.get(n) ?? 0n;
+  MSR_HI[0] = Number(BigInt.asIntN(32, v >> 32n));
+  return Number(BigInt.asIntN(32, v));
+}
+function setMsr64(cpu: X86Cpu, n: number, lo: number, hi: number): void {
+  cpu.msrs.set(n, (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0));
+}
+
+// MOV CR, MOV DR ---------------------------------------------------------------------------
+
+/** MOV r64, CRn (n = 0, 2, 3, 4, 8; others #UD). The ModRM mod field is ignored. */
+const movRdCd = (cpu: X86Cpu, i: number) => {
+  const n = cpu.dc.reg[i]!;
+  if (n !== 0 && n !== 2 && n !== 3 && n !== 4 && n !== 8) return raiseFault(cpu, UD_VECTOR, -1);
+  if (!needCpl0(cpu)) return;
+  const gpr = cpu.dc.rm[i]!;
+  const x = cpu.exitInfo;
+  x[1] = n;
+  x[2] = 1;
+  x[3] = gpr;
+  x[4] = 0;
+  if (intercepted(cpu, EV_CR_ACCESS)) return;
+  const st = cpu.st;
+  switch (n) {
+    case 0:
+      setReg(cpu, gpr, 64, st[CR0]!, 0);
+      return;
+    case 2:
+      setReg(cpu, gpr, 64, st[CR2]!, st[CR2_HI]!);
+      return;
+    case 3:
+      setReg(cpu, gpr, 64, st[CR3]!, 0);
+      return;
+    case 4:
+      setReg(cpu, gpr, 64, st[CR4]!, 0);
+      return;
+    default:
+      setReg(cpu, gpr, 64, st[CR8]! & 0xf, 0);
+  }
+};
+
+/** Physical-address bits of CR3's high half this processor has (MAXPHYADDR 36). */
+const CR3_HI_VALID = 0xf;
+
+/** MOV CRn, r64: bits 63:32 of CR0/CR4, 63:4 of CR8 and CR3 above MAXPHYADDR are #GP(0). */
+const movCdRd = (cpu: X86Cpu, i: number) => {
+  const n = cpu.dc.reg[i]!;
+  if (n !== 0 && n !== 2 && n !== 3 && n !== 4 && n !== 8) return raiseFault(cpu, UD_VECTOR, -1);
+  if (!needCpl0(cpu)) return;
+  const gpr = cpu.dc.rm[i]!;
+  const v = cpu.regs[gpr]!;
+  const vh = cpu.regsHi[gpr]!;
+  const x = cpu.exitInfo;
+  x[1] = n;
+  x[2] = 0;
+  x[3] = gpr;
+  x[4] = v;
+  if (intercepted(cpu, EV_CR_ACCESS)) return;
+  const st = cpu.st;
+  switch (n) {
+    case 0:
+      if (vh !== 0) return raiseFault(cpu, GP_VECTOR, 0);
+      writeCr0(cpu, v);
+      return;
+    case 2:
+      st[CR2] = v;
+      st[CR2_HI] = vh;
+      return;
+    case 3:
+      if ((vh & ~CR3_HI_VALID) !== 0) return raiseFault(cpu, GP_VECTOR, 0);
+      writeCr3(cpu, v);
+      return;
+    case 4:
+      if (vh !== 0) return raiseFault(cpu, GP_VECTOR, 0);
+      writeCr4(cpu, v);
+      return;
+    default:
+      if (vh !== 0 || (v & ~0xf) !== 0) return raiseFault(cpu, GP_VECTOR, 0);
+      st[CR8] = v;
+      // A lower task priority may unmask a pending interrupt.
+      st[PENDING] = 1;
+      st[STOP] = STOP_NEXT;
+  }
+};
+
+/** Where DRn lives, or -1 for #UD (DR8–DR15; DR4/DR5 with CR4.DE). */
+function drSlot(cpu: X86Cpu, n: number): number {
+  if (n > 7) return -1;
+  if (n === 4 || n === 5) return (cpu.st[CR4]! & CR4_DE) !== 0 ? -1 : DR_BASE + n + 2;
+  return DR_BASE + n;
+}
+
+const movRdDd = (cpu: X86Cpu, i: number) => {
+  const n = cpu.dc.reg[i]!;
+  const slot = drSlot(cpu, n);
+  if (slot < 0) return raiseFault(cpu, UD_VECTOR, -1);
+  if (!needCpl0(cpu)) return;
+  if (generalDetect(cpu)) return;
+  const gpr = cpu.dc.rm[i]!;
+  const x = cpu.exitInfo;
+  x[1] = n;
+  x[2] = 1;
+  x[3] = gpr;
+  if (intercepted(cpu, EV_DR_ACCESS)) return;
+  setReg(cpu, gpr, 64, cpu.st[slot]!, 0);
+};
+
+/** MOV DRn, r64: DR6/DR7 bits 63:32 are #GP(0); their fixed bits as in 32-bit code. */
+const movDdRd = (cpu: X86Cpu, i: number) => {
+  const n = cpu.dc.reg[i]!;
+  const slot = drSlot(cpu, n);
+  if (slot < 0) return raiseFault(cpu, UD_VECTOR, -1);
+  if (!needCpl0(cpu)) return;
+  if (generalDetect(cpu)) return;
+  const gpr = cpu.dc.rm[i]!;
+  const v = cpu.regs[gpr]!;
+  const vh = cpu.regsHi[gpr]!;
+  if (slot >= DR_BASE + 6 && vh !== 0) return raiseFault(cpu, GP_VECTOR, 0);
+  const x = cpu.exitInfo;
+  x[1] = n;
+  x[2] = 0;
+  x[3] = gpr;
+  if (intercepted(cpu, EV_DR_ACCESS)) return;
+  const st = cpu.st;
+  if (slot === DR_BASE + 6) st[slot] = (v & 0x0000_e00f) | (0xffff_0ff0 | 0);
+  else if (slot === DR_BASE + 7) st[slot] = (v & (0xffff_2bff | 0)) | 0x400;
+  else st[slot] = v;
+  st[STOP] = STOP_NEXT;
+};
+
+/** SMSW: CR0 zero-extended into a register at the operand size; 16 bits to memory. */
+function smsw(isMem: boolean) {
+  return (cpu: X86Cpu, i: number) => {
+    if (umipFault(cpu)) return;
+    const v = cpu.st[CR0]!;
+    if (isMem) writeE(cpu, i, 16, true, v & 0xffff, 0);
+    else {
+      const size = opSize(cpu, i);
+      setReg(cpu, cpu.dc.rm[i]!, size, size === 16 ? v & 0xffff : v, 0);
+    }
+  };
+}
+
+/** LMSW Ew: CR0 bits 3:0; PE can be set but not cleared. */
+function lmsw(isMem: boolean) {
+  return (cpu: X86Cpu, i: number) => {
+    if (!needCpl0(cpu)) return;
+    const v = readE(cpu, i, 16, isMem);
+    if (cpu.st[STOP] === STOP_FAULT) return;
+    const x = cpu.exitInfo;
+    x[1] = 0;
+    x[2] = 3;
+    x[3] = isMem ? -1 : cpu.dc.rm[i]!;
+    x[4] = v;
+    if (intercepted(cpu, EV_CR_ACCESS)) return;
+    const old = cpu.st[CR0]!;
+    writeCr0(cpu, (old & ~0xe) | (v & 0xf) | (old & CR0_PE));
+  };
+}
+
+const clts = (cpu: X86Cpu) => {
+  if (!needCpl0(cpu)) return;
+  const x = cpu.exitInfo;
+  x[1] = 0;
+  x[2] = 2;
+  x[3] = -1;
+  x[4] = 0;
+  if (intercepted(cpu, EV_CR_ACCESS)) return;
+  cpu.st[CR0] = cpu.st[CR0]! & ~CR0_TS;
+};
+
+// Descriptor tables ------------------------------------------------------------------------
+
+/** LGDT/LIDT m16&64: the limit, then an 8-byte base (the operand size is ignored). */
+function lgdt(idt: boolean) {
+  return (cpu: X86Cpu, i: number) => {
+    if (!needCpl0(cpu)) return;
+    if (descTableExit(cpu, idt ? DT_LIDT : DT_LGDT)) return;
+    const st = cpu.st;
+    const lo = ea64(cpu, i);
+    const hi = st[EA_HI]!;
+    const seg = cpu.dc.seg[i]!;
+    const limit = read64(cpu, seg, lo, hi, 2);
+    if (faulted(cpu)) return;
+    const at = addr64(cpu, lo, hi, 2);
+    const base = readQ(cpu, seg, at, st[EA_HI]!);
+    if (faulted(cpu)) return;
+    st[idt ? IDTR_LIMIT : GDTR_LIMIT] = limit;
+    st[idt ? IDTR_BASE : GDTR_BASE] = base;
+    st[idt ? IDTR_BASE_HI : GDTR_BASE_HI] = st[VAL_HI]!;
+  };
+}
+
+/** Fault unless `size` bytes at seg:hi:lo may be written (page by page). */
+function probeWrite64(cpu: X86Cpu, seg: number, lo: number, hi: number, size: number): boolean {
+  const st = cpu.st;
+  const lin = linear64(cpu, seg, lo, hi);
+  if (faulted(cpu)) return false;
+  const linHi = st[EA_HI]!;
+  translateLinear(cpu, lin, dataAcc(cpu, ACC_WRITE), linHi);
+  if (faulted(cpu)) return false;
+  if ((lin & 0xfff) + size > 0x1000) {
+    const last = addr64(cpu, lin, linHi, size - 1);
+    translateLinear(cpu, last, dataAcc(cpu, ACC_WRITE), st[EA_HI]!);
+    if (faulted(cpu)) return false;
+  }
+  return true;
+}
+
+/** SGDT/SIDT m16&64: 10 bytes, checked before any is written. */
+function sgdt(idt: boolean) {
+  return (cpu: X86Cpu, i: number) => {
+    if (umipFault(cpu)) return;
+    if (descTableExit(cpu, idt ? DT_SIDT : DT_SGDT)) return;
+    const st = cpu.st;
+    const lo = ea64(cpu, i);
+    const hi = st[EA_HI]!;
+    const seg = cpu.dc.seg[i]!;
+    if (!probeWrite64(cpu, seg, lo, hi, 10)) return;
+    write64(cpu, seg, lo, hi, 2, st[idt ? IDTR_LIMIT : GDTR_LIMIT]!);
+    if (faulted(cpu)) return;
+    const at = addr64(cpu, lo, hi, 2);
+    writeQ(
+      cpu,
+      seg,
+      at,
+      st[EA_HI]!,
+      st[idt ? IDTR_BASE : GDTR_BASE]!,
+      st[idt ? IDTR_BASE_HI : GDTR_BASE_HI]!,
+    );
+  };
+}
+
+/** SLDT/STR: a 16-bit store to memory, zero-extended into a 32/64-bit register. */
+function sldtStr(which: number, seg: number, isMem: boolean) {
+  return (cpu: X86Cpu, i: number) => {
+    if (umipFault(cpu)) return;
+    if (descTableExit(cpu, which)) return;
+    const v = cpu.segSel[seg]! & 0xffff;
+    if (isMem) writeE(cpu, i, 16, true, v, 0);
+    else setReg(cpu, cpu.dc.rm[i]!, opSize(cpu, i), v, 0);
+  };
+}
+
+/** The upper 8 bytes of the 16-byte system descriptor last fetched: [0] base 63:32, [1]. */
+const UPPER = new Int32Array(2);
+
+/**
+ * Fetch the 16-byte system descriptor `sel` names in the GDT into DESC and UPPER; raises
+ * #GP(selector) when it is beyond the limit and returns false (also after a #PF).
+ */
+function fetchSystem16(cpu: X86Cpu, sel: number): boolean {
+  const err = sel & 0xfffc;
+  if ((sel & 0xfff8) + 15 > cpu.st[GDTR_LIMIT]! >>> 0 || !fetchDescriptor(cpu, sel)) {
+    if (!faulted(cpu)) raiseFault(cpu, GP_VECTOR, err);
+    return false;
+  }
+  const at = DESC[2]!;
+  UPPER[0] = linRead32(cpu, (at + 8) | 0);
+  UPPER[1] = linRead32(cpu, (at + 12) | 0);
+  return !faulted(cpu);
+}
+
+/** The selector operand (Ew) of LLDT/LTR. */
+function selectorOperand(cpu: X86Cpu, i: number): number {
+  return readE(cpu, i, 16, (cpu.dc.flags[i]! & F_MEM) !== 0);
+}
+
+/**
+ * The checks LLDT and LTR share on a fetched 16-byte descriptor: type `want`, the upper
+ * type field 0, a canonical base; present (#NP). False after the fault.
+ */
+function checkSystem16(cpu: X86Cpu, sel: number, want: number): boolean {
+  const err = sel & 0xfffc;
+  const hi = DESC[1]!;
+  const baseHi = UPPER[0]!;
+  if (descType(hi) !== want || (UPPER[1]! & 0x1f00) !== 0 || !canonical(baseHi)) {
+    raiseFault(cpu, GP_VECTOR, err);
+    return false;
+  }
+  if (!descPresent(hi)) {
+    raiseFault(cpu, NP_VECTOR, err);
+    return false;
+  }
+  return true;
+}
+
+/** LLDT Ew: an LDT descriptor (16 bytes) from the GDT; null leaves LDTR unusable. */
+const lldt = (cpu: X86Cpu, i: number) => {
+  if (!needCpl0(cpu)) return;
+  if (descTableExit(cpu, DT_LLDT)) return;
+  const sel = selectorOperand(cpu, i);
+  if (faulted(cpu)) return;
+  const err = sel & 0xfffc;
+  if (err === 0) {
+    loadNullSegment(cpu, LDTR, sel);
+    recomputeSegment(cpu, LDTR);
+    return;
+  }
+  if ((sel & 4) !== 0) return raiseFault(cpu, GP_VECTOR, err);
+  if (!fetchSystem16(cpu, sel) || !checkSystem16(cpu, sel, SYS_LDT)) return;
+  loadSegmentCache(cpu, LDTR, sel, DESC[0]!, DESC[1]!);
+  cpu.segBaseHi[LDTR] = UPPER[0]!;
+  recomputeSegment(cpu, LDTR);
+};
+
+/** LTR Ew: an available 64-bit TSS (16 bytes) from the GDT, marked busy there. */
+const ltr = (cpu: X86Cpu, i: number) => {
+  if (!needCpl0(cpu)) return;
+  if (descTableExit(cpu, DT_LTR)) return;
+  const sel = selectorOperand(cpu, i);
+  if (faulted(cpu)) return;
+  const err = sel & 0xfffc;
+  if (err === 0) return raiseFault(cpu, GP_VECTOR, 0);
+  if ((sel & 4) !== 0) return raiseFault(cpu, GP_VECTOR, err);
+  if (!fetchSystem16(cpu, sel) || !checkSystem16(cpu, sel, SYS_TSS32_AVAIL)) return;
+  const at = (DESC[2]! + 5) | 0;
+  linWrite8(cpu, at, linRead8(cpu, at) | 2);
+  if (faulted(cpu)) return;
+  loadSegmentCache(cpu, TR, sel, DESC[0]!, DESC[1]! | 0x200);
+  cpu.segBaseHi[TR] = UPPER[0]!;
+  recomputeSegment(cpu, TR);
+};
+
+/** INVLPG m: the linear address (FS/GS base added); a non-canonical one is a no-op. */
+const invlpg = (cpu: X86Cpu, i: number) => {
+  if (!needCpl0(cpu)) return;
+  const st = cpu.st;
+  let lo = ea64(cpu, i);
+  let hi = st[EA_HI]!;
+  const seg = cpu.dc.seg[i]!;
+  if (seg === FS || seg === GS) {
+    const s = (lo >>> 0) + (cpu.segBase[seg]! >>> 0);
+    hi = (hi + cpu.segBaseHi[seg]! + (s >= TWO32 ? 1 : 0)) | 0;
+    lo = s | 0;
+  }
+  cpu.exitInfo[1] = lo;
+  if (intercepted(cpu, EV_INVLPG)) return;
+  if (canonical(hi)) invalidatePage(cpu, lo);
+  // Blocks found through the old translation may be running: finish this one.
+  st[STOP] = STOP_NEXT;
+};
+
+/** SWAPGS (0F 01 F8): exchange the GS base with IA32_KERNEL_GS_BASE; CPL 0. */
+const swapgs = (cpu: X86Cpu) => {
+  if (!needCpl0(cpu)) return;
+  const lo = msr64(cpu, MSR_IA32_KERNEL_GS_BASE);
+  const hi = MSR_HI[0]!;
+  setMsr64(cpu, MSR_IA32_KERNEL_GS_BASE, cpu.segBase[GS]!, cpu.segBaseHi[GS]!);
+  cpu.segBase[GS] = lo;
+  cpu.segBaseHi[GS] = hi;
+};
+
+// SYSCALL / SYSRET -------------------------------------------------------------------------
+
+/** Execute/read accessed code, S, P, G; DPL 0. L (64-bit) or D (compatibility) added. */
+const AR_FLAT_CODE = AR_TYPE_CODE | AR_TYPE_RW | AR_TYPE_ACCESSED | AR_S | AR_P | AR_G;
+/** Read/write accessed data, S, P, B, G; DPL 0. */
+const AR_FLAT_STACK = AR_TYPE_RW | AR_TYPE_ACCESSED | AR_S | AR_P | AR_DB | AR_G;
+const DPL3 = 3 << AR_DPL_SHIFT;
+
+function loadFlat(cpu: X86Cpu, seg: number, selector: number, ar: number): void {
+  cpu.segSel[seg] = selector;
+  cpu.segBase[seg] = 0;
+  cpu.segBaseHi[seg] = 0;
+  cpu.segLimit[seg] = 0xffff_ffff | 0;
+  cpu.segAr[seg] = ar;
+}
+
+/** RFLAGS bits SYSRET restores from R11 (SDM: R11 AND 3C7FD7H, then bit 1 set). */
+const SYSRET_FLAGS = 0x3c_7fd7;
+
+/**
+ * SYSCALL (SDM Vol. 2): RCX = next RIP, R11 = RFLAGS, RFLAGS &= ~IA32_FMASK (and RF),
+ * CS = STAR[47:32] & FFFCh (flat 64-bit ring-0 code), SS = that + 8, CPL 0, RIP = LSTAR.
+ * #UD unless EFER.SCE (this handler runs only in 64-bit mode).
+ */
+const syscall = (cpu: X86Cpu, i: number) => {
+  const st = cpu.st;
+  if ((st[EFER]! & EFER_SCE) === 0) return raiseFault(cpu, UD_VECTOR, -1);
+  const ret = nextRip(cpu, i);
+  const retHi = st[EA_HI]!;
+  const flags = getFlags(st);
+  const lstar = msr64(cpu, MSR_IA32_LSTAR);
+  const lstarHi = MSR_HI[0]!;
+  const fmask = msr64(cpu, MSR_IA32_FMASK);
+  msr64(cpu, MSR_IA32_STAR);
+  const cs = MSR_HI[0]! & 0xffff;
+  setReg(cpu, ECX, 64, ret, retHi);
+  setReg(cpu, R11, 64, flags, 0);
+  setFlags(st, flags & ~fmask & ~FLAG_RF);
+  loadFlat(cpu, CS, cs & 0xfffc, AR_FLAT_CODE | AR_L);
+  loadFlat(cpu, SS, (cs + 8) & 0xffff, AR_FLAT_STACK);
+  setCpl(cpu, 0);
+  recomputeAll(cpu);
+  st[EIP] = lstar;
+  st[RIP_HI] = lstarHi;
+  st[PENDING] = 1;
+  jumped(cpu);
+};
+
+/**
+ * SYSRET (SDM Vol. 2): CPL 0 only; to 64-bit code at RCX (REX.W; #GP(0) when RCX is not
+ * canonical, checked in ring 0 as Intel does) with CS = STAR[63:48] + 16, or to
+ * compatibility mode at ECX with CS = STAR[63:48]; SS = STAR[63:48] + 8; both RPL 3;
+ * RFLAGS from R11; CPL 3.
+ */
+const sysret = (cpu: X86Cpu, i: number) => {
+  const st = cpu.st;
+  if ((st[EFER]! & EFER_SCE) === 0) return raiseFault(cpu, UD_VECTOR, -1);
+  if (!needCpl0(cpu)) return;
+  const to64 = (cpu.dc.flags[i]! & F_O64) !== 0;
+  const ripLo = cpu.regs[ECX]!;
+  const ripHi = to64 ? cpu.regsHi[ECX]! : 0;
+  if (to64 && !canonical(ripHi)) return raiseFault(cpu, GP_VECTOR, 0);
+  msr64(cpu, MSR_IA32_STAR);
+  const base = MSR_HI[0]! >>> 16;
+  setFlags(st, (cpu.regs[R11]! & SYSRET_FLAGS) | 2);
+  if (to64) loadFlat(cpu, CS, ((base + 16) & 0xffff) | 3, AR_FLAT_CODE | AR_L | DPL3);
+  else loadFlat(cpu, CS, base | 3, AR_FLAT_CODE | AR_DB | DPL3);
+  loadFlat(cpu, SS, ((base + 8) & 0xffff) | 3, AR_FLAT_STACK | DPL3);
+  setCpl(cpu, 3);
+  recomputeAll(cpu);
+  st[EIP] = ripLo;
+  st[RIP_HI] = ripHi;
+  st[PENDING] = 1;
+  jumped(cpu);
+};
+
+// Far JMP, CALL, RET -------------------------------------------------------------------------
+
+/** The code descriptor of a far transfer, saved: [0] low, [1] high, [2] linear address. */
+const CODE = new Int32Array(3);
+
+/** The far pointer's offset size in bytes: 8 (REX.W), 4, or 2 (66). */
+function farSize(cpu: X86Cpu, i: number): number {
+  const f = cpu.dc.flags[i]!;
+  return (f & F_O64) !== 0 ? 8 : (f & F_O32) !== 0 ? 4 : 2;
+}
+
+/** Read `size` (2, 4, 8) bytes at seg:hi:lo into lo (returned) and st[VAL_HI]. */
+function readSized(cpu: X86Cpu, seg: number, lo: number, hi: number, size: number): number {
+  if (size === 8) return readQ(cpu, seg, lo, hi);
+  cpu.st[VAL_HI] = 0;
+  return read64(cpu, seg, lo, hi, size);
+}
+
+/**
+ * Fetch and check a code segment for a far transfer into CODE: a code segment (a system
+ * descriptor: #GP(selector) — no call gates here), not L with D, the privilege rule of
+ * `ret` (RETF: conforming DPL ≤ RPL, else DPL = RPL) or of JMP/CALL (conforming DPL ≤
+ * CPL, else RPL ≤ CPL and DPL = CPL), present (#NP). False after the fault.
+ */
+function checkCode(cpu: X86Cpu, sel: number, ret: boolean): boolean {
+  const err = sel & 0xfffc;
+  if (err === 0) {
+    raiseFault(cpu, GP_VECTOR, 0);
+    return false;
+  }
+  if (!fetchDescriptor(cpu, sel)) {
+    if (!faulted(cpu)) raiseFault(cpu, GP_VECTOR, err);
+    return false;
+  }
+  const hi = DESC[1]!;
+  const type = descType(hi);
+  const dpl = descDpl(hi);
+  const cpl = cpu.st[CPL]!;
+  const rpl = sel & 3;
+  const conforming = (type & AR_TYPE_EC) !== 0;
+  let bad = (type & 0x18) !== 0x18 || ((hi & (1 << 21)) !== 0 && (hi & (1 << 22)) !== 0);
+  if (ret) bad ||= conforming ? dpl > rpl : dpl !== rpl;
+  else bad ||= conforming ? dpl > cpl : rpl > cpl || dpl !== cpl;
+  if (bad) {
+    raiseFault(cpu, GP_VECTOR, err);
+    return false;
+  }
+  if (!descPresent(hi)) {
+    raiseFault(cpu, NP_VECTOR, err);
+    return false;
+  }
+  CODE[0] = DESC[0]!;
+  CODE[1] = hi;
+  CODE[2] = DESC[2]!;
+  return true;
+}
+
+/** The target RIP must be canonical (64-bit code) or within the limit (compatibility). */
+function checkTarget(cpu: X86Cpu, lo: number, hi: number): boolean {
+  const long = (CODE[1]! & (1 << 21)) !== 0;
+  const ok = long ? canonical(hi) : hi === 0 && lo >>> 0 <= descLimit(CODE[0]!, CODE[1]!) >>> 0;
+  if (!ok) raiseFault(cpu, GP_VECTOR, 0);
+  return ok;
+}
+
+/** Set the accessed bit of the descriptor in CODE (in memory); false after a #PF. */
+function touchCode(cpu: X86Cpu): boolean {
+  if ((CODE[1]! & 0x100) !== 0) return true;
+  const at = (CODE[2]! + 5) | 0;
+  linWrite8(cpu, at, linRead8(cpu, at) | 1);
+  CODE[1] = CODE[1]! | 0x100;
+  return !faulted(cpu);
+}
+
+/** Commit CS from CODE with RPL = `cpl` (the new CPL) and RIP; nothing here faults. */
+function enterCode(cpu: X86Cpu, sel: number, cpl: number, lo: number, hi: number): void {
+  loadSegmentCache(cpu, CS, (sel & 0xfffc) | cpl, CODE[0]!, CODE[1]! | 0x100);
+  setCpl(cpu, cpl);
+  recomputeAll(cpu);
+  cpu.st[EIP] = lo;
+  cpu.st[RIP_HI] = (CODE[1]! & (1 << 21)) !== 0 ? hi : 0;
+  jumped(cpu);
+}
+
+/** JMP FAR m16:16/32/64 and CALL FAR (pushes CS, then RIP, at the operand size). */
+function farJmpCall(call: boolean) {
+  return (cpu: X86Cpu, i: number) => {
+    const st = cpu.st;
+    const size = farSize(cpu, i);
+    const lo = ea64(cpu, i);
+    const hi = st[EA_HI]!;
+    const seg = cpu.dc.seg[i]!;
+    const off = readSized(cpu, seg, lo, hi, size);
+    if (faulted(cpu)) return;
+    const offHi = st[VAL_HI]!;
+    const selAt = addr64(cpu, lo, hi, size);
+    const sel = read64(cpu, seg, selAt, st[EA_HI]!, 2);
+    if (faulted(cpu)) return;
+    if (!checkCode(cpu, sel, false) || !checkTarget(cpu, off, offHi)) return;
+    if (!touchCode(cpu)) return;
+    if (call) {
+      const ret = nextRip(cpu, i);
+      const retHi = st[EA_HI]!;
+      const sp = cpu.regs[ESP]!;
+      const spHi = cpu.regsHi[ESP]!;
+      const csAt = addSigned(cpu, sp, spHi, -size);
+      const csAtHi = st[EA_HI]!;
+      const ripAt = addSigned(cpu, sp, spHi, -2 * size);
+      const ripAtHi = st[EA_HI]!;
+      if (!probeWrite64(cpu, SS, ripAt, ripAtHi, 2 * size)) return;
+      writeSized(cpu, csAt, csAtHi, size, cpu.segSel[CS]! & 0xffff, 0);
+      writeSized(cpu, ripAt, ripAtHi, size, ret, retHi);
+      if (faulted(cpu)) return;
+      cpu.regs[ESP] = ripAt;
+      cpu.regsHi[ESP] = ripAtHi;
+    }
+    enterCode(cpu, sel, st[CPL]!, off, offHi);
+  };
+}
+
+/** hi:lo + n for a negative or positive n; the high half in st[EA_HI]. */
+function addSigned(cpu: X86Cpu, lo: number, hi: number, n: number): number {
+  const s = (lo >>> 0) + n;
+  cpu.st[EA_HI] = (hi + Math.floor(s / TWO32)) | 0;
+  return s | 0;
+}
+
+function writeSized(cpu: X86Cpu, lo: number, hi: number, size: number, v: number, vh: number) {
+  if (size === 8) writeQ(cpu, SS, lo, hi, v, vh);
+  else write64(cpu, SS, lo, hi, size, v);
+}
+
+/** RETF pops: [0..1] RIP, [2] CS, [4..5] RSP, [6] SS. */
+const POPPED = new Int32Array(8);
+
+/**
+ * RETF / RETF Iw in 64-bit mode (SDM Vol. 2 RET, IA-32e mode): RIP and CS (at the operand
+ * size), to the same privilege, or to an outer one popping RSP and SS too (a null SS is
+ * allowed returning to 64-bit code below ring 3); data segments the outer level may not
+ * use become null.
+ */
+function retf(withImm: boolean) {
+  return (cpu: X86Cpu, i: number) => {
+    const st = cpu.st;
+    const size = farSize(cpu, i);
+    const imm = withImm ? cpu.dc.imm[i]! & 0xffff : 0;
+    const sp = cpu.regs[ESP]!;
+    const spHi = cpu.regsHi[ESP]!;
+    POPPED[0] = readSized(cpu, SS, sp, spHi, size);
+    if (faulted(cpu)) return;
+    POPPED[1] = st[VAL_HI]!;
+    let at = addr64(cpu, sp, spHi, size);
+    POPPED[2] = read64(cpu, SS, at, st[EA_HI]!, 2);
+    if (faulted(cpu)) return;
+    const sel = POPPED[2]! & 0xffff;
+    const cpl = st[CPL]!;
+    const rpl = sel & 3;
+    if ((sel & 0xfffc) !== 0 && rpl < cpl) return raiseFault(cpu, GP_VECTOR, sel & 0xfffc);
+    if (!checkCode(cpu, sel, true)) return;
+    const long = (CODE[1]! & (1 << 21)) !== 0;
+    if (!checkTarget(cpu, POPPED[0]!, POPPED[1]!)) return;
+    if (rpl === cpl) {
+      if (!touchCode(cpu)) return;
+      const newSp = addr64(cpu, sp, spHi, 2 * size + imm);
+      const newSpHi = st[EA_HI]!;
+      enterCode(cpu, sel, cpl, POPPED[0]!, POPPED[1]!);
+      cpu.regs[ESP] = newSp;
+      cpu.regsHi[ESP] = newSpHi;
+      return;
+    }
+    // To an outer level: RSP and SS follow the parameters.
+    at = addr64(cpu, sp, spHi, 2 * size + imm);
+    const atHi = st[EA_HI]!;
+    POPPED[4] = readSized(cpu, SS, at, atHi, size);
+    if (faulted(cpu)) return;
+    POPPED[5] = st[VAL_HI]!;
+    const ssAt = addr64(cpu, at, atHi, size);
+    const ssSel = read64(cpu, SS, ssAt, st[EA_HI]!, 2) & 0xffff;
+    if (faulted(cpu)) return;
+    const ssErr = ssSel & 0xfffc;
+    const ssNull = ssErr === 0;
+    if (ssNull) {
+      if (!long || rpl === 3) return raiseFault(cpu, GP_VECTOR, 0);
+    } else {
+      if ((ssSel & 3) !== rpl) return raiseFault(cpu, GP_VECTOR, ssErr);
+      if (!fetchDescriptor(cpu, ssSel)) {
+        if (!faulted(cpu)) raiseFault(cpu, GP_VECTOR, ssErr);
+        return;
+      }
+      const shi = DESC[1]!;
+      if ((descType(shi) & 0x1a) !== 0x12 || descDpl(shi) !== rpl) {
+        return raiseFault(cpu, GP_VECTOR, ssErr);
+      }
+      if (!descPresent(shi)) return raiseFault(cpu, SS_VECTOR, ssErr);
+    }
+    const slo = DESC[0]!;
+    const shi = DESC[1]!;
+    if (!touchCode(cpu)) return;
+    enterCode(cpu, sel, rpl, POPPED[0]!, POPPED[1]!);
+    if (ssNull) {
+      loadNullSegment(cpu, SS, ssSel);
+      cpu.segAr[SS] = cpu.segAr[SS]! | (rpl << 5);
+    } else {
+      loadSegmentCache(cpu, SS, ssSel, slo, shi);
+    }
+    recomputeSegment(cpu, SS);
+    let rsp = POPPED[4]!;
+    let rspHi = size === 8 ? POPPED[5]! : 0;
+    if (!long) rspHi = 0;
+    rsp = addr64(cpu, rsp, rspHi, imm);
+    rspHi = long ? st[EA_HI]! : 0;
+    cpu.regs[ESP] = rsp;
+    cpu.regsHi[ESP] = rspHi;
+    nullOuterSegments(cpu, rpl);
+  };
+}
+
+/** Data (and non-conforming code) segments more privileged than `cpl` become null. */
+function nullOuterSegments(cpu: X86Cpu, cpl: number): void {
+  for (let s = 0; s < 6; s++) {
+    if (s === CS || s === SS) continue;
+    const ar = cpu.segAr[s]!;
+    const dataOrNonConforming = (ar & 0x18) !== 0x18 || (ar & AR_TYPE_EC) === 0;
+    if (dataOrNonConforming && ((ar >> 5) & 3) < cpl && (cpu.segSel[s]! & 0xfffc) !== 0) {
+      loadNullSegment(cpu, s, 0);
+      recomputeSegment(cpu, s);
+    }
+  }
+}
+
+function faulted(cpu: X86Cpu): boolean {
+  return cpu.st[STOP] === STOP_FAULT;
+}
+
+function forms(make: (isMem: boolean) => (cpu: X86Cpu, i: number) => void) {
+  return { reg: make(false), mem: make(true) };
+}
+
 export const LONG_FAR: Readonly<Record<string, HandlerSpec>> = {
   iret: iretLong,
+  mov_Rd_Cd: movRdCd,
+  mov_Cd_Rd: movCdRd,
+  mov_Rd_Dd: movRdDd,
+  mov_Dd_Rd: movDdRd,
+  smsw_Ew: forms(smsw),
+  lmsw_Ew: forms(lmsw),
+  clts,
+  lgdt_Ms: lgdt(false),
+  lidt_Ms: lgdt(true),
+  sgdt_Ms: sgdt(false),
+  sidt_Ms: sgdt(true),
+  sldt_Ew: forms((m) => sldtStr(DT_SLDT, LDTR, m)),
+  str_Ew: forms((m) => sldtStr(DT_STR, TR, m)),
+  lldt_Ew: lldt,
+  ltr_Ew: ltr,
+  invlpg_Mb: invlpg,
+  swapgs,
+  syscall,
+  sysret,
+  jmpf_Mp: farJmpCall(false),
+  callf_Mp: farJmpCall(true),
+  retf: retf(false),
+  retf_Iw: retf(true),
 };

@@ -138,22 +138,22 @@ const CR4_VALID =
   CR4_SMAP;
 
 /** Desc-table hook codes (hooks.ts EV_DESC_TABLE). */
-const DT_SGDT = 0;
-const DT_SIDT = 1;
-const DT_LGDT = 2;
-const DT_LIDT = 3;
-const DT_SLDT = 4;
-const DT_STR = 5;
-const DT_LLDT = 6;
-const DT_LTR = 7;
+export const DT_SGDT = 0;
+export const DT_SIDT = 1;
+export const DT_LGDT = 2;
+export const DT_LIDT = 3;
+export const DT_SLDT = 4;
+export const DT_STR = 5;
+export const DT_LLDT = 6;
+export const DT_LTR = 7;
 
-function descTableExit(cpu: X86Cpu, which: number): boolean {
+export function descTableExit(cpu: X86Cpu, which: number): boolean {
   cpu.exitInfo[1] = which;
   return intercepted(cpu, EV_DESC_TABLE);
 }
 
 /** SGDT/SIDT/SLDT/SMSW/STR at CPL > 0 with CR4.UMIP: #GP(0). */
-function umipFault(cpu: X86Cpu): boolean {
+export function umipFault(cpu: X86Cpu): boolean {
   if ((cpu.st[CR4]! & CR4_UMIP) !== 0 && cpu.st[CPL]! > 0) {
     raiseFault(cpu, GP_VECTOR, 0);
     return true;
@@ -279,7 +279,7 @@ function drSlot(cpu: X86Cpu, n: number): number {
 }
 
 /** DR7.GD: any MOV DR raises #DB with DR6.BD (SDM Vol. 3 §17.2.4). */
-function generalDetect(cpu: X86Cpu): boolean {
+export function generalDetect(cpu: X86Cpu): boolean {
   const st = cpu.st;
   if ((st[DR_BASE + 7]! & 0x2000) === 0) return false;
   st[DR_BASE + 6] = st[DR_BASE + 6]! | 0x2000;
