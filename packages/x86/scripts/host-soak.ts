@@ -2,13 +2,16 @@
  * Host-CPU differential soak: test/host-diff.test.ts with a fresh seed and millions of
  * sequences. Re-run a failure with the seed and case it prints:
  *
- *   npm run host-soak -w @glassvm/x86 -- [--count N] [--seed S] [--first K]
+ *   npm run host-soak -w @glassvm/x86 -- [--long] [--count N] [--seed S] [--first K]
+ *
+ * --long runs 64-bit sequences in the interpreter's 64-bit mode (the classes of gen.ts
+ * LONG_GATED that have 64-bit handlers, or HOST_DIFF_LONG_GATED's list).
  *
  * Needs x86-64 Linux and gcc (native.c is built into a temp dir).
  */
 import { randomInt } from "node:crypto";
 import { parseArgs } from "node:util";
-import { report, runDiff, summary } from "../test/host/diff.js";
+import { longGatedClasses, report, runDiff, summary } from "../test/host/diff.js";
 import { buildNative, hostHasLahf, nativeUnavailable, removeNative } from "../test/host/native.js";
 
 const { values } = parseArgs({
@@ -16,6 +19,7 @@ const { values } = parseArgs({
     count: { type: "string", default: "2000000" },
     seed: { type: "string" },
     first: { type: "string", default: "0" },
+    long: { type: "boolean", default: false },
   },
 });
 const seed = values.seed === undefined ? randomInt(1, 2 ** 31) : Number(values.seed) >>> 0;
@@ -32,14 +36,18 @@ if (why) {
 }
 const exe = buildNative();
 const lahf = hostHasLahf(exe);
-console.log(`host-soak: seed 0x${seed.toString(16)} (${seed}), ${count} sequences from ${first}`);
+const gated = values.long ? longGatedClasses() : null;
+const mode = gated ? `64-bit (gated classes: ${[...gated].join(", ") || "none"})` : "32-bit";
+console.log(
+  `host-soak: seed 0x${seed.toString(16)} (${seed}), ${count} ${mode} sequences from ${first}`,
+);
 const t0 = performance.now();
 let shown = 0;
 const { stats, mismatches } = runDiff(exe, {
   seed,
   count,
   first,
-  gen: { lahf },
+  gen: gated ? { lahf, long: { gated } } : { lahf },
   onBatch: (done) => {
     if (done - shown >= 200_000 || done === count) {
       shown = done;

@@ -6,6 +6,12 @@
  *
  * Each row is compiled once into a descriptor with its handler resolved per operand size
  * and ModRM form, so executors are monomorphic (handlers.ts).
+ *
+ * Mandatory prefixes (SDM Vol. 2 §2.1.2, Table A-3): a `#sse` cell of the 0F map holds
+ * four rows, for no prefix, 66, F3 and F2. The last of F2/F3 selects, else 66; the prefix
+ * that selected is then consumed: a 66 no longer changes the operand size (REX.W still
+ * does), and F2/F3 are not REP. x87 escapes with an implemented form (opcodes.ts `X87`)
+ * are chosen after ModRM, like the Grp7 register forms.
  */
 
 import {
@@ -38,14 +44,17 @@ import {
   GROUP7_REG,
   GROUP7_REG_64,
   GROUP9_6,
+  GROUP15_REG,
   GROUPS,
   LOCKABLE,
   ONE_BYTE_64,
   ONE_BYTE_MAP,
   type OpRow,
+  SSE_0F,
   THREE_BYTE_0F38,
   TWO_BYTE_64,
   TWO_BYTE_MAP,
+  X87,
 } from "./opcodes.js";
 import { CS, DS, EBP, ESP, REG_ZERO, SS } from "./regs.js";
 
@@ -64,6 +73,9 @@ export type AddrLetter =
   | "X"
   | "Y"
   | "F"
+  | "V"
+  | "W"
+  | "U"
   | "Z"
   | "DX"
   | "CL"
@@ -71,7 +83,7 @@ export type AddrLetter =
 
 export interface Operand {
   readonly kind: AddrLetter;
-  /** Size letter: b, w, d, v, z, p, a, s, q, dq (empty for fixed operands). */
+  /** Size letter: b, w, d, v, z, p, a, s, q, dq, y, x, ps, pd, ss, sd (empty if fixed). */
   readonly size: string;
   /** Register number of a Z operand (a register named in the row). */
   readonly reg: number;
@@ -82,9 +94,12 @@ export interface OpDesc {
   readonly mnemonic: string;
   readonly ops: readonly Operand[];
   readonly modrm: boolean;
-  /** Group members by ModRM.reg, when the row is a group. */
+  /**
+   * Group members by ModRM.reg, when the row is a group (Grp15: then its register forms,
+   * 8 + ModRM.reg); for `sse`, the rows by mandatory prefix (none, 66, F3, F2).
+   */
   readonly group: readonly (OpDesc | null)[] | null;
-  /** Special decoding: "grp7", "grp9", "0f38". */
+  /** Special decoding: "grp7", "grp9", "grp15", "0f38", "sse". */
   readonly special: string | null;
   /** Handler base name in SDM form (`add_Eb_Gb`) and its normalized alias. */
   readonly name: string;
@@ -108,9 +123,12 @@ export interface OpDesc {
   readonly sreg: number;
   /** An `M` operand: a register ModRM is #UD. */
   readonly memOnly: boolean;
+  /** A `U` operand: a memory ModRM is #UD. */
+  readonly regOnly: boolean;
 }
 
 const REG_NAMES: Record<string, [number, string]> = {
+  AX: [0, "w"],
   AL: [0, "b"],
   CL: [1, "b"],
   DL: [2, "b"],
@@ -199,7 +217,7 @@ function compileRow(row: string, inherited: readonly Operand[] = []): OpDesc {
   }
   const { base, cc } = conditionOf(head);
   const modrm = ops.some(
-    (o) => "EGMRSCD".includes(o.kind) && o.kind.length === 1 && !(o.kind === "S" && o.reg >= 0),
+    (o) => "EGMRSCDVWU".includes(o.kind) && o.kind.length === 1 && !(o.kind === "S" && o.reg >= 0),
   );
   const nameParts = ops.map((o) => (o.kind === "Z" ? `Z${o.size}` : `${o.kind}${o.size}`));
   const name = [base.toLowerCase(), ...nameParts].join("_");
@@ -242,7 +260,9 @@ function compileRow(row: string, inherited: readonly Operand[] = []): OpDesc {
   };
 }
 
-function namedRegisters(ops: readonly Operand[]): Pick<OpDesc, "z1" | "z2" | "sreg" | "memOnly"> {
+function namedRegisters(
+  ops: readonly Operand[],
+): Pick<OpDesc, "z1" | "z2" | "sreg" | "memOnly" | "regOnly"> {
   const z = ops.filter((o) => o.kind === "Z");
   const s = ops.find((o) => o.kind === "S" && o.reg >= 0);
   return {
@@ -250,6 +270,7 @@ function namedRegisters(ops: readonly Operand[]): Pick<OpDesc, "z1" | "z2" | "sr
     z2: z[1]?.reg ?? -1,
     sreg: s ? s.reg : -1,
     memOnly: ops.some((o) => o.kind === "M"),
+    regOnly: ops.some((o) => o.kind === "U"),
   };
 }
 
@@ -302,7 +323,7 @@ function resolveRowLong(
 }
 
 function compileMap(map: readonly OpRow[]): (OpDesc | null)[] {
-  return map.map((row) => {
+  return map.map((row, op) => {
     if (row === null) return null;
     if (row.startsWith("#")) {
       const space = row.indexOf(" ");
@@ -314,16 +335,23 @@ function compileMap(map: readonly OpRow[]): (OpDesc | null)[] {
               .slice(space + 1)
               .split(",")
               .map(parseOperand);
-      const members = GROUPS[key];
-      const group = members
-        ? members.map((m) => (m === null || m.startsWith("#") ? null : compileRow(m, ops)))
-        : null;
+      const compileMember = (m: OpRow) =>
+        m === null || m.startsWith("#") ? null : compileRow(m, ops);
+      let group: (OpDesc | null)[] | null = null;
+      if (key === "sse") {
+        const cell = SSE_0F[op];
+        if (cell === undefined) throw new Error(`0F ${op.toString(16)}: #sse without SSE_0F row`);
+        group = cell.map((m) => (m?.startsWith("#") ? compileMap([m])[0]! : compileMember(m)));
+      } else if (GROUPS[key]) {
+        group = GROUPS[key].map(compileMember);
+        if (key === "grp15") group.push(...GROUP15_REG.map(compileMember));
+      }
       const specialDesc: OpDesc = {
         mnemonic: key,
         ops,
-        modrm: key !== "0f38",
+        modrm: key !== "0f38" && key !== "sse",
         group,
-        special: ["grp7", "grp9", "0f38"].includes(key) ? key : null,
+        special: ["grp7", "grp9", "grp15", "0f38", "sse"].includes(key) ? key : null,
         name: key,
         alias: null,
         sized: false,
@@ -337,6 +365,7 @@ function compileMap(map: readonly OpRow[]): (OpDesc | null)[] {
         z2: -1,
         sreg: -1,
         memOnly: false,
+        regOnly: false,
       };
       return specialDesc;
     }
@@ -369,6 +398,26 @@ const grp9Long: Record<string, OpDesc> = {};
 const threeByte64 = new Map<number, OpDesc>();
 const grp9: Record<string, OpDesc> = {};
 const threeByte = new Map<number, OpDesc>();
+/**
+ * The implemented x87 forms (opcodes.ts X87): memory forms at (opcode & 7) · 8 + ModRM.reg,
+ * register forms at 64 + (opcode & 7) · 64 + (ModRM & 63); null runs the ESC row.
+ */
+const X87_FORMS = 64 + 8 * 64;
+let x87: (OpDesc | null)[] = [];
+let x87Long: (OpDesc | null)[] = [];
+
+function compileX87(): (OpDesc | null)[] {
+  const forms: (OpDesc | null)[] = new Array(X87_FORMS).fill(null);
+  for (const [where, row] of Object.entries(X87)) {
+    const [opText, form] = where.split(" ") as [string, string];
+    const op = Number.parseInt(opText, 16) & 7;
+    const at = form.startsWith("/")
+      ? op * 8 + Number(form.slice(1))
+      : 64 + op * 64 + (Number.parseInt(form, 16) & 63);
+    forms[at] = compileRow(row);
+  }
+  return forms;
+}
 
 /** The maps of 64-bit mode, compiled the first time 64-bit code is decoded. */
 function tables64(): void {
@@ -390,6 +439,7 @@ function tables64(): void {
     }
     pause64 = compileRow("PAUSE");
     xchgR8 = compileRow("XCHG rAX,rAX");
+    x87Long = compileX87();
   } finally {
     compilingLong = false;
   }
@@ -402,6 +452,10 @@ function tables(): void {
   for (const [k, row] of Object.entries(GROUP7_REG)) grp7Reg.set(Number(k), compileRow(row));
   for (const [k, row] of Object.entries(GROUP9_6)) grp9[k] = compileRow(row);
   for (const [k, row] of Object.entries(THREE_BYTE_0F38)) threeByte.set(Number(k), compileRow(row));
+  x87 = compileX87();
+  for (const k of Object.keys(SSE_0F)) {
+    if (TWO_BYTE_MAP[Number(k)] !== "#sse") throw new Error(`SSE_0F ${k}: its 0F cell is not #sse`);
+  }
 }
 
 /**
@@ -525,6 +579,19 @@ export function decodeInsn(dc: DecodeCache, i: number, src: FetchSource, mode: D
     pos++;
     opcode = 0x0f00 | b2;
     desc = (mode64 ? twoByte64! : twoByte!)[b2] ?? null;
+    if (desc !== null && desc.special === "sse") {
+      // The mandatory prefix selects the row and is consumed by it.
+      if (pF3 || (flags & F_REPNE) !== 0) {
+        desc = desc.group![pF3 ? 2 : 3] ?? null;
+        flags &= ~(F_REP | F_REPNE);
+      } else if (p66) {
+        desc = desc.group![1] ?? null;
+        flags = (flags ^ (mode64 ? 0 : F_O32)) & ~F_P66;
+        p66 = false;
+      } else {
+        desc = desc.group![0] ?? null;
+      }
+    }
   } else {
     desc = (mode64 ? oneByte64! : oneByte!)[b] ?? null;
     // 90 with REX.B is XCHG r8, rAX, not NOP.
@@ -573,8 +640,16 @@ export function decodeInsn(dc: DecodeCache, i: number, src: FetchSource, mode: D
       if (mode64 && mod === 0 && rm === 5) flags |= F_RIPREL;
       pos = r;
     }
-    // Groups and the Grp7/Grp9 register forms choose the instruction now.
-    if (desc.special === "grp7" && mod === 3) {
+    // Groups, the Grp7/Grp9/Grp15 register forms and x87 forms choose the instruction now.
+    if (opcode >= 0xd8 && opcode <= 0xdf) {
+      const forms = mode64 ? x87Long : x87;
+      desc =
+        (mod === 3
+          ? forms[64 + (opcode & 7) * 64 + (modrm & 63)]
+          : forms[(opcode & 7) * 8 + reg]) ?? desc;
+    } else if (desc.special === "grp15") {
+      desc = desc.group![mod === 3 ? 8 + reg : reg] ?? null;
+    } else if (desc.special === "grp7" && mod === 3) {
       const regForms = mode64 ? grp7Reg64 : grp7Reg;
       desc = regForms.get(modrm) ?? (reg === 4 || reg === 6 ? (desc.group?.[reg] ?? null) : null);
     } else if (desc.special === "grp9" && reg === 6) {
@@ -597,8 +672,9 @@ export function decodeInsn(dc: DecodeCache, i: number, src: FetchSource, mode: D
     }
   }
 
-  // Memory-only operands with a register ModRM, and LOCK where it is not allowed: #UD.
-  let ud = desc.memOnly && !isMem;
+  // Memory-only operands with a register ModRM (and the reverse), and LOCK where it is not
+  // allowed: #UD.
+  let ud = (desc.memOnly && !isMem) || (desc.regOnly && isMem);
   // Registers named in the row: the first stands in rm (and reg), a second in reg. Rows
   // whose register is in the opcode (50–5F, 90–97, B0–BF, 0F C8–CF) take REX.B.
   if (desc.z1 >= 0) {

@@ -1,10 +1,23 @@
 /**
  * x87 and SSE register state (SDM Vol. 1 §8.1, §10.2): the XMM registers as typed-array
  * lanes, MXCSR, and the x87 control, status and tag words.
+ *
+ * There is no x87 arithmetic: the x87 data registers, last-instruction pointers and opcode
+ * are kept only so that FXSAVE/FXRSTOR (Vol. 1 §10.5.1) give back what they were given.
  */
+
+/**
+ * MXCSR bits that may be set (SDM Vol. 1 §11.6.6): all of bits 15:0, DAZ included. FXSAVE
+ * stores it as MXCSR_MASK; LDMXCSR and FXRSTOR raise #GP(0) for any other bit.
+ */
+export const MXCSR_MASK = 0x0000_ffff;
+
 export class FpuState {
   /** XMM0–XMM15, four 32-bit lanes each (lane 0 = bits 31:0). */
   readonly xmm = new Int32Array(16 * 4);
+  /** The same registers by byte and by word (little-endian host, as ram32 assumes). */
+  readonly xmm8 = new Uint8Array(this.xmm.buffer);
+  readonly xmm16 = new Uint16Array(this.xmm.buffer);
   /** MXCSR at reset: all exceptions masked, round to nearest. */
   mxcsr = 0x1f80;
   /** x87 FCW at FNINIT: all exceptions masked, 64-bit precision, round to nearest. */
@@ -12,6 +25,22 @@ export class FpuState {
   fsw = 0;
   /** Abridged tag word as FXSAVE stores it (bit set = register valid). */
   ftw = 0;
+  /** Last x87 opcode, instruction and data pointers (FXSAVE bytes 6–23). */
+  fop = 0;
+  fip = 0;
+  /** FCS in the 32-bit FXSAVE format, FIP[63:32] in the 64-bit one. */
+  fipHi = 0;
+  fdp = 0;
+  /** FDS in the 32-bit FXSAVE format, FDP[63:32] in the 64-bit one. */
+  fdpHi = 0;
+  /** ST0–ST7 (R0–R7 in stack order from TOP), 10 bytes each, as FXSAVE stores them. */
+  readonly stRegs = new Uint8Array(8 * 10);
+  /**
+   * CPUID.01H:EDX bits 26:24 (SSE2, SSE, FXSR) of the embedder's table, read once per
+   * `cpu.cpuid` function (insn/sse.ts); `featuresOf` is the function they came from.
+   */
+  features = 0;
+  featuresOf: unknown = null;
 
   reset(): void {
     this.xmm.fill(0);
@@ -19,5 +48,23 @@ export class FpuState {
     this.fcw = 0x0040;
     this.fsw = 0;
     this.ftw = 0;
+    this.fop = 0;
+    this.fip = 0;
+    this.fipHi = 0;
+    this.fdp = 0;
+    this.fdpHi = 0;
+    this.stRegs.fill(0);
+  }
+
+  /** FNINIT (SDM Vol. 2 FINIT/FNINIT): control, status, tags and pointers to their defaults. */
+  fninit(): void {
+    this.fcw = 0x037f;
+    this.fsw = 0;
+    this.ftw = 0;
+    this.fop = 0;
+    this.fip = 0;
+    this.fipHi = 0;
+    this.fdp = 0;
+    this.fdpHi = 0;
   }
 }

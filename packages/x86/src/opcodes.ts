@@ -14,7 +14,12 @@
  *   64-bit mode replaces them from ONE_BYTE_64 / TWO_BYTE_64 / GROUP7_REG_64, and sizes
  *   rows by D64 / F64 below.
  * - x87 escapes (D8–DF) decode with a ModRM byte and run the `esc` handler (#NM when
- *   CR0.EM or CR0.TS is set; otherwise the x87 unit, which comes later).
+ *   CR0.EM or CR0.TS is set; otherwise the x87 unit, which comes later), except the
+ *   control instructions listed in `X87` (escape maps, Tables A-7 to A-22).
+ * - Cells of the 0F map whose instruction a mandatory prefix selects (none, 66, F3, F2:
+ *   the SSE rows of Table A-3) are written `#sse` and listed in `SSE_0F`; Grp15 (0F AE)
+ *   is one of them, its register forms in `GROUP15_REG`.
+ * - Only the legacy-SSE (non-VEX) forms are written: no `H` (VEX.vvvv) operand.
  * - Grp7/Grp9 register forms (VMX/SVM/XSAVE instructions) are listed in `GROUP7_REG`.
  */
 
@@ -61,36 +66,36 @@ export const ONE_BYTE_MAP: readonly OpRow[] = [
 export const TWO_BYTE_MAP: readonly OpRow[] = [
   /* 0F00 */ "#grp6", "#grp7", "LAR Gv,Ew", "LSL Gv,Ew", null, null, "CLTS", null,
   /* 0F08 */ "INVD", "WBINVD", null, "UD2", null, "NOP Ev", null, null,
-  /* 0F10 */ null, null, null, null, null, null, null, null,
+  /* 0F10 */ "#sse", "#sse", null, null, null, null, null, null,
   /* 0F18 */ "NOP Ev", "NOP Ev", "NOP Ev", "NOP Ev", "NOP Ev", "NOP Ev", "NOP Ev", "NOP Ev",
   /* 0F20 */ "MOV Rd,Cd", "MOV Rd,Dd", "MOV Cd,Rd", "MOV Dd,Rd", null, null, null, null,
-  /* 0F28 */ null, null, null, null, null, null, null, null,
+  /* 0F28 */ "#sse", "#sse", null, null, null, null, null, null,
   /* 0F30 */ "WRMSR", "RDTSC", "RDMSR", "RDPMC", "SYSENTER", "SYSEXIT", null, null,
   /* 0F38 */ "#0f38", null, null, null, null, null, null, null,
   /* 0F40 */ "CMOVO Gv,Ev", "CMOVNO Gv,Ev", "CMOVB Gv,Ev", "CMOVNB Gv,Ev", "CMOVZ Gv,Ev", "CMOVNZ Gv,Ev", "CMOVBE Gv,Ev", "CMOVNBE Gv,Ev",
   /* 0F48 */ "CMOVS Gv,Ev", "CMOVNS Gv,Ev", "CMOVP Gv,Ev", "CMOVNP Gv,Ev", "CMOVL Gv,Ev", "CMOVNL Gv,Ev", "CMOVLE Gv,Ev", "CMOVNLE Gv,Ev",
-  /* 0F50 */ null, null, null, null, null, null, null, null,
+  /* 0F50 */ null, null, null, null, "#sse", "#sse", "#sse", "#sse",
   /* 0F58 */ null, null, null, null, null, null, null, null,
-  /* 0F60 */ null, null, null, null, null, null, null, null,
-  /* 0F68 */ null, null, null, null, null, null, null, null,
-  /* 0F70 */ null, null, null, null, null, null, null, null,
-  /* 0F78 */ "VMREAD Ed,Gd", "VMWRITE Gd,Ed", null, null, null, null, null, null,
+  /* 0F60 */ "#sse", "#sse", "#sse", null, null, null, null, null,
+  /* 0F68 */ "#sse", "#sse", "#sse", null, "#sse", "#sse", "#sse", "#sse",
+  /* 0F70 */ "#sse", null, null, null, "#sse", "#sse", "#sse", null,
+  /* 0F78 */ "VMREAD Ed,Gd", "VMWRITE Gd,Ed", null, null, null, null, "#sse", "#sse",
   /* 0F80 */ "JO Jz", "JNO Jz", "JB Jz", "JNB Jz", "JZ Jz", "JNZ Jz", "JBE Jz", "JNBE Jz",
   /* 0F88 */ "JS Jz", "JNS Jz", "JP Jz", "JNP Jz", "JL Jz", "JNL Jz", "JLE Jz", "JNLE Jz",
   /* 0F90 */ "SETO Eb", "SETNO Eb", "SETB Eb", "SETNB Eb", "SETZ Eb", "SETNZ Eb", "SETBE Eb", "SETNBE Eb",
   /* 0F98 */ "SETS Eb", "SETNS Eb", "SETP Eb", "SETNP Eb", "SETL Eb", "SETNL Eb", "SETLE Eb", "SETNLE Eb",
   /* 0FA0 */ "PUSH FS", "POP FS", "CPUID", "BT Ev,Gv", "SHLD Ev,Gv,Ib", "SHLD Ev,Gv,CL", null, null,
-  /* 0FA8 */ "PUSH GS", "POP GS", "RSM", "BTS Ev,Gv", "SHRD Ev,Gv,Ib", "SHRD Ev,Gv,CL", null, "IMUL Gv,Ev",
+  /* 0FA8 */ "PUSH GS", "POP GS", "RSM", "BTS Ev,Gv", "SHRD Ev,Gv,Ib", "SHRD Ev,Gv,CL", "#sse", "IMUL Gv,Ev",
   /* 0FB0 */ "CMPXCHG Eb,Gb", "CMPXCHG Ev,Gv", "LSS Gv,Mp", "BTR Ev,Gv", "LFS Gv,Mp", "LGS Gv,Mp", "MOVZX Gv,Eb", "MOVZX Gv,Ew",
   /* 0FB8 */ null, "UD1 Gv,Ev", "#grp8 Ev,Ib", "BTC Ev,Gv", "BSF Gv,Ev", "BSR Gv,Ev", "MOVSX Gv,Eb", "MOVSX Gv,Ew",
   /* 0FC0 */ "XADD Eb,Gb", "XADD Ev,Gv", null, null, null, null, null, "#grp9",
   /* 0FC8 */ "BSWAP rAX", "BSWAP rCX", "BSWAP rDX", "BSWAP rBX", "BSWAP rSP", "BSWAP rBP", "BSWAP rSI", "BSWAP rDI",
-  /* 0FD0 */ null, null, null, null, null, null, null, null,
-  /* 0FD8 */ null, null, null, null, null, null, null, null,
+  /* 0FD0 */ null, null, null, null, "#sse", null, "#sse", "#sse",
+  /* 0FD8 */ null, null, null, "#sse", null, null, null, "#sse",
   /* 0FE0 */ null, null, null, null, null, null, null, null,
-  /* 0FE8 */ null, null, null, null, null, null, null, null,
+  /* 0FE8 */ null, null, null, "#sse", null, null, null, "#sse",
   /* 0FF0 */ null, null, null, null, null, null, null, null,
-  /* 0FF8 */ null, null, null, null, null, null, null, "UD0 Gv,Ev",
+  /* 0FF8 */ "#sse", "#sse", "#sse", "#sse", "#sse", "#sse", "#sse", "UD0 Gv,Ev",
 ];
 
 /**
@@ -159,6 +164,86 @@ export const GROUPS: Readonly<Record<string, readonly OpRow[]>> = {
   grp8: [null, null, null, null, "BT", "BTS", "BTR", "BTC"],
   grp9: [null, "CMPXCHG8B Mq", null, null, null, null, "#vmx6", "VMPTRST Mq"],
   grp11: ["MOV", null, null, null, null, null, null, null],
+  grp15: ["FXSAVE M", "FXRSTOR M", "LDMXCSR Md", "STMXCSR Md", null, null, null, null],
+};
+
+/** Grp15 (0F AE, no prefix) with ModRM.mod = 3, by ModRM.reg (Table A-6, "11B"). */
+export const GROUP15_REG: readonly OpRow[] = [
+  null,
+  null,
+  null,
+  null,
+  null,
+  "LFENCE",
+  "MFENCE",
+  "SFENCE",
+];
+
+/**
+ * The 0F cells split by mandatory prefix (Table A-3): `[none, 66, F3, F2]`. The prefix that
+ * selects is the last F2/F3 if any, else 66; once it has selected the row it is neither an
+ * operand-size nor a REP prefix (SDM Vol. 2 §2.1.2). MMX forms (no prefix, `P`/`Q`
+ * operands) are not implemented and stay null.
+ *
+ * Letters beyond the integer maps (Appendix A.2.1/A.2.2): V = XMM register in ModRM.reg,
+ * W = XMM register or memory in ModRM.rm, U = XMM register in ModRM.rm (mod = 3 only);
+ * sizes ps/pd/ss/sd (packed/scalar single/double), x (128 bits), q, d, and y (d, or q
+ * with REX.W in 64-bit mode).
+ */
+export const SSE_0F: Readonly<Record<number, readonly [OpRow, OpRow, OpRow, OpRow]>> = {
+  16: ["MOVUPS Vps,Wps", "MOVUPD Vpd,Wpd", "MOVSS Vss,Wss", "MOVSD Vsd,Wsd"],
+  17: ["MOVUPS Wps,Vps", "MOVUPD Wpd,Vpd", "MOVSS Wss,Vss", "MOVSD Wsd,Vsd"],
+  40: ["MOVAPS Vps,Wps", "MOVAPD Vpd,Wpd", null, null],
+  41: ["MOVAPS Wps,Vps", "MOVAPD Wpd,Vpd", null, null],
+  84: ["ANDPS Vps,Wps", "ANDPD Vpd,Wpd", null, null],
+  85: ["ANDNPS Vps,Wps", "ANDNPD Vpd,Wpd", null, null],
+  86: ["ORPS Vps,Wps", "ORPD Vpd,Wpd", null, null],
+  87: ["XORPS Vps,Wps", "XORPD Vpd,Wpd", null, null],
+  96: [null, "PUNPCKLBW Vx,Wx", null, null],
+  97: [null, "PUNPCKLWD Vx,Wx", null, null],
+  98: [null, "PUNPCKLDQ Vx,Wx", null, null],
+  104: [null, "PUNPCKHBW Vx,Wx", null, null],
+  105: [null, "PUNPCKHWD Vx,Wx", null, null],
+  106: [null, "PUNPCKHDQ Vx,Wx", null, null],
+  108: [null, "PUNPCKLQDQ Vx,Wx", null, null],
+  109: [null, "PUNPCKHQDQ Vx,Wx", null, null],
+  110: [null, "MOVD Vy,Ey", null, null],
+  111: [null, "MOVDQA Vx,Wx", "MOVDQU Vx,Wx", null],
+  112: [null, "PSHUFD Vx,Wx,Ib", null, null],
+  116: [null, "PCMPEQB Vx,Wx", null, null],
+  117: [null, "PCMPEQW Vx,Wx", null, null],
+  118: [null, "PCMPEQD Vx,Wx", null, null],
+  126: [null, "MOVD Ey,Vy", "MOVQ Vx,Wq", null],
+  127: [null, "MOVDQA Wx,Vx", "MOVDQU Wx,Vx", null],
+  174: ["#grp15", null, null, null],
+  212: [null, "PADDQ Vx,Wx", null, null],
+  214: [null, "MOVQ Wq,Vx", null, null],
+  215: [null, "PMOVMSKB Gd,Ux", null, null],
+  219: [null, "PAND Vx,Wx", null, null],
+  223: [null, "PANDN Vx,Wx", null, null],
+  235: [null, "POR Vx,Wx", null, null],
+  239: [null, "PXOR Vx,Wx", null, null],
+  248: [null, "PSUBB Vx,Wx", null, null],
+  249: [null, "PSUBW Vx,Wx", null, null],
+  250: [null, "PSUBD Vx,Wx", null, null],
+  251: [null, "PSUBQ Vx,Wx", null, null],
+  252: [null, "PADDB Vx,Wx", null, null],
+  253: [null, "PADDW Vx,Wx", null, null],
+  254: [null, "PADDD Vx,Wx", null, null],
+};
+
+/**
+ * The x87 instructions that are implemented (the escape opcode maps, Tables A-7 to A-22):
+ * `"D9 /5"` a memory form by opcode and ModRM.reg, `"DB E3"` a register form by opcode and
+ * ModRM byte. Every other x87 encoding runs its one-byte row, `ESC Ev`.
+ */
+export const X87: Readonly<Record<string, string>> = {
+  "D9 /5": "FLDCW Mw",
+  "D9 /7": "FNSTCW Mw",
+  "DB E2": "FNCLEX",
+  "DB E3": "FNINIT",
+  "DD /7": "FNSTSW Mw",
+  "DF E0": "FNSTSW AX",
 };
 
 /**

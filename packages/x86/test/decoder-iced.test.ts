@@ -6,11 +6,14 @@
  *
  * Deliberate differences (each counted and printed; see EXCLUDED below):
  * - x87 (D8–DF): we decode the ModRM form and run `esc` (#NM / the FPU that comes later);
- *   iced knows each x87 encoding. Length is compared, validity is not.
+ *   iced knows each x87 encoding. Length is compared, validity is not — except for the
+ *   x87 forms we implement (opcodes.ts X87), which are compared fully.
  * - VEX (C4/C5 with ModRM.mod = 3), EVEX (62 with mod = 3), XOP (8F with mmmmm >= 8):
  *   AVX/AVX-512/XOP, not implemented; we decode LES/LDS/BOUND/POP-with-#UD instead.
  * - SSE/MMX/3DNow!/SSSE3+ rows of the 0F map (0F 0E–0F, 10–17, 28–2F, 38 xx, 3A xx,
- *   50–7F, AE, B8, C2–C6, D0–FE and the mandatory-prefix forms of 0F 78/79) and
+ *   50–7F, AE, B8, C2–C6, D0–FE and the mandatory-prefix forms of 0F 78/79) that have no
+ *   row of ours (opcodes.ts SSE_0F, by mandatory prefix, and Grp15's members); the SSE
+ *   rows we have are compared fully, including their #UD forms (U with memory, LOCK), and
  *   instructions of later extensions reached through group rows (0F 01 register forms
  *   beyond GROUP7_REG, 0F C7 /3–/5 and /7 register form), C6 F8 / C7 F8 (XABORT /
  *   XBEGIN, TSX), F3 0F 01 /5 memory (RSTORSSP, CET), 0F A6/A7 register forms (VIA PadLock), 0F 37 (GETSEC, SMX) and
@@ -37,7 +40,16 @@ import { EV_EXCEPTION, HOOK_EXIT, HOOK_PASS } from "../src/hooks.js";
 import { DecodeCache } from "../src/icache.js";
 import { F_MEM } from "../src/instr.js";
 import { PhysMemory } from "../src/memory.js";
-import { GROUP7_REG, GROUP7_REG_64, GROUP9_6, THREE_BYTE_0F38 } from "../src/opcodes.js";
+import {
+  GROUP7_REG,
+  GROUP7_REG_64,
+  GROUP9_6,
+  GROUP15_REG,
+  GROUPS,
+  SSE_0F,
+  THREE_BYTE_0F38,
+  X87,
+} from "../src/opcodes.js";
 import { AR_DB, AR_G, AR_TYPE_CODE, CR0_PE, CS, DS, ES, FS, GS, SS } from "../src/regs.js";
 import { CPL, CR0, EIP } from "../src/state.js";
 import { rng } from "./helpers.js";
@@ -117,7 +129,7 @@ function shapeOf(b: Uint8Array, at: number, def32: boolean): Shape {
 /** How an encoding is treated: compared fully, length only, or not at all. */
 type Treatment = "full" | "length" | "skip";
 
-const SSE_0F = new Set<number>();
+const SSE_MMX_0F = new Set<number>();
 for (const [lo, hi] of [
   [0x0e, 0x0f],
   [0x10, 0x17],
@@ -127,17 +139,39 @@ for (const [lo, hi] of [
   [0xc2, 0xc6],
   [0xd0, 0xfe],
 ] as const) {
-  for (let op = lo; op <= hi; op++) SSE_0F.add(op);
+  for (let op = lo; op <= hi; op++) SSE_MMX_0F.add(op);
 }
-SSE_0F.add(0xae); // Grp15: FXSAVE, LDMXCSR, fences, CLFLUSH
-SSE_0F.add(0xb8); // F3 0F B8 POPCNT (0F B8 alone is JMPE, invalid in both)
+SSE_MMX_0F.add(0xae); // Grp15: FXSAVE, LDMXCSR, fences, CLFLUSH
+SSE_MMX_0F.add(0xb8); // F3 0F B8 POPCNT (0F B8 alone is JMPE, invalid in both)
+
+/** The mandatory-prefix column of a shape in SSE_0F: none, 66, F3, F2. */
+function ssePrefix(s: Shape): number {
+  return s.pF3 ? 2 : s.pF2 ? 3 : s.p66 ? 1 : 0;
+}
+
+/** Our row for an SSE cell of the 0F map (Grp15: its member), or null if we have none. */
+function sseRow(s: Shape): string | null {
+  const cell = SSE_0F[s.op];
+  if (s.map !== 2 || cell === undefined) return null;
+  const row = cell[ssePrefix(s)] ?? null;
+  if (row !== "#grp15") return row;
+  const reg = (s.modrm >> 3) & 7;
+  return (s.modrm >> 6 === 3 ? GROUP15_REG[reg] : GROUPS.grp15![reg]) ?? null;
+}
+
+/** Our row for an implemented x87 form (opcodes.ts X87), or undefined. */
+function x87Row(s: Shape): string | undefined {
+  const op = s.op.toString(16).toUpperCase();
+  if (s.modrm >> 6 === 3) return X87[`${op} ${s.modrm.toString(16).toUpperCase()}`];
+  return X87[`${op} /${(s.modrm >> 3) & 7}`];
+}
 
 /** The excluded encodings, by name, as the report prints them. */
 function exclusion(s: Shape): [string, Treatment] | null {
   const mod3 = s.modrm >> 6 === 3;
   const reg = (s.modrm >> 3) & 7;
   if (s.map === 1) {
-    if (s.op >= 0xd8 && s.op <= 0xdf) return ["x87 D8-DF", "length"];
+    if (s.op >= 0xd8 && s.op <= 0xdf) return x87Row(s) ? null : ["x87 D8-DF", "length"];
     if ((s.op === 0xc4 || s.op === 0xc5) && mod3) return ["VEX C4/C5", "skip"];
     if (s.op === 0x62 && mod3) return ["EVEX 62", "skip"];
     if (s.op === 0x8f && (s.modrm & 0x1f) >= 8) return ["XOP 8F", "skip"];
@@ -151,7 +185,8 @@ function exclusion(s: Shape): [string, Treatment] | null {
   }
   if (s.map === 4) return ["SSE 0F 3A", "skip"];
   if (s.map !== 2) return null;
-  if (SSE_0F.has(s.op)) return ["SSE/MMX 0F", "skip"];
+  if (sseRow(s) !== null) return null;
+  if (SSE_MMX_0F.has(s.op)) return ["SSE/MMX 0F", "skip"];
   if ((s.op === 0x78 || s.op === 0x79) && (s.p66 || s.pF2 || s.pF3)) {
     return ["SSE4a EXTRQ/INSERTQ", "skip"];
   }
@@ -191,8 +226,11 @@ function pendingHandler(s: Shape, isMem: boolean): string | null {
   if (s.map === 3) return s.p66 ? byName(THREE_BYTE_0F38[s.op]) : null;
   if (s.map !== 1 && s.map !== 2) return null;
   let desc: OpDesc | null = opcodeDesc(s.map, s.op);
+  if (desc?.special === "sse") desc = desc.group?.[ssePrefix(s)] ?? null;
   if (desc === null) return null;
-  if (desc.special === "grp7" && mod3) {
+  if (desc.special === "grp15") {
+    desc = desc.group?.[mod3 ? 8 + reg : reg] ?? null;
+  } else if (desc.special === "grp7" && mod3) {
     const row = GROUP7_REG[s.modrm];
     if (row !== undefined) return byName(row);
     desc = reg === 4 || reg === 6 ? (desc.group?.[reg] ?? null) : null;
@@ -440,6 +478,9 @@ function exclusion64(s: Shape): [string, Treatment] | null {
   if (s.map === 2 && s.op === 0x00 && s.pF2 && ((s.modrm >> 3) & 7) === 6) {
     return ["LKGS F2 0F 00 /6 (FRED)", "skip"];
   }
+  if (s.map === 2 && s.op === 0xc7 && s.pF3 && mod3 && reg === 6) {
+    return ["SENDUIPI F3 0F C7 /6 (UINTR)", "skip"];
+  }
   // SYSCALL / SYSRET are rows of 64-bit mode.
   if (s.map === 2 && (s.op === 0x05 || s.op === 0x07)) return null;
   if (s.map === 2 && s.op === 0x01 && mod3 && GROUP7_REG_64[s.modrm] !== undefined) return null;
@@ -532,8 +573,11 @@ function tableRejects64(s: Shape, isMem: boolean): boolean {
   if (s.map === 3) return !(s.p66 && THREE_BYTE_0F38[s.op] !== undefined);
   if (s.map !== 1 && s.map !== 2) return false;
   let desc: OpDesc | null = opcodeDesc(s.map, s.op, true);
+  if (desc?.special === "sse") desc = desc.group?.[ssePrefix(s)] ?? null;
   if (desc === null) return true;
-  if (desc.special === "grp7" && mod3) {
+  if (desc.special === "grp15") {
+    desc = desc.group?.[mod3 ? 8 + reg : reg] ?? null;
+  } else if (desc.special === "grp7" && mod3) {
     if (GROUP7_REG[s.modrm] !== undefined || GROUP7_REG_64[s.modrm] !== undefined) return false;
     desc = reg === 4 || reg === 6 ? (desc.group?.[reg] ?? null) : null;
   } else if (desc.special === "grp9" && reg === 6) {
@@ -542,7 +586,7 @@ function tableRejects64(s: Shape, isMem: boolean): boolean {
     desc = desc.group[reg] ?? null;
   }
   if (desc === null) return true;
-  return desc.memOnly && !isMem;
+  return (desc.memOnly && !isMem) || (desc.regOnly && isMem);
 }
 
 describe("decoder vs iced-x86, 64-bit mode", () => {

@@ -148,7 +148,14 @@ export function rmwE(cpu: X86Cpu, i: number, size: number): number {
 // Flags of 64-bit results ----------------------------------------------------------------
 
 /** Record flags of a 64-bit result lo/hi with CF, AF, OF given (0/1 each). */
-export function flags64(cpu: X86Cpu, lo: number, hi: number, cf: number, af: number, of: number): void {
+export function flags64(
+  cpu: X86Cpu,
+  lo: number,
+  hi: number,
+  cf: number,
+  af: number,
+  of: number,
+): void {
   const st = cpu.st;
   st[LF_OP] = LF_RESULT;
   st[LF_SIZE] = 32;

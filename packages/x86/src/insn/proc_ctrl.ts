@@ -762,6 +762,13 @@ export const PROC_CTRL: Readonly<Record<string, HandlerSpec>> = {
     }
   },
 
+  /**
+   * The x87 escapes without a handler of their own (the control instructions are in
+   * sse.ts): #NM when CR0.EM or CR0.TS is set, else nothing. The encodings are valid, so
+   * not #UD; and the SDM defines no result for an absent x87 with CR0.EM clear — system
+   * software is to set EM when CPUID.01H:EDX.FPU is 0, and then every escape is #NM for
+   * its emulator (Vol. 3 §9.2.1, Table 2-2). 64-bit mode runs this handler too.
+   */
   esc_Ev: (cpu) => {
     if (cpu.st[CR0]! & (CR0_EM | CR0_TS)) raiseFault(cpu, NM_VECTOR, -1);
   },

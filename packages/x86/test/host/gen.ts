@@ -16,6 +16,16 @@
  * - a 32-bit destination zeroes bits 63:32 in 64-bit mode, an 8/16-bit one does not:
  *   only the low 32 bits of EAX..EDI (not ESP) are compared.
  *
+ * With GenOptions.long the code is 64-bit and runs in the interpreter's 64-bit mode too:
+ * operand size 64 by REX.W (immediates sign-extended, MOV r64, imm64 the exception),
+ * R8–R15 by REX.R/X/B (never RSP), SPL..DIL and R8B..R15B with a REX prefix. Each
+ * instruction is either "legacy" (no REX: AH..BH possible, as above) or "REX" (no
+ * AH..BH), chosen per instruction. Also MOVSXD (63), CDQE/CQO, BSWAP r64, XCHG r8, rAX
+ * (41 90), LEA with 64-bit addressing (R12/R13 bases, R12 as index) or 67 (32-bit).
+ * All 64 bits of the sixteen registers but RSP are compared; `Bits.hi` tracks bits 63:32,
+ * and writes at 32 bits define them (zero-extension, CMOVcc included: SDM CMOVcc). The
+ * classes in LONG_GATED join when the interpreter has their 64-bit handlers.
+ *
  * Undefined results (SDM Vol. 2, "Flags Affected" of each instruction; the host is AMD,
  * the interpreter follows Intel): `effectOf` says which of CF PF AF ZF SF OF an
  * instruction defines and which it leaves undefined, and when a destination register is
@@ -23,11 +33,12 @@
  * depends on a value (a CL count, a BSF source) it takes the value as a parameter: the
  * generator folds over every value the parameter could take (`Dataflow.applyAny`), the
  * checker applies the one that occurred (`Dataflow.apply`; diff.ts reads it from the
- * interpreter, single-stepped: a wrong value there shows up in the registers anyway). The generator never emits an
- * instruction that reads a flag or register bit that may be undefined at that point
- * (ADC/SBB/RCL/RCR/CMC/CMOVcc/SETcc/LAHF and every register read); for flag readers it
- * puts a flag-defining ADD/SUB/CMP/NEG in front instead. So undefined values never
- * propagate, and at the end only the defined flags and register bits are compared.
+ * interpreter, single-stepped: a wrong value there shows up in the registers anyway).
+ * The generator never emits an instruction that reads a flag or register bit that may
+ * be undefined at that point (ADC/SBB/RCL/RCR/CMC/CMOVcc/SETcc/LAHF and every register
+ * read); for flag readers it puts a flag-defining ADD/SUB/CMP/NEG in front instead. So
+ * undefined values never propagate, and at the end only the defined flags and register
+ * bits are compared.
  *
  * Reproducible: case `index` of run `seed` comes from its own PRNG seeded by
  * caseSeed(seed, index), so one failing case regenerates alone.
@@ -43,20 +54,20 @@ export const OF = 0x800;
 export const ARITH_FLAGS = CF | PF | AF | ZF | SF | OF;
 
 /**
- * Operand sizes.
- * LONG MODE: add 64 here (REX.W, see `pfx` below) when the interpreter runs 64-bit code;
- * masks become hi/lo pairs (Bits.maskHi) and the comparison takes all 64 bits.
+ * Operand sizes. 64 (REX.W) only in long mode, where the comparison takes all 64 bits of
+ * each register (Bits.hi masks the high halves).
  */
-export type Size = 8 | 16 | 32;
+export type Size = 8 | 16 | 32 | 64;
 const SIZES: readonly Size[] = [8, 16, 32];
+const SIZES_LONG: readonly Size[] = [8, 16, 32, 64];
 
-/**
- * Registers a 16/32-bit operand may name: all but ESP (4), which belongs to the harness.
- * LONG MODE: R8–R15 join (REX.R/X/B); AH..BH then may not mix with a REX prefix.
- */
+/** Registers a 16/32-bit operand may name: all but ESP (4), which belongs to the harness. */
 const GPRS: readonly number[] = [0, 1, 2, 3, 5, 6, 7];
-/** Registers tracked (r0..r7). LONG MODE: 16. */
+/** Long mode adds R8–R15 (REX.R/X/B); with a REX prefix 4–7 as bytes are SPL..DIL (not SPL). */
+const GPRS_LONG: readonly number[] = [0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+/** Registers compared in 32-bit protected mode (r0..r7); long mode compares all 16. */
 export const NREGS = 8;
+export const NREGS_LONG = 16;
 
 // Small PRNG --------------------------------------------------------------------------
 
@@ -99,10 +110,11 @@ export function caseSeed(seed: number, index: number): number {
 
 // Instructions ------------------------------------------------------------------------
 
-/** Bits of one general register (low 32 bits; LONG MODE: a high mask too). */
+/** Bits of one general register: `mask` over bits 31:0, `hi` over bits 63:32. */
 export interface Bits {
   readonly reg: number;
   readonly mask: number;
+  readonly hi: number;
 }
 
 /** How an instruction treats the arithmetic flags (see effectOf). */
@@ -142,6 +154,8 @@ export interface Insn {
   readonly param: number;
   /** The destination that SHLD/SHRD past the size or BSF/BSR of zero leave undefined. */
   readonly dest: Bits | null;
+  /** Bits left undefined whatever the parameter (after `writes`; see cmpxchg). */
+  readonly undefs: readonly Bits[];
   /** Raises #UD (LOCK with a register operand, UD2): the sequence ends here. */
   readonly ud: boolean;
 }
@@ -206,19 +220,23 @@ export function effectOf(insn: Insn, p: number): number {
 }
 
 /**
- * Every case effectOf distinguishes, for a count read from CL (masked to 5 bits).
- * LONG MODE: a 64-bit operand masks the count to 6 bits (0x3f here, in paramOf and in
- * shift/shiftDouble), and 32, 33 and 63 join these cases.
+ * Every case effectOf distinguishes, for a count read from CL (masked to 5 bits; to 6
+ * for a 64-bit operand, which adds 32, 33 and 63).
  */
 const COUNT_CASES: readonly number[] = [0, 1, 2, 7, 8, 9, 15, 16, 17, 31];
+const COUNT_CASES_64: readonly number[] = [...COUNT_CASES, 32, 33, 63];
 const ZERO_CASES: readonly number[] = [0, 1];
 
-/** The parameter `insn` runs with, given the registers (low halves) before it. */
-export function paramOf(insn: Insn, regs: ArrayLike<number>): number {
+/** The count mask of a shift at `size` (SDM SAL/SAR/SHL/SHR: 6 bits with REX.W). */
+export const countMask = (size: Size): number => (size === 64 ? 0x3f : 0x1f);
+
+/** The parameter `insn` runs with, given the registers (low, high halves) before it. */
+export function paramOf(insn: Insn, regs: ArrayLike<number>, regsHi?: ArrayLike<number>): number {
   const d = insn.dyn;
   if (d === null) return insn.param;
   const v = (regs[d.reg]! & d.mask) >>> 0;
-  return insn.effect === "bs" ? (v === 0 ? 1 : 0) : (v >>> (d.mask === 0xff00 ? 8 : 0)) & 0x1f;
+  if (insn.effect === "bs") return v === 0 && ((regsHi?.[d.reg] ?? 0) & d.hi) === 0 ? 1 : 0;
+  return (v >>> (d.mask === 0xff00 ? 8 : 0)) & countMask(insn.size);
 }
 
 /**
@@ -228,29 +246,51 @@ export function paramOf(insn: Insn, regs: ArrayLike<number>): number {
 export class Dataflow {
   /** Defined arithmetic flags. */
   flags = ARITH_FLAGS;
-  /** Per register, the bits that are (or may be) undefined. */
-  readonly undef = new Uint32Array(NREGS);
+  /** Per register, the bits that are (or may be) undefined: bits 31:0, bits 63:32. */
+  readonly undef = new Uint32Array(NREGS_LONG);
+  readonly undefHi = new Uint32Array(NREGS_LONG);
 
   /** True when every register bit `insn` reads is defined. */
   regsDefined(insn: Insn): boolean {
-    for (const r of insn.reads) if ((this.undef[r.reg]! & r.mask) !== 0) return false;
+    for (const r of insn.reads) {
+      if ((this.undef[r.reg]! & r.mask) !== 0 || (this.undefHi[r.reg]! & r.hi) !== 0) return false;
+    }
     return true;
+  }
+
+  private written(insn: Insn, destUndef: boolean): void {
+    for (const w of insn.writes) {
+      this.undef[w.reg] = this.undef[w.reg]! & ~w.mask;
+      this.undefHi[w.reg] = this.undefHi[w.reg]! & ~w.hi;
+    }
+    for (const u of insn.undefs) {
+      this.undef[u.reg] = this.undef[u.reg]! | u.mask;
+      this.undefHi[u.reg] = this.undefHi[u.reg]! | u.hi;
+    }
+    const d = insn.dest;
+    if (destUndef && d) {
+      this.undef[d.reg] = this.undef[d.reg]! | d.mask;
+      this.undefHi[d.reg] = this.undefHi[d.reg]! | d.hi;
+    }
   }
 
   /** After `insn` ran with parameter `p`. */
   apply(insn: Insn, p: number): void {
     const e = effectOf(insn, p);
     this.flags = ((this.flags & ~(e >>> UNDEF_SHIFT)) | e) & ALL;
-    for (const w of insn.writes) this.undef[w.reg] = this.undef[w.reg]! & ~w.mask;
-    if (e & DEST_UNDEF && insn.dest) {
-      this.undef[insn.dest.reg] = this.undef[insn.dest.reg]! | insn.dest.mask;
-    }
+    this.written(insn, (e & DEST_UNDEF) !== 0);
   }
 
   /** After `insn` ran with whichever parameter: defined only if defined in every case. */
   applyAny(insn: Insn): void {
     const cases =
-      insn.dyn === null ? [insn.param] : insn.effect === "bs" ? ZERO_CASES : COUNT_CASES;
+      insn.dyn === null
+        ? [insn.param]
+        : insn.effect === "bs"
+          ? ZERO_CASES
+          : insn.size === 64
+            ? COUNT_CASES_64
+            : COUNT_CASES;
     let flags = ALL;
     let destUndef = false;
     for (const p of cases) {
@@ -259,26 +299,38 @@ export class Dataflow {
       if (e & DEST_UNDEF) destUndef = true;
     }
     this.flags = flags & ALL;
-    for (const w of insn.writes) this.undef[w.reg] = this.undef[w.reg]! & ~w.mask;
-    if (destUndef && insn.dest) {
-      this.undef[insn.dest.reg] = this.undef[insn.dest.reg]! | insn.dest.mask;
-    }
+    this.written(insn, destUndef);
   }
 }
 
 // Encoding ----------------------------------------------------------------------------
 
+const ONES = 0xffff_ffff;
+
+/** Legacy numbering: bytes 0–3 AL..BL, 4–7 AH..BH; other sizes the register itself. */
 function bitsOf(n: number, size: Size): Bits {
-  if (size === 8) return n < 4 ? { reg: n, mask: 0xff } : { reg: n - 4, mask: 0xff00 };
-  return { reg: n, mask: size === 16 ? 0xffff : 0xffff_ffff };
+  if (size === 8) {
+    return n < 4 ? { reg: n, mask: 0xff, hi: 0 } : { reg: n - 4, mask: 0xff00, hi: 0 };
+  }
+  if (size === 64) return { reg: n, mask: ONES, hi: ONES };
+  return { reg: n, mask: size === 16 ? 0xffff : ONES, hi: 0 };
 }
 const GPR_BITS: Readonly<Record<Size, readonly Bits[]>> = {
   8: Array.from({ length: 8 }, (_, n) => bitsOf(n, 8)),
-  16: Array.from({ length: 8 }, (_, n) => bitsOf(n, 16)),
-  32: Array.from({ length: 8 }, (_, n) => bitsOf(n, 32)),
+  16: Array.from({ length: 16 }, (_, n) => bitsOf(n, 16)),
+  32: Array.from({ length: 16 }, (_, n) => bitsOf(n, 32)),
+  64: Array.from({ length: 16 }, (_, n) => bitsOf(n, 64)),
 };
+/** Byte registers with a REX prefix: the low byte of register n (SPL..DIL, R8B..R15B). */
+const REX_BYTE_BITS: readonly Bits[] = Array.from({ length: 16 }, (_, n) => ({
+  reg: n,
+  mask: 0xff,
+  hi: 0,
+}));
+/** What a 32-bit write in 64-bit mode defines: the register, zero-extended. */
+const WRITE32_LONG: readonly Bits[] = GPR_BITS[64];
 
-/** The bits of register operand `n` at `size` (8-bit: AL..BL, then AH..BH). */
+/** The bits of register operand `n` at `size`, legacy numbering (8-bit: AL..BL, then AH..BH). */
 export function gpr(n: number, size: Size): Bits {
   return GPR_BITS[size][n]!;
 }
@@ -291,31 +343,31 @@ const AX = gpr(0, 16);
 /**
  * The prefixes of an instruction at operand size `size` whose ModRM.reg is `reg`,
  * ModRM.rm (or opcode register) `rm` and SIB.index `index`: 66 for 16-bit operands, and
- * REX (R, X, B = bit 3 of reg, index, rm) for registers 8–15, which GPRS does not offer yet.
- * LONG MODE: REX.W (0x08) for size 64 goes here; a byte operand SPL..DIL needs a REX
- * too, and with one AH..BH cannot be encoded (gpr() must know).
+ * REX (W for 64-bit operands; R, X, B = bit 3 of reg, index, rm). `rex` forces a REX
+ * prefix (byte registers SPL..DIL need one, and with one AH..BH cannot be encoded).
  */
-function pfx(size: Size, reg = 0, rm = 0, index = 0): number[] {
+function pfx(size: Size, reg = 0, rm = 0, index = 0, rex = false): number[] {
   const p = size === 16 ? [0x66] : [];
-  const rex = ((reg >> 3) << 2) | ((index >> 3) << 1) | (rm >> 3);
-  if (rex !== 0) p.push(0x40 | rex);
+  const bits = (size === 64 ? 8 : 0) | ((reg >> 3) << 2) | ((index >> 3) << 1) | (rm >> 3);
+  if (bits !== 0 || rex) p.push(0x40 | bits);
   return p;
 }
 
 /** ModRM with mod = 3 (register operand). */
 const modrm = (reg: number, rm: number): number => 0xc0 | ((reg & 7) << 3) | (rm & 7);
 
-function imm(size: 8 | 16 | 32, v: number): number[] {
+/** An immediate of `size` (Ib, Iw, Id; Iz for 64: four bytes, sign-extended by the CPU). */
+function imm(size: Size, v: number): number[] {
   const b = [v & 0xff];
   if (size >= 16) b.push((v >>> 8) & 0xff);
-  if (size === 32) b.push((v >>> 16) & 0xff, (v >>> 24) & 0xff);
+  if (size >= 32) b.push((v >>> 16) & 0xff, (v >>> 24) & 0xff);
   return b;
 }
 
-/** Opcode with the w bit: byte form `op`, word/dword form `op + 1`. */
+/** Opcode with the w bit: byte form `op`, word/dword/qword form `op + 1`. */
 const w = (op: number, size: Size): number => (size === 8 ? op : op + 1);
 
-const SIZE_LETTER = { 8: "b", 16: "v", 32: "v" } as const;
+const SIZE_LETTER = { 8: "b", 16: "v", 32: "v", 64: "v" } as const;
 
 interface Parts {
   form: string;
@@ -328,6 +380,7 @@ interface Parts {
   dyn?: Bits | null;
   param?: number;
   dest?: Bits | null;
+  undefs?: Bits[];
 }
 
 function make(p: Parts): Insn {
@@ -342,6 +395,7 @@ function make(p: Parts): Insn {
     dyn: p.dyn ?? null,
     param: p.param ?? 0,
     dest: p.dest ?? null,
+    undefs: p.undefs ?? [],
     ud: false,
   };
 }
@@ -354,6 +408,7 @@ export function ccFlags(cc: number): number {
 const ALU_NAMES = ["ADD", "OR", "ADC", "SBB", "AND", "SUB", "XOR", "CMP"] as const;
 const SHIFT_NAMES = ["ROL", "ROR", "RCL", "RCR", "SHL", "SHR", "SAL", "SAR"] as const;
 const SHIFT_EFFECT: readonly Effect[] = ["rot", "rot", "rcx", "rcx", "shl", "shr", "shl", "sar"];
+const GRP2_FORMS = ["Eb_1", "Ev_1", "Eb_CL", "Ev_CL", "Eb_Ib", "Ev_Ib"] as const;
 // biome-ignore format: a table
 const CC_NAMES = ["O", "NO", "B", "NB", "Z", "NZ", "BE", "NBE", "S", "NS", "P", "NP", "L", "NL", "LE", "NLE"];
 
@@ -372,17 +427,51 @@ const COUNTS: readonly number[] = [
 
 /** Generator for one case. */
 class Gen {
+  /** 64-bit mode code (GenOptions.long). */
+  readonly long: boolean;
+  readonly mix: Mix;
+  /**
+   * The instruction being made has no REX prefix, so its byte operands may be AH..BH
+   * (always so outside long mode). In long mode `begin` chooses per instruction.
+   */
+  legacy = true;
   constructor(
     readonly rng: Rng,
     readonly opts: GenOptions,
-  ) {}
-
-  size(...allowed: Size[]): Size {
-    return this.rng.pick(allowed.length > 0 ? allowed : SIZES);
+  ) {
+    this.long = opts.long !== undefined;
+    this.mix = opts.long ? longMix(opts.long.gated) : MIX_32;
   }
-  /** A register operand number for `size` (never ESP; any of AL..BH for bytes). */
+
+  /** Before each instruction: long mode picks legacy (AH..BH, no REX) or REX operands. */
+  begin(): void {
+    if (this.long) this.legacy = this.rng.chance(0.25);
+  }
+  /** An operand size among `allowed` (default 8, 16, 32); with REX, 64 wherever 32 is. */
+  size(...allowed: Size[]): Size {
+    const all = allowed.length > 0 ? allowed : SIZES;
+    if (this.legacy) return this.rng.pick(all);
+    return this.rng.pick(all === SIZES ? SIZES_LONG : all.includes(32) ? [...all, 64] : all);
+  }
+  /**
+   * A register operand number for `size`, never RSP: legacy, any of AL..BH for bytes;
+   * with REX, 0–15 at every size (bytes: AL..BL, BPL SIL DIL, R8B..R15B).
+   */
   reg(size: Size): number {
+    if (!this.legacy) return this.rng.pick(GPRS_LONG);
     return size === 8 ? this.rng.below(8) : this.rng.pick(GPRS);
+  }
+  /** The bits operand `n` (a reg() number) names at `size`. */
+  bits(n: number, size: Size): Bits {
+    return size === 8 && !this.legacy ? REX_BYTE_BITS[n]! : gpr(n, size);
+  }
+  /** The bits a write of operand `n` at `size` defines: in 64-bit mode 32-bit writes zero-extend. */
+  out(n: number, size: Size): Bits {
+    return size === 32 && this.long ? WRITE32_LONG[n]! : this.bits(n, size);
+  }
+  /** pfx() for this instruction: `bytes` when it has a byte register operand. */
+  pfx(size: Size, reg = 0, rm = 0, index = 0, bytes = size === 8): number[] {
+    return pfx(size, reg, rm, index, bytes && !this.legacy);
   }
   /** A register-ish 32-bit value: specials, small numbers, sign-extended bytes/words, random. */
   value32(): number {
@@ -422,37 +511,38 @@ class Gen {
     const size = this.size();
     const v = SIZE_LETTER[size];
     const dst = this.reg(size);
-    const d = gpr(dst, size);
+    const d = this.bits(dst, size);
+    const dw = writesDst ? [this.out(dst, size)] : [];
     const base = { size, effect, flagsIn };
     switch (r.below(5)) {
       case 0:
       case 1: {
         // E,G (00..) or G,E (02..): the same operation, the other direction bit.
         const src = this.reg(size);
-        const s = gpr(src, size);
+        const s = this.bits(src, size);
         const toG = r.chance(0.5);
         return make({
           ...base,
           form: `${name} ${toG ? `G${v},E${v}` : `E${v},G${v}`}`,
           bytes: [
-            ...pfx(size, toG ? dst : src, toG ? src : dst),
+            ...this.pfx(size, toG ? dst : src, toG ? src : dst),
             w(op * 8 + (toG ? 2 : 0), size),
             toG ? modrm(dst, src) : modrm(src, dst),
           ],
           reads: [d, s],
-          writes: writesDst ? [d] : [],
+          writes: dw,
         });
       }
       case 2: {
         // AL,Ib / eAX,Iz
-        const a = gpr(0, size);
+        const a = this.bits(0, size);
         const i = this.immFor(size);
         return make({
           ...base,
           form: `${name} ${size === 8 ? "AL,Ib" : "eAX,Iz"}`,
-          bytes: [...pfx(size), w(op * 8 + 4, size), ...imm(size, i)],
+          bytes: [...this.pfx(size), w(op * 8 + 4, size), ...imm(size, i)],
           reads: [a],
-          writes: writesDst ? [a] : [],
+          writes: writesDst ? [this.out(0, size)] : [],
         });
       }
       default: {
@@ -463,13 +553,13 @@ class Gen {
           ...base,
           form: `${name} E${v},${short || size === 8 ? "Ib" : "Iz"}`,
           bytes: [
-            ...pfx(size, op, dst),
+            ...this.pfx(size, op, dst),
             short ? 0x83 : w(0x80, size),
             modrm(op, dst),
             ...imm(short ? 8 : size, i),
           ],
           reads: [d],
-          writes: writesDst ? [d] : [],
+          writes: dw,
         });
       }
     }
@@ -487,7 +577,7 @@ class Gen {
     const size = this.size();
     const v = SIZE_LETTER[size];
     const dst = this.reg(size);
-    const d = gpr(dst, size);
+    const d = this.bits(dst, size);
     const base = { size, effect: "logic" as const };
     switch (r.below(3)) {
       case 0: {
@@ -495,16 +585,16 @@ class Gen {
         return make({
           ...base,
           form: `TEST E${v},G${v}`,
-          bytes: [...pfx(size, src, dst), w(0x84, size), modrm(src, dst)],
-          reads: [d, gpr(src, size)],
+          bytes: [...this.pfx(size, src, dst), w(0x84, size), modrm(src, dst)],
+          reads: [d, this.bits(src, size)],
         });
       }
       case 1:
         return make({
           ...base,
           form: `TEST ${size === 8 ? "AL,Ib" : "eAX,Iz"}`,
-          bytes: [...pfx(size), w(0xa8, size), ...imm(size, this.immFor(size))],
-          reads: [gpr(0, size)],
+          bytes: [...this.pfx(size), w(0xa8, size), ...imm(size, this.immFor(size))],
+          reads: [this.bits(0, size)],
         });
       default: {
         // F6/F7 /0, and /1 (an alias Intel and AMD both decode as TEST).
@@ -513,7 +603,7 @@ class Gen {
           ...base,
           form: `TEST E${v},${size === 8 ? "Ib" : "Iz"}${ext ? " (/1)" : ""}`,
           bytes: [
-            ...pfx(size, ext, dst),
+            ...this.pfx(size, ext, dst),
             w(0xf6, size),
             modrm(ext, dst),
             ...imm(size, this.immFor(size)),
@@ -528,15 +618,15 @@ class Gen {
   unary(kind = this.rng.below(4)): Insn {
     const size = this.size();
     const n = this.reg(size);
-    const d = gpr(n, size);
+    const d = this.bits(n, size);
     const names = ["INC", "DEC", "NOT", "NEG"];
     return make({
       form: `${names[kind]} E${SIZE_LETTER[size]}`,
-      bytes: [...pfx(size, kind, n), w(kind < 2 ? 0xfe : 0xf6, size), modrm(kind, n)],
+      bytes: [...this.pfx(size, kind, n), w(kind < 2 ? 0xfe : 0xf6, size), modrm(kind, n)],
       size,
       effect: kind < 2 ? "incdec" : kind === 2 ? "none" : "arith",
       reads: [d],
-      writes: [d],
+      writes: [this.out(n, size)],
     });
   }
 
@@ -544,7 +634,7 @@ class Gen {
   muldiv(kind = this.rng.below(4)): Insn {
     const size = this.size();
     const src = this.reg(size);
-    const s = gpr(src, size);
+    const s = this.bits(src, size);
     const names = ["MUL", "IMUL", "DIV", "IDIV"];
     const div = kind >= 2;
     let reads: Bits[];
@@ -553,14 +643,14 @@ class Gen {
       reads = [div ? AX : AL, s];
       writes = [AX];
     } else {
-      const a = gpr(0, size);
-      const dx = gpr(2, size);
+      const a = this.bits(0, size);
+      const dx = this.bits(2, size);
       reads = div ? [a, dx, s] : [a, s];
-      writes = [a, dx];
+      writes = [this.out(0, size), this.out(2, size)];
     }
     return make({
       form: `${names[kind]} E${SIZE_LETTER[size]}`,
-      bytes: [...pfx(size, 4 + kind, src), w(0xf6, size), modrm(4 + kind, src)],
+      bytes: [...this.pfx(size, 4 + kind, src), w(0xf6, size), modrm(4 + kind, src)],
       size,
       effect: div ? "div" : "mul",
       reads,
@@ -574,24 +664,24 @@ class Gen {
     const size = this.size(16, 32);
     const dst = this.reg(size);
     const src = this.reg(size);
-    const d = gpr(dst, size);
-    const s = gpr(src, size);
+    const d = this.bits(dst, size);
+    const s = this.bits(src, size);
     const k = r.below(3);
     if (k === 0) {
       return make({
         form: "IMUL Gv,Ev",
-        bytes: [...pfx(size, dst, src), 0x0f, 0xaf, modrm(dst, src)],
+        bytes: [...this.pfx(size, dst, src), 0x0f, 0xaf, modrm(dst, src)],
         size,
         effect: "mul",
         reads: [d, s],
-        writes: [d],
+        writes: [this.out(dst, size)],
       });
     }
     const short = k === 2;
     return make({
       form: `IMUL Gv,Ev,${short ? "Ib" : "Iz"}`,
       bytes: [
-        ...pfx(size, dst, src),
+        ...this.pfx(size, dst, src),
         short ? 0x6b : 0x69,
         modrm(dst, src),
         ...imm(short ? 8 : size, this.immFor(short ? 8 : size)),
@@ -599,27 +689,28 @@ class Gen {
       size,
       effect: "mul",
       reads: [s],
-      writes: [d],
+      writes: [this.out(dst, size)],
     });
   }
 
   /** Grp2: ROL ROR RCL RCR SHL SHR SAL SAR by 1 (D0/D1), CL (D2/D3) or Ib (C0/C1). */
-  shift(): Insn {
+  shift(ops?: readonly number[]): Insn {
     const r = this.rng;
-    const op = r.below(8);
+    const op = ops ? r.pick(ops) : r.below(8);
     const size = this.size();
     const dst = this.reg(size);
-    const d = gpr(dst, size);
+    const d = this.bits(dst, size);
     const how = r.below(3);
     const effect = SHIFT_EFFECT[op]!;
     const v = SIZE_LETTER[size];
-    const base = { size, effect, flagsIn: effect === "rcx" ? CF : 0, writes: [d] };
+    const writes = [this.out(dst, size)];
+    const base = { size, effect, flagsIn: effect === "rcx" ? CF : 0, writes };
     const name = `${SHIFT_NAMES[op]} E${v}`;
     if (how === 0) {
       return make({
         ...base,
         form: `${name},1`,
-        bytes: [...pfx(size, op, dst), w(0xd0, size), modrm(op, dst)],
+        bytes: [...this.pfx(size, op, dst), w(0xd0, size), modrm(op, dst)],
         reads: [d],
         param: 1,
       });
@@ -628,7 +719,7 @@ class Gen {
       return make({
         ...base,
         form: `${name},CL`,
-        bytes: [...pfx(size, op, dst), w(0xd2, size), modrm(op, dst)],
+        bytes: [...this.pfx(size, op, dst), w(0xd2, size), modrm(op, dst)],
         reads: [d, CL],
         dyn: CL,
       });
@@ -637,9 +728,9 @@ class Gen {
     return make({
       ...base,
       form: `${name},Ib`,
-      bytes: [...pfx(size, op, dst), w(0xc0, size), modrm(op, dst), c],
+      bytes: [...this.pfx(size, op, dst), w(0xc0, size), modrm(op, dst), c],
       reads: [d],
-      param: c & 0x1f,
+      param: c & countMask(size),
     });
   }
 
@@ -649,21 +740,21 @@ class Gen {
     const size = this.size(16, 32);
     const dst = this.reg(size);
     const src = this.reg(size);
-    const d = gpr(dst, size);
+    const d = this.bits(dst, size);
     const right = r.chance(0.5);
     const byCl = r.chance(0.5);
     const c = this.count();
     const op = (right ? 0xac : 0xa4) + (byCl ? 1 : 0);
     return make({
       form: `${right ? "SHRD" : "SHLD"} Ev,Gv,${byCl ? "CL" : "Ib"}`,
-      bytes: [...pfx(size, src, dst), 0x0f, op, modrm(src, dst), ...(byCl ? [] : [c])],
+      bytes: [...this.pfx(size, src, dst), 0x0f, op, modrm(src, dst), ...(byCl ? [] : [c])],
       size,
       effect: "shd",
-      reads: byCl ? [d, gpr(src, size), CL] : [d, gpr(src, size)],
-      writes: [d],
+      reads: byCl ? [d, this.bits(src, size), CL] : [d, this.bits(src, size)],
+      writes: [this.out(dst, size)],
       dyn: byCl ? CL : null,
-      param: c & 0x1f,
-      dest: d,
+      param: c & countMask(size),
+      dest: this.out(dst, size),
     });
   }
 
@@ -673,23 +764,28 @@ class Gen {
     const kind = r.below(4);
     const size = this.size(16, 32);
     const dst = this.reg(size);
-    const d = gpr(dst, size);
+    const d = this.bits(dst, size);
     const name = ["BT", "BTS", "BTR", "BTC"][kind]!;
-    const writes = kind === 0 ? [] : [d];
+    const writes = kind === 0 ? [] : [this.out(dst, size)];
     if (r.chance(0.5)) {
       const src = this.reg(size);
       return make({
         form: `${name} Ev,Gv`,
-        bytes: [...pfx(size, src, dst), 0x0f, [0xa3, 0xab, 0xb3, 0xbb][kind]!, modrm(src, dst)],
+        bytes: [
+          ...this.pfx(size, src, dst),
+          0x0f,
+          [0xa3, 0xab, 0xb3, 0xbb][kind]!,
+          modrm(src, dst),
+        ],
         size,
         effect: "bt",
-        reads: [d, gpr(src, size)],
+        reads: [d, this.bits(src, size)],
         writes,
       });
     }
     return make({
       form: `${name} Ev,Ib`,
-      bytes: [...pfx(size, 4 + kind, dst), 0x0f, 0xba, modrm(4 + kind, dst), r.below(256)],
+      bytes: [...this.pfx(size, 4 + kind, dst), 0x0f, 0xba, modrm(4 + kind, dst), r.below(256)],
       size,
       effect: "bt",
       reads: [d],
@@ -702,30 +798,30 @@ class Gen {
     const size = this.size(16, 32);
     const dst = this.reg(size);
     const src = this.reg(size);
-    const d = gpr(dst, size);
-    const s = gpr(src, size);
+    const s = this.bits(src, size);
     const rev = this.rng.chance(0.5);
     return make({
       form: `${rev ? "BSR" : "BSF"} Gv,Ev`,
-      bytes: [...pfx(size, dst, src), 0x0f, rev ? 0xbd : 0xbc, modrm(dst, src)],
+      bytes: [...this.pfx(size, dst, src), 0x0f, rev ? 0xbd : 0xbc, modrm(dst, src)],
       size,
       effect: "bs",
       reads: [s],
-      writes: [d],
+      writes: [this.out(dst, size)],
       dyn: s,
-      dest: d,
+      dest: this.out(dst, size),
     });
   }
 
+  /** BSWAP Zd, Zq (0F C8+r; 16-bit operands are undefined, not generated). */
   bswap(): Insn {
-    const n = this.reg(32);
-    const d = gpr(n, 32);
+    const size = this.long ? this.size(32) : 32;
+    const n = this.reg(size);
     return make({
-      form: "BSWAP Zd",
-      bytes: [...pfx(32, 0, n), 0x0f, 0xc8 + (n & 7)],
-      size: 32,
-      reads: [d],
-      writes: [d],
+      form: size === 32 ? "BSWAP Zd" : "BSWAP Zq",
+      bytes: [...this.pfx(size, 0, n), 0x0f, 0xc8 + (n & 7)],
+      size,
+      reads: [this.bits(n, size)],
+      writes: [this.out(n, size)],
     });
   }
 
@@ -740,14 +836,28 @@ class Gen {
     return make({
       form: `${signed ? "MOVSX" : "MOVZX"} Gv,E${from === 8 ? "b" : "w"}`,
       bytes: [
-        ...pfx(size, dst, src),
+        ...this.pfx(size, dst, src, 0, from === 8),
         0x0f,
         (signed ? 0xbe : 0xb6) + (from === 8 ? 0 : 1),
         modrm(dst, src),
       ],
       size,
-      reads: [gpr(src, from)],
-      writes: [gpr(dst, size)],
+      reads: [this.bits(src, from)],
+      writes: [this.out(dst, size)],
+    });
+  }
+
+  /** MOVSXD Gv,Ed (63 /r, 64-bit mode only): REX.W sign-extends; without, a plain move. */
+  movsxd(): Insn {
+    const size = this.size(32, 64);
+    const dst = this.reg(size);
+    const src = this.reg(32);
+    return make({
+      form: "MOVSXD Gv,Ed",
+      bytes: [...this.pfx(size, dst, src), 0x63, modrm(dst, src)],
+      size,
+      reads: [this.bits(src, 32)],
+      writes: [this.out(dst, size)],
     });
   }
 
@@ -757,7 +867,7 @@ class Gen {
     const size = this.size();
     const v = SIZE_LETTER[size];
     const dst = this.reg(size);
-    const d = gpr(dst, size);
+    const d = this.out(dst, size);
     switch (r.below(4)) {
       case 0:
       case 1: {
@@ -766,12 +876,12 @@ class Gen {
         return make({
           form: `MOV ${toG ? `G${v},E${v}` : `E${v},G${v}`}`,
           bytes: [
-            ...pfx(size, toG ? dst : src, toG ? src : dst),
+            ...this.pfx(size, toG ? dst : src, toG ? src : dst),
             w(toG ? 0x8a : 0x88, size),
             toG ? modrm(dst, src) : modrm(src, dst),
           ],
           size,
-          reads: [gpr(src, size)],
+          reads: [this.bits(src, size)],
           writes: [d],
         });
       }
@@ -779,9 +889,11 @@ class Gen {
         return make({
           form: `MOV Z${v},I${v}`,
           bytes: [
-            ...pfx(size, 0, dst),
+            ...this.pfx(size, 0, dst),
             (size === 8 ? 0xb0 : 0xb8) + (dst & 7),
+            // With REX.W the only 8-byte immediate: MOV r64, imm64.
             ...imm(size, this.immFor(size)),
+            ...(size === 64 ? imm(32, this.value32()) : []),
           ],
           size,
           writes: [d],
@@ -790,7 +902,7 @@ class Gen {
         return make({
           form: `MOV E${v},I${size === 8 ? "b" : "z"}`,
           bytes: [
-            ...pfx(size, 0, dst),
+            ...this.pfx(size, 0, dst),
             w(0xc6, size),
             modrm(0, dst),
             ...imm(size, this.immFor(size)),
@@ -807,104 +919,113 @@ class Gen {
     const size = this.size();
     const a = this.reg(size);
     const b = this.reg(size);
-    const x = gpr(a, size);
-    const y = gpr(b, size);
+    const x = this.bits(a, size);
+    const y = this.bits(b, size);
+    // 90 alone is NOP (no zero-extension of EAX in 64-bit mode); 41 90 is XCHG r8, rAX.
     if (size !== 8 && a !== 0 && r.chance(0.3)) {
-      const acc = gpr(0, size);
       return make({
         form: "XCHG Zv,eAX",
-        bytes: [...pfx(size, 0, a), 0x90 + (a & 7)],
+        bytes: [...this.pfx(size, 0, a), 0x90 + (a & 7)],
         size,
-        reads: [x, acc],
-        writes: [x, acc],
+        reads: [x, this.bits(0, size)],
+        writes: [this.out(a, size), this.out(0, size)],
       });
     }
     return make({
       form: `XCHG E${SIZE_LETTER[size]},G${SIZE_LETTER[size]}`,
-      bytes: [...pfx(size, b, a), w(0x86, size), modrm(b, a)],
+      bytes: [...this.pfx(size, b, a), w(0x86, size), modrm(b, a)],
       size,
       reads: [x, y],
-      writes: [x, y],
+      writes: [this.out(a, size), this.out(b, size)],
     });
   }
 
-  /** XADD (0F C0/C1), CMPXCHG (0F B0/B1). */
-  xaddCmpxchg(): Insn {
+  /** XADD (0F C0/C1), CMPXCHG (0F B0/B1); `only` picks one. */
+  xaddCmpxchg(only?: "xadd" | "cmpxchg"): Insn {
     const size = this.size();
     const dst = this.reg(size);
     const src = this.reg(size);
-    const d = gpr(dst, size);
-    const s = gpr(src, size);
+    const d = this.bits(dst, size);
+    const s = this.bits(src, size);
     const v = SIZE_LETTER[size];
-    if (this.rng.chance(0.5)) {
+    const xadd = this.rng.chance(0.5);
+    if (only ? only === "xadd" : xadd) {
       return make({
         form: `XADD E${v},G${v}`,
-        bytes: [...pfx(size, src, dst), 0x0f, w(0xc0, size), modrm(src, dst)],
+        bytes: [...this.pfx(size, src, dst), 0x0f, w(0xc0, size), modrm(src, dst)],
         size,
         effect: "arith",
         reads: [d, s],
-        writes: [d, s],
+        writes: [this.out(dst, size), this.out(src, size)],
       });
     }
-    const acc = gpr(0, size);
+    const acc = this.bits(0, size);
+    // With 32-bit operands in 64-bit mode, which of RAX and the destination get
+    // zero-extended depends on ZF, and the vendors differ for the destination (Intel
+    // writes it either way, SDM CMPXCHG Operation): bits 63:32 of both are masked.
+    const hiUnknown = size === 32 && this.long ? [WRITE32_LONG[0]!, WRITE32_LONG[dst]!] : [];
     return make({
       form: `CMPXCHG E${v},G${v}`,
-      bytes: [...pfx(size, src, dst), 0x0f, w(0xb0, size), modrm(src, dst)],
+      bytes: [...this.pfx(size, src, dst), 0x0f, w(0xb0, size), modrm(src, dst)],
       size,
       effect: "arith",
       reads: [acc, d, s],
       writes: [acc, d],
+      undefs: hiUnknown.map((b) => ({ ...b, mask: 0 })),
     });
   }
 
-  /** CMOVcc Gv,Ev (0F 40+cc) and SETcc Eb (0F 90+cc). */
-  cond(): Insn {
+  /**
+   * CMOVcc Gv,Ev (0F 40+cc) and SETcc Eb (0F 90+cc); `only` picks one. A 32-bit CMOVcc
+   * in 64-bit mode zero-extends even when the condition is false (SDM CMOVcc).
+   */
+  cond(only?: "cmov" | "set"): Insn {
     const r = this.rng;
     const cc = r.below(16);
-    if (r.chance(0.5)) {
+    const cmov = r.chance(0.5);
+    if (only ? only === "cmov" : cmov) {
       const size = this.size(16, 32);
       const dst = this.reg(size);
       const src = this.reg(size);
-      const d = gpr(dst, size);
+      const d = this.bits(dst, size);
       return make({
         form: `CMOV${CC_NAMES[cc]} Gv,Ev`,
-        bytes: [...pfx(size, dst, src), 0x0f, 0x40 + cc, modrm(dst, src)],
+        bytes: [...this.pfx(size, dst, src), 0x0f, 0x40 + cc, modrm(dst, src)],
         size,
-        reads: [d, gpr(src, size)],
-        writes: [d],
+        reads: [d, this.bits(src, size)],
+        writes: [this.out(dst, size)],
         flagsIn: ccFlags(cc),
       });
     }
     const dst = this.reg(8);
     return make({
       form: `SET${CC_NAMES[cc]} Eb`,
-      bytes: [...pfx(8, 0, dst), 0x0f, 0x90 + cc, modrm(0, dst)],
+      bytes: [...this.pfx(8, 0, dst), 0x0f, 0x90 + cc, modrm(0, dst)],
       size: 8,
-      writes: [gpr(dst, 8)],
+      writes: [this.bits(dst, 8)],
       flagsIn: ccFlags(cc),
     });
   }
 
-  /** CBW/CWDE (98), CWD/CDQ (99). */
+  /** CBW/CWDE/CDQE (98), CWD/CDQ/CQO (99). */
   convert(): Insn {
     const size = this.size(16, 32);
-    const a = gpr(0, size);
+    const k = size === 16 ? 0 : size === 32 ? 1 : 2;
     if (this.rng.chance(0.5)) {
-      const half = size === 16 ? AL : AX;
       return make({
-        form: size === 16 ? "CBW" : "CWDE",
-        bytes: [...pfx(size), 0x98],
+        form: ["CBW", "CWDE", "CDQE"][k]!,
+        bytes: [...this.pfx(size), 0x98],
         size,
-        reads: [half],
-        writes: [a],
+        reads: [[AL, AX, gpr(0, 32)][k]!],
+        writes: [this.out(0, size)],
       });
     }
     return make({
-      form: size === 16 ? "CWD" : "CDQ",
-      bytes: [...pfx(size), 0x99],
+      form: ["CWD", "CDQ", "CQO"][k]!,
+      bytes: [...this.pfx(size), 0x99],
       size,
-      reads: [a],
-      writes: [gpr(2, size)],
+      reads: [this.bits(0, size)],
+      writes: [this.out(2, size)],
     });
   }
 
@@ -947,7 +1068,7 @@ class Gen {
         const n = this.reg(size);
         return make({
           form: "NOP Ev",
-          bytes: [...pfx(size, 0, n), 0x0f, 0x1f, modrm(0, n)],
+          bytes: [...this.pfx(size, 0, n), 0x0f, 0x1f, modrm(0, n)],
           size,
         });
       }
@@ -962,34 +1083,46 @@ class Gen {
     const r = this.rng;
     const size = this.size(16, 32);
     const dst = this.reg(size);
+    // Long mode: 64-bit addressing, or 32-bit with 67 (the sum's low 32 bits, zero-extended).
+    const a32 = this.long && !this.legacy && r.chance(0.15);
+    const as: Size = size === 64 && !a32 ? 64 : 32;
     const reads: Bits[] = [];
     let mod = r.below(3);
     let bytes: number[];
     if (r.chance(0.5)) {
       const base = this.reg(32);
-      // mod 00 rm 101 is [disp32] in 32-bit code but [RIP+disp32] in 64-bit code.
-      if (mod === 0 && base === 5) mod = 1;
-      bytes = [...pfx(size, dst, base), 0x8d, (mod << 6) | ((dst & 7) << 3) | (base & 7)];
-      reads.push(gpr(base, 32));
+      // mod 00 rm 101 is [disp32] in 32-bit code but [RIP+disp32] in 64-bit code (R13 too).
+      if (mod === 0 && (base & 7) === 5) mod = 1;
+      bytes = [...this.pfx(size, dst, base), 0x8d, (mod << 6) | ((dst & 7) << 3) | (base & 7)];
+      // R12 as rm means a SIB byte follows: [r12] is SIB base 100, no index.
+      if ((base & 7) === 4) bytes.push(0x24);
+      reads.push(this.bits(base, as));
     } else {
       const scale = r.below(4);
-      const index = r.below(8); // 4: no index
+      const index = r.below(this.legacy ? 8 : 16); // 4: no index (12 is R12)
       const noBase = mod === 0 && r.chance(0.3);
       const base = noBase ? 5 : this.reg(32);
-      if (!noBase && mod === 0 && base === 5) mod = 1;
+      if (!noBase && mod === 0 && (base & 7) === 5) mod = 1;
       bytes = [
-        ...pfx(size, dst, base, index),
+        ...this.pfx(size, dst, base, index),
         0x8d,
         (mod << 6) | ((dst & 7) << 3) | 4,
         (scale << 6) | ((index & 7) << 3) | (base & 7),
       ];
       if (noBase) bytes.push(...imm(32, this.value32()));
-      else reads.push(gpr(base, 32));
-      if (index !== 4) reads.push(gpr(index, 32));
+      else reads.push(this.bits(base, as));
+      if (index !== 4) reads.push(this.bits(index, as));
     }
     if (mod === 1) bytes.push(this.value32() & 0xff);
     else if (mod === 2) bytes.push(...imm(32, this.value32()));
-    return make({ form: "LEA Gv,M", bytes, size, reads, writes: [gpr(dst, size)] });
+    if (a32) bytes.unshift(0x67);
+    return make({
+      form: a32 ? "LEA Gv,M (67)" : "LEA Gv,M",
+      bytes,
+      size,
+      reads,
+      writes: [this.out(dst, size)],
+    });
   }
 
   /** UD2 (0F 0B): #UD. */
@@ -1025,9 +1158,82 @@ const MIX: ReadonlyArray<readonly [number, FormMaker]> = [
 ];
 const MIX_TOTAL = MIX.reduce((t, [wt]) => t + wt, 0);
 
+/**
+ * Classes of 64-bit instructions that wait for the interpreter: each is generated only
+ * when every handler it names has a 64-bit form (diff.ts asks handlers.ts at run time).
+ */
+export const LONG_GATED = {
+  mul: ["mul_Eb", "mul_Ev", "imul_Eb", "imul_Ev"],
+  div: ["div_Eb", "div_Ev", "idiv_Eb", "idiv_Ev"],
+  imul: ["imul_Gv_Ev", "imul_Gv_Ev_Iz", "imul_Gv_Ev_Ib"],
+  shift: ["shl", "shr", "sar"].flatMap((n) => GRP2_FORMS.map((f) => `${n}_${f}`)),
+  rotate: ["rol", "ror", "rcl", "rcr"].flatMap((n) => GRP2_FORMS.map((f) => `${n}_${f}`)),
+  shiftDouble: ["shld_Ev_Gv_Ib", "shld_Ev_Gv_CL", "shrd_Ev_Gv_Ib", "shrd_Ev_Gv_CL"],
+  bitTest: ["bt", "bts", "btr", "btc"].flatMap((n) => [`${n}_Ev_Gv`, `${n}_Ev_Ib`]),
+  bitScan: ["bsf_Gv_Ev", "bsr_Gv_Ev"],
+  bswap: ["bswap_Zv"],
+  xadd: ["xadd_Eb_Gb", "xadd_Ev_Gv"],
+  cmpxchg: ["cmpxchg_Eb_Gb", "cmpxchg_Ev_Gv"],
+  cmov: ["cmovcc_Gv_Ev"],
+  setcc: ["setcc_Eb"],
+} as const satisfies Record<string, readonly string[]>;
+export type GatedClass = keyof typeof LONG_GATED;
+
+/** The 64-bit mix: [weight, gated class or null (long.ts has it), maker]. */
+const MIX_LONG: ReadonlyArray<readonly [number, GatedClass | null, FormMaker]> = [
+  [14, null, (g) => g.alu()],
+  [3, null, (g) => g.test()],
+  [6, null, (g) => g.unary()],
+  [6, null, (g) => g.mov()],
+  [3, null, (g) => g.movx()],
+  [2, null, (g) => g.movsxd()],
+  [3, null, (g) => g.xchg()],
+  [3, null, (g) => g.convert()],
+  [4, null, (g) => g.flagOp()],
+  [1, null, (g) => g.nop()],
+  [4, null, (g) => g.lea()],
+  [4, "mul", (g) => g.muldiv(g.rng.below(2))],
+  [5, "div", (g) => g.muldiv(2 + g.rng.below(2))],
+  [3, "imul", (g) => g.imul()],
+  [6, "shift", (g) => g.shift([4, 5, 6, 7])],
+  [4, "rotate", (g) => g.shift([0, 1, 2, 3])],
+  [4, "shiftDouble", (g) => g.shiftDouble()],
+  [4, "bitTest", (g) => g.bitTest()],
+  [3, "bitScan", (g) => g.bitScan()],
+  [1, "bswap", (g) => g.bswap()],
+  [2, "xadd", (g) => g.xaddCmpxchg("xadd")],
+  [2, "cmpxchg", (g) => g.xaddCmpxchg("cmpxchg")],
+  [3, "cmov", (g) => g.cond("cmov")],
+  [3, "setcc", (g) => g.cond("set")],
+];
+
+/** The makers and total weight of a mix. */
+interface Mix {
+  readonly entries: ReadonlyArray<readonly [number, FormMaker]>;
+  readonly total: number;
+}
+const MIX_32: Mix = { entries: MIX, total: MIX_TOTAL };
+const longMixes = new Map<string, Mix>();
+
+/** The 64-bit mix with the gated classes in `on`. */
+function longMix(on: ReadonlySet<GatedClass>): Mix {
+  const key = [...on].sort().join();
+  let m = longMixes.get(key);
+  if (!m) {
+    const entries = MIX_LONG.filter(([, c]) => c === null || on.has(c)).map(
+      ([wt, , f]) => [wt, f] as const,
+    );
+    m = { entries, total: entries.reduce((t, [wt]) => t + wt, 0) };
+    longMixes.set(key, m);
+  }
+  return m;
+}
+
 function pickForm(g: Gen): Insn {
-  let k = g.rng.below(MIX_TOTAL);
-  for (const [wt, f] of MIX) {
+  const mix = g.mix;
+  let k = g.rng.below(mix.total);
+  g.begin();
+  for (const [wt, f] of mix.entries) {
     if (k < wt) return f(g);
     k -= wt;
   }
@@ -1065,12 +1271,19 @@ export interface GenOptions {
   readonly lahf: boolean;
   /** Longest sequence (default 8). */
   readonly maxLength?: number;
-  // LONG MODE: `longMode?: boolean` — allow SIZES 64 and registers 8–15 (REX).
+  /**
+   * 64-bit code for a 64-bit-mode interpreter: operand size 64 (REX.W), R8–R15,
+   * SPL..DIL, MOVSXD, imm64; `gated`: the LONG_GATED classes to include.
+   */
+  readonly long?: { readonly gated: ReadonlySet<GatedClass> };
 }
 
 export interface Case {
   readonly seed: number;
   readonly index: number;
+  /** 64-bit code (GenOptions.long), and the gated classes it was generated with. */
+  readonly long: boolean;
+  readonly gated: readonly GatedClass[];
   readonly insns: readonly Insn[];
   readonly code: Uint8Array;
   /** Where each instruction starts in `code`; the last entry is code.length. */
@@ -1102,13 +1315,14 @@ function divSetup(g: Gen, div: Insn): Insn | null {
     return make({ form: "MOV Zb,Ib", bytes: [0xb4, r.below(4)], size: 8, writes: [AH] });
   }
   const dx = gpr(2, size);
+  const dxOut = g.out(2, size);
   if (signed && r.chance(0.5)) {
     return make({
-      form: size === 16 ? "CWD" : "CDQ",
+      form: size === 16 ? "CWD" : size === 32 ? "CDQ" : "CQO",
       bytes: [...pfx(size), 0x99],
       size,
       reads: [gpr(0, size)],
-      writes: [dx],
+      writes: [dxOut],
     });
   }
   if (r.chance(0.5)) {
@@ -1118,14 +1332,19 @@ function divSetup(g: Gen, div: Insn): Insn | null {
       size,
       effect: "logic",
       reads: [dx],
-      writes: [dx],
+      writes: [dxOut],
     });
   }
   return make({
     form: "MOV Zv,Iv",
-    bytes: [...pfx(size, 0, 2), 0xba, ...imm(size, r.below(4))],
+    bytes: [
+      ...pfx(size, 0, 2),
+      0xba,
+      ...imm(size, r.below(4)),
+      ...(size === 64 ? [0, 0, 0, 0] : []),
+    ],
     size,
-    writes: [dx],
+    writes: [dxOut],
   });
 }
 
@@ -1145,6 +1364,8 @@ export function generateCase(seed: number, index: number, opts: GenOptions): Cas
     if (n === 4) continue;
     lo[n] = rng.chance(0.08) ? 0 : g.value32();
     hi[n] = rng.pick([0, 0xffff_ffff, rng.next(), rng.next()]);
+    // 64-bit code also sees sign-extended values (small negatives, 0x8000_0000 edges).
+    if (g.long && rng.chance(0.3)) hi[n] = lo[n]! >> 31;
   }
   const flags = rng.next() & ARITH_FLAGS;
   const length = 1 + rng.below(opts.maxLength ?? 8);
@@ -1188,7 +1409,8 @@ export function generateCase(seed: number, index: number, opts: GenOptions): Cas
   insns.forEach((i, k) => {
     code.set(i.bytes, offsets[k]!);
   });
-  return { seed, index, insns, code, offsets, lo, hi, flags };
+  const gated = opts.long ? [...opts.long.gated].sort() : [];
+  return { seed, index, long: g.long, gated, insns, code, offsets, lo, hi, flags };
 }
 
 const HEX_DIGITS = Uint8Array.from("0123456789abcdef", (ch) => ch.charCodeAt(0));
