@@ -13,6 +13,7 @@ import { DATA_XFER } from "./insn/data_xfer.js";
 import { FAR_XFER } from "./insn/far_xfer.js";
 import { FLAG_CTRL } from "./insn/flag_ctrl.js";
 import { IO } from "./insn/io.js";
+import { LONG_GEN } from "./insn/long.gen.js";
 import { LONG } from "./insn/long.js";
 import { LONG_ALU } from "./insn/long_alu.js";
 import { LONG_FAR } from "./insn/long_far.js";
@@ -110,6 +111,8 @@ function longModeCopies(): Record<string, HandlerSpec> {
 export const INSTRUCTIONS_LONG: Readonly<Record<string, HandlerSpec>> = {
   ...longModeCopies(),
   ...LONG,
+  // Generated 32/64-bit variants of the hottest rows (gen/long.ts) take precedence.
+  ...LONG_GEN,
   ...LONG_ALU,
   ...LONG_FAR,
   ...LONG_MISC,
