@@ -219,6 +219,7 @@ function mov(form: "EG" | "GE" | "EI", size: Size, mem: boolean, name: string): 
 export function generate(): string {
   const fns: string[] = [];
   const table: string[] = [];
+  const aliases: string[] = [];
   /** name → (size → {reg, mem}) for the table. */
   const add = (row: string, make: (size: Size, mem: boolean, name: string) => string) => {
     const parts: string[] = [];
@@ -239,7 +240,8 @@ export function generate(): string {
     add(`${op.name}_Ev_Gv`, (size, mem, name) => toE(op, size, "G", mem, name));
     add(`${op.name}_Gv_Ev`, (size, mem, name) => toG(op, size, mem, name));
     add(`${op.name}_Ev_Iz`, (size, mem, name) => toE(op, size, "I", mem, name));
-    add(`${op.name}_Ev_Ib`, (size, mem, name) => toE(op, size, "I", mem, name));
+    // Ib is sign-extended by the decoder: the same handlers as Iz.
+    aliases.push(`  ${op.name}_Ev_Ib: LONG_GEN_SELF.${op.name}_Ev_Iz!,`);
   }
   add("mov_Ev_Gv", (size, mem, name) => mov("EG", size, mem, name));
   add("mov_Gv_Ev", (size, mem, name) => mov("GE", size, mem, name));
@@ -281,8 +283,13 @@ export function generate(): string {
     "}",
     "",
     ...fns.map((f) => `export ${f}\n`),
-    "export const LONG_GEN: Readonly<Record<string, HandlerSpec>> = {",
+    "const LONG_GEN_SELF: Record<string, HandlerSpec> = {",
     ...table,
+    "};",
+    "",
+    "export const LONG_GEN: Readonly<Record<string, HandlerSpec>> = {",
+    "  ...LONG_GEN_SELF,",
+    ...aliases,
     "};",
     "",
   ].join("\n");

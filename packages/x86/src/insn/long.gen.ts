@@ -239,72 +239,6 @@ export function add_Ev_Iz_o64_mem(cpu: X86Cpu, i: number): void {
   rmwWrite64(cpu, 8, lo, hi);
 }
 
-export function add_Ev_Ib_o32_reg(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const n = dc.rm[i]!;
-  const d = cpu.regs[n]!;
-  const r = (d + s) | 0;
-  const st = cpu.st;
-  st[LF_OP] = LF_ADD;
-  st[LF_SIZE] = 32;
-  st[LF_DST] = d;
-  st[LF_SRC] = s;
-  st[LF_RES] = r;
-  cpu.regs[n] = r;
-  cpu.regsHi[n] = 0;
-}
-
-export function add_Ev_Ib_o32_mem(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const a = ea64(cpu, i);
-  const d = rmwRead64(cpu, dc.seg[i]!, a, cpu.st[EA_HI]!, 4);
-  if (cpu.st[STOP] === STOP_FAULT) return;
-  const r = (d + s) | 0;
-  const st = cpu.st;
-  st[LF_OP] = LF_ADD;
-  st[LF_SIZE] = 32;
-  st[LF_DST] = d;
-  st[LF_SRC] = s;
-  st[LF_RES] = r;
-  rmwWrite64(cpu, 4, r);
-}
-
-export function add_Ev_Ib_o64_reg(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const sh = s >> 31;
-  const n = dc.rm[i]!;
-  const d = cpu.regs[n]!;
-  const dh = cpu.regsHi[n]!;
-  const c = 0;
-  const l = (d >>> 0) + (s >>> 0) + c;
-  const lo = l | 0;
-  const h = (dh >>> 0) + (sh >>> 0) + (l >= TWO32 ? 1 : 0);
-  const hi = h | 0;
-  flags64(cpu, lo, hi, h >= TWO32 ? 1 : 0, ((d ^ s ^ lo) >> 4) & 1, ((dh ^ hi) & (sh ^ hi)) >>> 31);
-  cpu.regs[n] = lo;
-  cpu.regsHi[n] = hi;
-}
-
-export function add_Ev_Ib_o64_mem(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const sh = s >> 31;
-  const a = ea64(cpu, i);
-  const d = rmwRead64(cpu, dc.seg[i]!, a, cpu.st[EA_HI]!, 8);
-  if (cpu.st[STOP] === STOP_FAULT) return;
-  const dh = cpu.st[VAL_HI]!;
-  const c = 0;
-  const l = (d >>> 0) + (s >>> 0) + c;
-  const lo = l | 0;
-  const h = (dh >>> 0) + (sh >>> 0) + (l >= TWO32 ? 1 : 0);
-  const hi = h | 0;
-  flags64(cpu, lo, hi, h >= TWO32 ? 1 : 0, ((d ^ s ^ lo) >> 4) & 1, ((dh ^ hi) & (sh ^ hi)) >>> 31);
-  rmwWrite64(cpu, 8, lo, hi);
-}
-
 export function or_Ev_Gv_o32_reg(cpu: X86Cpu, i: number): void {
   const dc = cpu.dc;
   const s = cpu.regs[dc.reg[i]!]!;
@@ -480,66 +414,6 @@ export function or_Ev_Iz_o64_reg(cpu: X86Cpu, i: number): void {
 }
 
 export function or_Ev_Iz_o64_mem(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const sh = s >> 31;
-  const a = ea64(cpu, i);
-  const d = rmwRead64(cpu, dc.seg[i]!, a, cpu.st[EA_HI]!, 8);
-  if (cpu.st[STOP] === STOP_FAULT) return;
-  const dh = cpu.st[VAL_HI]!;
-  const lo = d | s;
-  const hi = dh | sh;
-  flags64(cpu, lo, hi, 0, 0, 0);
-  rmwWrite64(cpu, 8, lo, hi);
-}
-
-export function or_Ev_Ib_o32_reg(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const n = dc.rm[i]!;
-  const d = cpu.regs[n]!;
-  const r = d | s;
-  const st = cpu.st;
-  st[LF_OP] = LF_LOGIC;
-  st[LF_SIZE] = 32;
-  st[LF_DST] = d;
-  st[LF_SRC] = s;
-  st[LF_RES] = r;
-  cpu.regs[n] = r;
-  cpu.regsHi[n] = 0;
-}
-
-export function or_Ev_Ib_o32_mem(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const a = ea64(cpu, i);
-  const d = rmwRead64(cpu, dc.seg[i]!, a, cpu.st[EA_HI]!, 4);
-  if (cpu.st[STOP] === STOP_FAULT) return;
-  const r = d | s;
-  const st = cpu.st;
-  st[LF_OP] = LF_LOGIC;
-  st[LF_SIZE] = 32;
-  st[LF_DST] = d;
-  st[LF_SRC] = s;
-  st[LF_RES] = r;
-  rmwWrite64(cpu, 4, r);
-}
-
-export function or_Ev_Ib_o64_reg(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const sh = s >> 31;
-  const n = dc.rm[i]!;
-  const d = cpu.regs[n]!;
-  const dh = cpu.regsHi[n]!;
-  const lo = d | s;
-  const hi = dh | sh;
-  flags64(cpu, lo, hi, 0, 0, 0);
-  cpu.regs[n] = lo;
-  cpu.regsHi[n] = hi;
-}
-
-export function or_Ev_Ib_o64_mem(cpu: X86Cpu, i: number): void {
   const dc = cpu.dc;
   const s = dc.imm[i]!;
   const sh = s >> 31;
@@ -755,76 +629,6 @@ export function adc_Ev_Iz_o64_reg(cpu: X86Cpu, i: number): void {
 }
 
 export function adc_Ev_Iz_o64_mem(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const sh = s >> 31;
-  const a = ea64(cpu, i);
-  const d = rmwRead64(cpu, dc.seg[i]!, a, cpu.st[EA_HI]!, 8);
-  if (cpu.st[STOP] === STOP_FAULT) return;
-  const dh = cpu.st[VAL_HI]!;
-  const c = getCF(cpu.st);
-  const l = (d >>> 0) + (s >>> 0) + c;
-  const lo = l | 0;
-  const h = (dh >>> 0) + (sh >>> 0) + (l >= TWO32 ? 1 : 0);
-  const hi = h | 0;
-  flags64(cpu, lo, hi, h >= TWO32 ? 1 : 0, ((d ^ s ^ lo) >> 4) & 1, ((dh ^ hi) & (sh ^ hi)) >>> 31);
-  rmwWrite64(cpu, 8, lo, hi);
-}
-
-export function adc_Ev_Ib_o32_reg(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const n = dc.rm[i]!;
-  const d = cpu.regs[n]!;
-  const c = getCF(cpu.st);
-  const r = (d + s + c) | 0;
-  const st = cpu.st;
-  st[LF_OP] = LF_ADC;
-  st[LF_SIZE] = 32;
-  st[LF_DST] = d;
-  st[LF_SRC] = s;
-  st[LF_RES] = r;
-  st[LF_CARRY] = c;
-  cpu.regs[n] = r;
-  cpu.regsHi[n] = 0;
-}
-
-export function adc_Ev_Ib_o32_mem(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const a = ea64(cpu, i);
-  const d = rmwRead64(cpu, dc.seg[i]!, a, cpu.st[EA_HI]!, 4);
-  if (cpu.st[STOP] === STOP_FAULT) return;
-  const c = getCF(cpu.st);
-  const r = (d + s + c) | 0;
-  const st = cpu.st;
-  st[LF_OP] = LF_ADC;
-  st[LF_SIZE] = 32;
-  st[LF_DST] = d;
-  st[LF_SRC] = s;
-  st[LF_RES] = r;
-  st[LF_CARRY] = c;
-  rmwWrite64(cpu, 4, r);
-}
-
-export function adc_Ev_Ib_o64_reg(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const sh = s >> 31;
-  const n = dc.rm[i]!;
-  const d = cpu.regs[n]!;
-  const dh = cpu.regsHi[n]!;
-  const c = getCF(cpu.st);
-  const l = (d >>> 0) + (s >>> 0) + c;
-  const lo = l | 0;
-  const h = (dh >>> 0) + (sh >>> 0) + (l >= TWO32 ? 1 : 0);
-  const hi = h | 0;
-  flags64(cpu, lo, hi, h >= TWO32 ? 1 : 0, ((d ^ s ^ lo) >> 4) & 1, ((dh ^ hi) & (sh ^ hi)) >>> 31);
-  cpu.regs[n] = lo;
-  cpu.regsHi[n] = hi;
-}
-
-export function adc_Ev_Ib_o64_mem(cpu: X86Cpu, i: number): void {
   const dc = cpu.dc;
   const s = dc.imm[i]!;
   const sh = s >> 31;
@@ -1059,76 +863,6 @@ export function sbb_Ev_Iz_o64_mem(cpu: X86Cpu, i: number): void {
   rmwWrite64(cpu, 8, lo, hi);
 }
 
-export function sbb_Ev_Ib_o32_reg(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const n = dc.rm[i]!;
-  const d = cpu.regs[n]!;
-  const c = getCF(cpu.st);
-  const r = (d - s - c) | 0;
-  const st = cpu.st;
-  st[LF_OP] = LF_SBB;
-  st[LF_SIZE] = 32;
-  st[LF_DST] = d;
-  st[LF_SRC] = s;
-  st[LF_RES] = r;
-  st[LF_CARRY] = c;
-  cpu.regs[n] = r;
-  cpu.regsHi[n] = 0;
-}
-
-export function sbb_Ev_Ib_o32_mem(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const a = ea64(cpu, i);
-  const d = rmwRead64(cpu, dc.seg[i]!, a, cpu.st[EA_HI]!, 4);
-  if (cpu.st[STOP] === STOP_FAULT) return;
-  const c = getCF(cpu.st);
-  const r = (d - s - c) | 0;
-  const st = cpu.st;
-  st[LF_OP] = LF_SBB;
-  st[LF_SIZE] = 32;
-  st[LF_DST] = d;
-  st[LF_SRC] = s;
-  st[LF_RES] = r;
-  st[LF_CARRY] = c;
-  rmwWrite64(cpu, 4, r);
-}
-
-export function sbb_Ev_Ib_o64_reg(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const sh = s >> 31;
-  const n = dc.rm[i]!;
-  const d = cpu.regs[n]!;
-  const dh = cpu.regsHi[n]!;
-  const c = getCF(cpu.st);
-  const l = (d >>> 0) - (s >>> 0) - c;
-  const lo = l | 0;
-  const h = (dh >>> 0) - (sh >>> 0) - (l < 0 ? 1 : 0);
-  const hi = h | 0;
-  flags64(cpu, lo, hi, h < 0 ? 1 : 0, ((d ^ s ^ lo) >> 4) & 1, ((dh ^ sh) & (dh ^ hi)) >>> 31);
-  cpu.regs[n] = lo;
-  cpu.regsHi[n] = hi;
-}
-
-export function sbb_Ev_Ib_o64_mem(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const sh = s >> 31;
-  const a = ea64(cpu, i);
-  const d = rmwRead64(cpu, dc.seg[i]!, a, cpu.st[EA_HI]!, 8);
-  if (cpu.st[STOP] === STOP_FAULT) return;
-  const dh = cpu.st[VAL_HI]!;
-  const c = getCF(cpu.st);
-  const l = (d >>> 0) - (s >>> 0) - c;
-  const lo = l | 0;
-  const h = (dh >>> 0) - (sh >>> 0) - (l < 0 ? 1 : 0);
-  const hi = h | 0;
-  flags64(cpu, lo, hi, h < 0 ? 1 : 0, ((d ^ s ^ lo) >> 4) & 1, ((dh ^ sh) & (dh ^ hi)) >>> 31);
-  rmwWrite64(cpu, 8, lo, hi);
-}
-
 export function and_Ev_Gv_o32_reg(cpu: X86Cpu, i: number): void {
   const dc = cpu.dc;
   const s = cpu.regs[dc.reg[i]!]!;
@@ -1304,66 +1038,6 @@ export function and_Ev_Iz_o64_reg(cpu: X86Cpu, i: number): void {
 }
 
 export function and_Ev_Iz_o64_mem(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const sh = s >> 31;
-  const a = ea64(cpu, i);
-  const d = rmwRead64(cpu, dc.seg[i]!, a, cpu.st[EA_HI]!, 8);
-  if (cpu.st[STOP] === STOP_FAULT) return;
-  const dh = cpu.st[VAL_HI]!;
-  const lo = d & s;
-  const hi = dh & sh;
-  flags64(cpu, lo, hi, 0, 0, 0);
-  rmwWrite64(cpu, 8, lo, hi);
-}
-
-export function and_Ev_Ib_o32_reg(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const n = dc.rm[i]!;
-  const d = cpu.regs[n]!;
-  const r = d & s;
-  const st = cpu.st;
-  st[LF_OP] = LF_LOGIC;
-  st[LF_SIZE] = 32;
-  st[LF_DST] = d;
-  st[LF_SRC] = s;
-  st[LF_RES] = r;
-  cpu.regs[n] = r;
-  cpu.regsHi[n] = 0;
-}
-
-export function and_Ev_Ib_o32_mem(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const a = ea64(cpu, i);
-  const d = rmwRead64(cpu, dc.seg[i]!, a, cpu.st[EA_HI]!, 4);
-  if (cpu.st[STOP] === STOP_FAULT) return;
-  const r = d & s;
-  const st = cpu.st;
-  st[LF_OP] = LF_LOGIC;
-  st[LF_SIZE] = 32;
-  st[LF_DST] = d;
-  st[LF_SRC] = s;
-  st[LF_RES] = r;
-  rmwWrite64(cpu, 4, r);
-}
-
-export function and_Ev_Ib_o64_reg(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const sh = s >> 31;
-  const n = dc.rm[i]!;
-  const d = cpu.regs[n]!;
-  const dh = cpu.regsHi[n]!;
-  const lo = d & s;
-  const hi = dh & sh;
-  flags64(cpu, lo, hi, 0, 0, 0);
-  cpu.regs[n] = lo;
-  cpu.regsHi[n] = hi;
-}
-
-export function and_Ev_Ib_o64_mem(cpu: X86Cpu, i: number): void {
   const dc = cpu.dc;
   const s = dc.imm[i]!;
   const sh = s >> 31;
@@ -1583,72 +1257,6 @@ export function sub_Ev_Iz_o64_mem(cpu: X86Cpu, i: number): void {
   rmwWrite64(cpu, 8, lo, hi);
 }
 
-export function sub_Ev_Ib_o32_reg(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const n = dc.rm[i]!;
-  const d = cpu.regs[n]!;
-  const r = (d - s) | 0;
-  const st = cpu.st;
-  st[LF_OP] = LF_SUB;
-  st[LF_SIZE] = 32;
-  st[LF_DST] = d;
-  st[LF_SRC] = s;
-  st[LF_RES] = r;
-  cpu.regs[n] = r;
-  cpu.regsHi[n] = 0;
-}
-
-export function sub_Ev_Ib_o32_mem(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const a = ea64(cpu, i);
-  const d = rmwRead64(cpu, dc.seg[i]!, a, cpu.st[EA_HI]!, 4);
-  if (cpu.st[STOP] === STOP_FAULT) return;
-  const r = (d - s) | 0;
-  const st = cpu.st;
-  st[LF_OP] = LF_SUB;
-  st[LF_SIZE] = 32;
-  st[LF_DST] = d;
-  st[LF_SRC] = s;
-  st[LF_RES] = r;
-  rmwWrite64(cpu, 4, r);
-}
-
-export function sub_Ev_Ib_o64_reg(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const sh = s >> 31;
-  const n = dc.rm[i]!;
-  const d = cpu.regs[n]!;
-  const dh = cpu.regsHi[n]!;
-  const c = 0;
-  const l = (d >>> 0) - (s >>> 0) - c;
-  const lo = l | 0;
-  const h = (dh >>> 0) - (sh >>> 0) - (l < 0 ? 1 : 0);
-  const hi = h | 0;
-  flags64(cpu, lo, hi, h < 0 ? 1 : 0, ((d ^ s ^ lo) >> 4) & 1, ((dh ^ sh) & (dh ^ hi)) >>> 31);
-  cpu.regs[n] = lo;
-  cpu.regsHi[n] = hi;
-}
-
-export function sub_Ev_Ib_o64_mem(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const sh = s >> 31;
-  const a = ea64(cpu, i);
-  const d = rmwRead64(cpu, dc.seg[i]!, a, cpu.st[EA_HI]!, 8);
-  if (cpu.st[STOP] === STOP_FAULT) return;
-  const dh = cpu.st[VAL_HI]!;
-  const c = 0;
-  const l = (d >>> 0) - (s >>> 0) - c;
-  const lo = l | 0;
-  const h = (dh >>> 0) - (sh >>> 0) - (l < 0 ? 1 : 0);
-  const hi = h | 0;
-  flags64(cpu, lo, hi, h < 0 ? 1 : 0, ((d ^ s ^ lo) >> 4) & 1, ((dh ^ sh) & (dh ^ hi)) >>> 31);
-  rmwWrite64(cpu, 8, lo, hi);
-}
-
 export function xor_Ev_Gv_o32_reg(cpu: X86Cpu, i: number): void {
   const dc = cpu.dc;
   const s = cpu.regs[dc.reg[i]!]!;
@@ -1837,66 +1445,6 @@ export function xor_Ev_Iz_o64_mem(cpu: X86Cpu, i: number): void {
   rmwWrite64(cpu, 8, lo, hi);
 }
 
-export function xor_Ev_Ib_o32_reg(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const n = dc.rm[i]!;
-  const d = cpu.regs[n]!;
-  const r = d ^ s;
-  const st = cpu.st;
-  st[LF_OP] = LF_LOGIC;
-  st[LF_SIZE] = 32;
-  st[LF_DST] = d;
-  st[LF_SRC] = s;
-  st[LF_RES] = r;
-  cpu.regs[n] = r;
-  cpu.regsHi[n] = 0;
-}
-
-export function xor_Ev_Ib_o32_mem(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const a = ea64(cpu, i);
-  const d = rmwRead64(cpu, dc.seg[i]!, a, cpu.st[EA_HI]!, 4);
-  if (cpu.st[STOP] === STOP_FAULT) return;
-  const r = d ^ s;
-  const st = cpu.st;
-  st[LF_OP] = LF_LOGIC;
-  st[LF_SIZE] = 32;
-  st[LF_DST] = d;
-  st[LF_SRC] = s;
-  st[LF_RES] = r;
-  rmwWrite64(cpu, 4, r);
-}
-
-export function xor_Ev_Ib_o64_reg(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const sh = s >> 31;
-  const n = dc.rm[i]!;
-  const d = cpu.regs[n]!;
-  const dh = cpu.regsHi[n]!;
-  const lo = d ^ s;
-  const hi = dh ^ sh;
-  flags64(cpu, lo, hi, 0, 0, 0);
-  cpu.regs[n] = lo;
-  cpu.regsHi[n] = hi;
-}
-
-export function xor_Ev_Ib_o64_mem(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const sh = s >> 31;
-  const a = ea64(cpu, i);
-  const d = rmwRead64(cpu, dc.seg[i]!, a, cpu.st[EA_HI]!, 8);
-  if (cpu.st[STOP] === STOP_FAULT) return;
-  const dh = cpu.st[VAL_HI]!;
-  const lo = d ^ s;
-  const hi = dh ^ sh;
-  flags64(cpu, lo, hi, 0, 0, 0);
-  rmwWrite64(cpu, 8, lo, hi);
-}
-
 export function cmp_Ev_Gv_o32_reg(cpu: X86Cpu, i: number): void {
   const dc = cpu.dc;
   const s = cpu.regs[dc.reg[i]!]!;
@@ -2068,66 +1616,6 @@ export function cmp_Ev_Iz_o64_reg(cpu: X86Cpu, i: number): void {
 }
 
 export function cmp_Ev_Iz_o64_mem(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const sh = s >> 31;
-  const a = ea64(cpu, i);
-  const d = readQ(cpu, dc.seg[i]!, a, cpu.st[EA_HI]!);
-  if (cpu.st[STOP] === STOP_FAULT) return;
-  const dh = cpu.st[VAL_HI]!;
-  const c = 0;
-  const l = (d >>> 0) - (s >>> 0) - c;
-  const lo = l | 0;
-  const h = (dh >>> 0) - (sh >>> 0) - (l < 0 ? 1 : 0);
-  const hi = h | 0;
-  flags64(cpu, lo, hi, h < 0 ? 1 : 0, ((d ^ s ^ lo) >> 4) & 1, ((dh ^ sh) & (dh ^ hi)) >>> 31);
-}
-
-export function cmp_Ev_Ib_o32_reg(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const n = dc.rm[i]!;
-  const d = cpu.regs[n]!;
-  const r = (d - s) | 0;
-  const st = cpu.st;
-  st[LF_OP] = LF_SUB;
-  st[LF_SIZE] = 32;
-  st[LF_DST] = d;
-  st[LF_SRC] = s;
-  st[LF_RES] = r;
-}
-
-export function cmp_Ev_Ib_o32_mem(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const a = ea64(cpu, i);
-  const d = read64(cpu, dc.seg[i]!, a, cpu.st[EA_HI]!, 4);
-  if (cpu.st[STOP] === STOP_FAULT) return;
-  const r = (d - s) | 0;
-  const st = cpu.st;
-  st[LF_OP] = LF_SUB;
-  st[LF_SIZE] = 32;
-  st[LF_DST] = d;
-  st[LF_SRC] = s;
-  st[LF_RES] = r;
-}
-
-export function cmp_Ev_Ib_o64_reg(cpu: X86Cpu, i: number): void {
-  const dc = cpu.dc;
-  const s = dc.imm[i]!;
-  const sh = s >> 31;
-  const n = dc.rm[i]!;
-  const d = cpu.regs[n]!;
-  const dh = cpu.regsHi[n]!;
-  const c = 0;
-  const l = (d >>> 0) - (s >>> 0) - c;
-  const lo = l | 0;
-  const h = (dh >>> 0) - (sh >>> 0) - (l < 0 ? 1 : 0);
-  const hi = h | 0;
-  flags64(cpu, lo, hi, h < 0 ? 1 : 0, ((d ^ s ^ lo) >> 4) & 1, ((dh ^ sh) & (dh ^ hi)) >>> 31);
-}
-
-export function cmp_Ev_Ib_o64_mem(cpu: X86Cpu, i: number): void {
   const dc = cpu.dc;
   const s = dc.imm[i]!;
   const sh = s >> 31;
@@ -2361,42 +1849,46 @@ export function mov_Ev_Iz_o64_mem(cpu: X86Cpu, i: number): void {
   writeQ(cpu, dc.seg[i]!, a, cpu.st[EA_HI]!, v, vh);
 }
 
-export const LONG_GEN: Readonly<Record<string, HandlerSpec>> = {
+const LONG_GEN_SELF: Record<string, HandlerSpec> = {
   add_Ev_Gv: { o16: sizeOf(LONG.add_Ev_Gv!, "o16"), o32: { reg: add_Ev_Gv_o32_reg, mem: add_Ev_Gv_o32_mem }, o64: { reg: add_Ev_Gv_o64_reg, mem: add_Ev_Gv_o64_mem } },
   add_Gv_Ev: { o16: sizeOf(LONG.add_Gv_Ev!, "o16"), o32: { reg: add_Gv_Ev_o32_reg, mem: add_Gv_Ev_o32_mem }, o64: { reg: add_Gv_Ev_o64_reg, mem: add_Gv_Ev_o64_mem } },
   add_Ev_Iz: { o16: sizeOf(LONG.add_Ev_Iz!, "o16"), o32: { reg: add_Ev_Iz_o32_reg, mem: add_Ev_Iz_o32_mem }, o64: { reg: add_Ev_Iz_o64_reg, mem: add_Ev_Iz_o64_mem } },
-  add_Ev_Ib: { o16: sizeOf(LONG.add_Ev_Ib!, "o16"), o32: { reg: add_Ev_Ib_o32_reg, mem: add_Ev_Ib_o32_mem }, o64: { reg: add_Ev_Ib_o64_reg, mem: add_Ev_Ib_o64_mem } },
   or_Ev_Gv: { o16: sizeOf(LONG.or_Ev_Gv!, "o16"), o32: { reg: or_Ev_Gv_o32_reg, mem: or_Ev_Gv_o32_mem }, o64: { reg: or_Ev_Gv_o64_reg, mem: or_Ev_Gv_o64_mem } },
   or_Gv_Ev: { o16: sizeOf(LONG.or_Gv_Ev!, "o16"), o32: { reg: or_Gv_Ev_o32_reg, mem: or_Gv_Ev_o32_mem }, o64: { reg: or_Gv_Ev_o64_reg, mem: or_Gv_Ev_o64_mem } },
   or_Ev_Iz: { o16: sizeOf(LONG.or_Ev_Iz!, "o16"), o32: { reg: or_Ev_Iz_o32_reg, mem: or_Ev_Iz_o32_mem }, o64: { reg: or_Ev_Iz_o64_reg, mem: or_Ev_Iz_o64_mem } },
-  or_Ev_Ib: { o16: sizeOf(LONG.or_Ev_Ib!, "o16"), o32: { reg: or_Ev_Ib_o32_reg, mem: or_Ev_Ib_o32_mem }, o64: { reg: or_Ev_Ib_o64_reg, mem: or_Ev_Ib_o64_mem } },
   adc_Ev_Gv: { o16: sizeOf(LONG.adc_Ev_Gv!, "o16"), o32: { reg: adc_Ev_Gv_o32_reg, mem: adc_Ev_Gv_o32_mem }, o64: { reg: adc_Ev_Gv_o64_reg, mem: adc_Ev_Gv_o64_mem } },
   adc_Gv_Ev: { o16: sizeOf(LONG.adc_Gv_Ev!, "o16"), o32: { reg: adc_Gv_Ev_o32_reg, mem: adc_Gv_Ev_o32_mem }, o64: { reg: adc_Gv_Ev_o64_reg, mem: adc_Gv_Ev_o64_mem } },
   adc_Ev_Iz: { o16: sizeOf(LONG.adc_Ev_Iz!, "o16"), o32: { reg: adc_Ev_Iz_o32_reg, mem: adc_Ev_Iz_o32_mem }, o64: { reg: adc_Ev_Iz_o64_reg, mem: adc_Ev_Iz_o64_mem } },
-  adc_Ev_Ib: { o16: sizeOf(LONG.adc_Ev_Ib!, "o16"), o32: { reg: adc_Ev_Ib_o32_reg, mem: adc_Ev_Ib_o32_mem }, o64: { reg: adc_Ev_Ib_o64_reg, mem: adc_Ev_Ib_o64_mem } },
   sbb_Ev_Gv: { o16: sizeOf(LONG.sbb_Ev_Gv!, "o16"), o32: { reg: sbb_Ev_Gv_o32_reg, mem: sbb_Ev_Gv_o32_mem }, o64: { reg: sbb_Ev_Gv_o64_reg, mem: sbb_Ev_Gv_o64_mem } },
   sbb_Gv_Ev: { o16: sizeOf(LONG.sbb_Gv_Ev!, "o16"), o32: { reg: sbb_Gv_Ev_o32_reg, mem: sbb_Gv_Ev_o32_mem }, o64: { reg: sbb_Gv_Ev_o64_reg, mem: sbb_Gv_Ev_o64_mem } },
   sbb_Ev_Iz: { o16: sizeOf(LONG.sbb_Ev_Iz!, "o16"), o32: { reg: sbb_Ev_Iz_o32_reg, mem: sbb_Ev_Iz_o32_mem }, o64: { reg: sbb_Ev_Iz_o64_reg, mem: sbb_Ev_Iz_o64_mem } },
-  sbb_Ev_Ib: { o16: sizeOf(LONG.sbb_Ev_Ib!, "o16"), o32: { reg: sbb_Ev_Ib_o32_reg, mem: sbb_Ev_Ib_o32_mem }, o64: { reg: sbb_Ev_Ib_o64_reg, mem: sbb_Ev_Ib_o64_mem } },
   and_Ev_Gv: { o16: sizeOf(LONG.and_Ev_Gv!, "o16"), o32: { reg: and_Ev_Gv_o32_reg, mem: and_Ev_Gv_o32_mem }, o64: { reg: and_Ev_Gv_o64_reg, mem: and_Ev_Gv_o64_mem } },
   and_Gv_Ev: { o16: sizeOf(LONG.and_Gv_Ev!, "o16"), o32: { reg: and_Gv_Ev_o32_reg, mem: and_Gv_Ev_o32_mem }, o64: { reg: and_Gv_Ev_o64_reg, mem: and_Gv_Ev_o64_mem } },
   and_Ev_Iz: { o16: sizeOf(LONG.and_Ev_Iz!, "o16"), o32: { reg: and_Ev_Iz_o32_reg, mem: and_Ev_Iz_o32_mem }, o64: { reg: and_Ev_Iz_o64_reg, mem: and_Ev_Iz_o64_mem } },
-  and_Ev_Ib: { o16: sizeOf(LONG.and_Ev_Ib!, "o16"), o32: { reg: and_Ev_Ib_o32_reg, mem: and_Ev_Ib_o32_mem }, o64: { reg: and_Ev_Ib_o64_reg, mem: and_Ev_Ib_o64_mem } },
   sub_Ev_Gv: { o16: sizeOf(LONG.sub_Ev_Gv!, "o16"), o32: { reg: sub_Ev_Gv_o32_reg, mem: sub_Ev_Gv_o32_mem }, o64: { reg: sub_Ev_Gv_o64_reg, mem: sub_Ev_Gv_o64_mem } },
   sub_Gv_Ev: { o16: sizeOf(LONG.sub_Gv_Ev!, "o16"), o32: { reg: sub_Gv_Ev_o32_reg, mem: sub_Gv_Ev_o32_mem }, o64: { reg: sub_Gv_Ev_o64_reg, mem: sub_Gv_Ev_o64_mem } },
   sub_Ev_Iz: { o16: sizeOf(LONG.sub_Ev_Iz!, "o16"), o32: { reg: sub_Ev_Iz_o32_reg, mem: sub_Ev_Iz_o32_mem }, o64: { reg: sub_Ev_Iz_o64_reg, mem: sub_Ev_Iz_o64_mem } },
-  sub_Ev_Ib: { o16: sizeOf(LONG.sub_Ev_Ib!, "o16"), o32: { reg: sub_Ev_Ib_o32_reg, mem: sub_Ev_Ib_o32_mem }, o64: { reg: sub_Ev_Ib_o64_reg, mem: sub_Ev_Ib_o64_mem } },
   xor_Ev_Gv: { o16: sizeOf(LONG.xor_Ev_Gv!, "o16"), o32: { reg: xor_Ev_Gv_o32_reg, mem: xor_Ev_Gv_o32_mem }, o64: { reg: xor_Ev_Gv_o64_reg, mem: xor_Ev_Gv_o64_mem } },
   xor_Gv_Ev: { o16: sizeOf(LONG.xor_Gv_Ev!, "o16"), o32: { reg: xor_Gv_Ev_o32_reg, mem: xor_Gv_Ev_o32_mem }, o64: { reg: xor_Gv_Ev_o64_reg, mem: xor_Gv_Ev_o64_mem } },
   xor_Ev_Iz: { o16: sizeOf(LONG.xor_Ev_Iz!, "o16"), o32: { reg: xor_Ev_Iz_o32_reg, mem: xor_Ev_Iz_o32_mem }, o64: { reg: xor_Ev_Iz_o64_reg, mem: xor_Ev_Iz_o64_mem } },
-  xor_Ev_Ib: { o16: sizeOf(LONG.xor_Ev_Ib!, "o16"), o32: { reg: xor_Ev_Ib_o32_reg, mem: xor_Ev_Ib_o32_mem }, o64: { reg: xor_Ev_Ib_o64_reg, mem: xor_Ev_Ib_o64_mem } },
   cmp_Ev_Gv: { o16: sizeOf(LONG.cmp_Ev_Gv!, "o16"), o32: { reg: cmp_Ev_Gv_o32_reg, mem: cmp_Ev_Gv_o32_mem }, o64: { reg: cmp_Ev_Gv_o64_reg, mem: cmp_Ev_Gv_o64_mem } },
   cmp_Gv_Ev: { o16: sizeOf(LONG.cmp_Gv_Ev!, "o16"), o32: { reg: cmp_Gv_Ev_o32_reg, mem: cmp_Gv_Ev_o32_mem }, o64: { reg: cmp_Gv_Ev_o64_reg, mem: cmp_Gv_Ev_o64_mem } },
   cmp_Ev_Iz: { o16: sizeOf(LONG.cmp_Ev_Iz!, "o16"), o32: { reg: cmp_Ev_Iz_o32_reg, mem: cmp_Ev_Iz_o32_mem }, o64: { reg: cmp_Ev_Iz_o64_reg, mem: cmp_Ev_Iz_o64_mem } },
-  cmp_Ev_Ib: { o16: sizeOf(LONG.cmp_Ev_Ib!, "o16"), o32: { reg: cmp_Ev_Ib_o32_reg, mem: cmp_Ev_Ib_o32_mem }, o64: { reg: cmp_Ev_Ib_o64_reg, mem: cmp_Ev_Ib_o64_mem } },
   test_Ev_Gv: { o16: sizeOf(LONG.test_Ev_Gv!, "o16"), o32: { reg: test_Ev_Gv_o32_reg, mem: test_Ev_Gv_o32_mem }, o64: { reg: test_Ev_Gv_o64_reg, mem: test_Ev_Gv_o64_mem } },
   test_Ev_Iz: { o16: sizeOf(LONG.test_Ev_Iz!, "o16"), o32: { reg: test_Ev_Iz_o32_reg, mem: test_Ev_Iz_o32_mem }, o64: { reg: test_Ev_Iz_o64_reg, mem: test_Ev_Iz_o64_mem } },
   mov_Ev_Gv: { o16: sizeOf(LONG.mov_Ev_Gv!, "o16"), o32: { reg: mov_Ev_Gv_o32_reg, mem: mov_Ev_Gv_o32_mem }, o64: { reg: mov_Ev_Gv_o64_reg, mem: mov_Ev_Gv_o64_mem } },
   mov_Gv_Ev: { o16: sizeOf(LONG.mov_Gv_Ev!, "o16"), o32: { reg: mov_Gv_Ev_o32_reg, mem: mov_Gv_Ev_o32_mem }, o64: { reg: mov_Gv_Ev_o64_reg, mem: mov_Gv_Ev_o64_mem } },
   mov_Ev_Iz: { o16: sizeOf(LONG.mov_Ev_Iz!, "o16"), o32: { reg: mov_Ev_Iz_o32_reg, mem: mov_Ev_Iz_o32_mem }, o64: { reg: mov_Ev_Iz_o64_reg, mem: mov_Ev_Iz_o64_mem } },
+};
+
+export const LONG_GEN: Readonly<Record<string, HandlerSpec>> = {
+  ...LONG_GEN_SELF,
+  add_Ev_Ib: LONG_GEN_SELF.add_Ev_Iz!,
+  or_Ev_Ib: LONG_GEN_SELF.or_Ev_Iz!,
+  adc_Ev_Ib: LONG_GEN_SELF.adc_Ev_Iz!,
+  sbb_Ev_Ib: LONG_GEN_SELF.sbb_Ev_Iz!,
+  and_Ev_Ib: LONG_GEN_SELF.and_Ev_Iz!,
+  sub_Ev_Ib: LONG_GEN_SELF.sub_Ev_Iz!,
+  xor_Ev_Ib: LONG_GEN_SELF.xor_Ev_Iz!,
+  cmp_Ev_Ib: LONG_GEN_SELF.cmp_Ev_Iz!,
 };
