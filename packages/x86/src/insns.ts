@@ -71,6 +71,12 @@ const SAME_IN_LONG_MODE = [
   "wrmsr",
   "invd",
   "wbinvd",
+  "ud0_Gv_Ev",
+  "ud1_Gv_Ev",
+  "ud2",
+  // VMX and SVM instructions: decoded here and handed to the extension with the slot, whose
+  // flags (F_O64, F_A64) tell it the mode; the same handlers in 64-bit mode.
+  ...Object.keys(VIRT),
 ];
 
 /**
@@ -82,6 +88,7 @@ const ZERO_EXTENDING: Readonly<Record<string, readonly number[]>> = {
   rdtsc: [0, 2],
   rdtscp: [0, 1, 2],
   rdmsr: [0, 2],
+  rdpmc: [0, 2],
   xgetbv: [0, 2],
 };
 

@@ -13,7 +13,8 @@ const R9 = 9;
 const R10 = 10;
 
 import { EXIT_HLT } from "./cpu.js";
-import { EBX, ECX, EDX, EFER_LMA, ESP } from "./regs.js";
+import { EV_VMCALL, HOOK_DONE, HOOK_PASS } from "./hooks.js";
+import { EBX, ECX, EDX, EFER_LMA, ESP, FS } from "./regs.js";
 import { EFER, EIP, RIP_HI } from "./state.js";
 
 const d = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
@@ -135,5 +136,32 @@ describe("IA-32e mode", () => {
     expect(vector64(cpu)).toBe(14);
     expect(read32(cpu, cpu.regs[ESP]! + 8)).toBe(LONG.ENTRY + 7); // RIP of leave
     expect(read32(cpu, cpu.regs[ESP]! + 32)).toBe(PM.STACK0);
+  });
+
+  it("xlat reads [rbx + al]; vmcall reaches the hook in 64-bit mode", () => {
+    // mov ebx, 0x30000; mov al, 5; xlat; vmcall; hlt
+    const cpu = longMode([0xbb, ...d(0x3_0000), 0xb0, 0x05, 0xd7, 0x0f, 0x01, 0xc1, 0xf4]);
+    cpu.mem.load(0x3_0005, [0x77]);
+    let calls = 0;
+    cpu.hooks = {
+      onEvent: (_cpu, kind) => {
+        if (kind !== EV_VMCALL) return HOOK_PASS;
+        calls++;
+        return HOOK_DONE;
+      },
+    };
+    expect(cpu.run(1000)).toBe(EXIT_HLT);
+    expect(vector64(cpu)).toBe(-1);
+    expect(cpu.regs[0]! & 0xff).toBe(0x77);
+    expect(calls).toBe(1);
+  });
+
+  it("lfs rax, [0x30000] loads an 8-byte offset and a selector (REX.W: m16:64)", () => {
+    const cpu = longMode([0x48, 0x0f, 0xb4, 0x04, 0x25, ...d(0x3_0000), 0xf4]);
+    cpu.mem.load(0x3_0000, [...d(0x1234_5678), ...d(9), PM.DATA0, 0]);
+    expect(cpu.run(1000)).toBe(EXIT_HLT);
+    expect(vector64(cpu)).toBe(-1);
+    expect([cpu.regs[0]! >>> 0, cpu.regsHi[0]]).toEqual([0x1234_5678, 9]);
+    expect(cpu.segSel[FS]).toBe(PM.DATA0);
   });
 });

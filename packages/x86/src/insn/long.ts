@@ -29,7 +29,7 @@ import {
 import type { X86Cpu } from "../cpu.js";
 import { raiseFault } from "../exception.js";
 import type { FormSplit, Handler, HandlerSpec, SizeSplit } from "../handlers.js";
-import { F_O32, F_O64 } from "../instr.js";
+import { F_A64, F_O32, F_O64 } from "../instr.js";
 import { getCF, testCC } from "../lazy_flags.js";
 import { EAX, EBP, EDX, ESP, FLAG_AF, FLAG_CF, FLAG_OF, GP_VECTOR, SS } from "../regs.js";
 import {
@@ -523,6 +523,18 @@ function xchgEG(byte: boolean): FormSplit {
   return { reg: (cpu, i) => run(cpu, i, false), mem: (cpu, i) => run(cpu, i, true) };
 }
 
+/** XLAT: AL = the byte at [RBX + AL] (EBX with 67), DS or an override. */
+const xlat: Handler = (cpu, i) => {
+  const dc = cpu.dc;
+  const a32 = (dc.flags[i]! & F_A64) === 0;
+  const s = (cpu.regs[3]! >>> 0) + cpu.r8[0]!;
+  const lo = s | 0;
+  const hi = a32 ? 0 : (cpu.regsHi[3]! + (s >= TWO32 ? 1 : 0)) | 0;
+  const v = read64(cpu, dc.seg[i]!, lo, hi, 1);
+  if (faulted(cpu)) return;
+  cpu.r8[0] = v;
+};
+
 /** CBW / CWDE / CDQE. */
 const cbw: Handler = (cpu, i) => {
   const size = opSize(cpu, i);
@@ -771,6 +783,7 @@ export const LONG: Readonly<Record<string, HandlerSpec>> = {
   movsxd_Gv_Ed: sized(extend(32, true)),
   xchg_Eb_Gb: xchgEG(true),
   xchg_Ev_Gv: sized(xchgEG(false)),
+  xlat,
   cbw: sized(both(cbw)),
   cwd: sized(both(cwd)),
   jcc_Jb: jcc,

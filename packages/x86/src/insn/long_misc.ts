@@ -19,7 +19,7 @@
  * iterations that completed.
  */
 import { recomputeSegment } from "../access.js";
-import { canonical, linear64, read64, readQ, write64, writeQ } from "../access64.js";
+import { canonical, ea64, linear64, read64, readQ, write64, writeQ } from "../access64.js";
 import type { X86Cpu } from "../cpu.js";
 import {
   DESC,
@@ -56,6 +56,7 @@ import {
   FLAG_VIP,
   FLAG_VM,
   FLAG_ZF,
+  FS,
   GP_VECTOR,
   GS,
   SS,
@@ -671,7 +672,33 @@ function forms(make: (isMem: boolean) => Handler): FormSplit {
   return { reg: make(false), mem: make(true) };
 }
 
+/**
+ * LSS / LFS / LGS Gv, Mp: offset (2, 4 or 8 bytes) then selector from memory; the
+ * segment loads before the register is written, so a fault changes neither.
+ */
+function loadFar(seg: number): Handler {
+  return (cpu, i) => {
+    const size = opSize(cpu, i);
+    const st = cpu.st;
+    const lo = ea64(cpu, i);
+    const hi = st[EA_HI]!;
+    const s = cpu.dc.seg[i]!;
+    const off = size === 64 ? readQ(cpu, s, lo, hi) : read64(cpu, s, lo, hi, size >> 3);
+    if (faulted(cpu)) return;
+    const offHi = size === 64 ? st[VAL_HI]! : 0;
+    const at = add64(cpu, lo, hi, size >> 3);
+    const sel = read64(cpu, s, at, st[EA_HI]!, 2);
+    if (faulted(cpu)) return;
+    if (!loadSegment64(cpu, seg, sel & 0xffff)) return;
+    setReg(cpu, cpu.dc.reg[i]!, size, off, offHi);
+    if (seg === SS) ssShadow(cpu);
+  };
+}
+
 export const LONG_MISC: Readonly<Record<string, HandlerSpec>> = {
+  lss_Gv_Mp: loadFar(SS),
+  lfs_Gv_Mp: loadFar(FS),
+  lgs_Gv_Mp: loadFar(GS),
   movs_Yb_Xb: movs(1),
   movs_Yv_Xv: vSized(movs),
   stos_Yb_Zb: stos(1),
