@@ -5,7 +5,7 @@
  * exception in it goes through a 64-bit IDT gate.
  */
 import { describe, expect, it } from "vitest";
-import { LONG, longMode, PM, read32, vector64 } from "../test/helpers.js";
+import { LONG, longMode, PM, read32, realMode, vector64, write32 } from "../test/helpers.js";
 
 const { CODE64, STUBS64 } = LONG;
 const R8 = 8;
@@ -14,7 +14,7 @@ const R10 = 10;
 
 import { EXIT_HLT } from "./cpu.js";
 import { EV_VMCALL, HOOK_DONE, HOOK_PASS } from "./hooks.js";
-import { EBX, ECX, EDX, EFER_LMA, ESP, FS } from "./regs.js";
+import { CS, EBX, ECX, EDX, EFER_LMA, ESP, FS } from "./regs.js";
 import { EFER, EIP, RIP_HI } from "./state.js";
 
 const d = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
@@ -163,5 +163,118 @@ describe("IA-32e mode", () => {
     expect(vector64(cpu)).toBe(-1);
     expect([cpu.regs[0]! >>> 0, cpu.regsHi[0]]).toEqual([0x1234_5678, 9]);
     expect(cpu.segSel[FS]).toBe(PM.DATA0);
+  });
+
+  it("a boot loader's path: real → protected → paged long mode → compatibility mode", () => {
+    // Real mode at 0000:1000. GDT at 0x800: null, 32-bit code 0x08, data 0x10, 64-bit
+    // code 0x18; GDTR image at 0x900. Page tables as the fixture's, 2 MiB pages.
+    const PM32 = 0x1100;
+    const LM64 = 0x1200;
+    const COMPAT = 0x1300;
+    const real = [
+      0x0f,
+      0x01,
+      0x16,
+      0x00,
+      0x09, // lgdt [0x900]
+      0x0f,
+      0x20,
+      0xc0,
+      0x0c,
+      0x01,
+      0x0f,
+      0x22,
+      0xc0, // mov eax,cr0; or al,1; mov cr0,eax
+      0x66,
+      0xea,
+      ...d(PM32),
+      0x08,
+      0x00, // jmp dword 0x08:PM32
+    ];
+    const pm32 = [
+      0x66,
+      0xb8,
+      0x10,
+      0x00,
+      0x8e,
+      0xd8,
+      0x8e,
+      0xd0,
+      0x8e,
+      0xc0, // mov ax,0x10; ds, ss, es
+      0xbc,
+      ...d(0x8000), // mov esp, 0x8000
+      0xb8,
+      ...d(0x20_0000),
+      0x0f,
+      0x22,
+      0xd8, // mov eax, PML4; mov cr3, eax
+      0x0f,
+      0x20,
+      0xe0,
+      0x83,
+      0xc8,
+      0x20,
+      0x0f,
+      0x22,
+      0xe0, // cr4.PAE
+      0xb9,
+      ...d(0xc000_0080),
+      0x0f,
+      0x32,
+      0x0d,
+      ...d(0x100),
+      0x0f,
+      0x30, // EFER.LME
+      0x0f,
+      0x20,
+      0xc0,
+      0x0d,
+      ...d(0x8000_0000),
+      0x0f,
+      0x22,
+      0xc0, // CR0.PG
+      0xea,
+      ...d(LM64),
+      0x18,
+      0x00, // jmp 0x18:LM64
+    ];
+    const lm64 = [
+      0x48,
+      0xb8,
+      ...d(0x1111_1111),
+      ...d(0x2222_2222), // mov rax, 0x2222222211111111
+      0xff,
+      0x2c,
+      0x25,
+      ...d(0x1400), // jmp far [0x1400] (m16:32 → 0x08:COMPAT)
+    ];
+    const compat = [0xbb, ...d(0x1234), 0xf4]; // mov ebx, 0x1234; hlt
+    const cpu = realMode(real, { at: 0x1000, ramSize: 4 << 20 });
+    cpu.cpuid = (leaf, _sub, out) => {
+      out.fill(0);
+      if (leaf === 1) out[3] = (1 << 6) | (1 << 5);
+      else if (leaf === (0x8000_0000 | 0)) out[0] = 0x8000_0001 | 0;
+      else if (leaf === (0x8000_0001 | 0)) out[3] = 1 << 29;
+    };
+    cpu.mem.load(PM32, pm32);
+    cpu.mem.load(LM64, lm64);
+    cpu.mem.load(COMPAT, compat);
+    cpu.mem.load(0x1400, [...d(COMPAT), 0x08, 0x00]);
+    write32(cpu, 0x808, 0x0000_ffff);
+    write32(cpu, 0x80c, 0x00cf_9a00); // 32-bit code
+    write32(cpu, 0x810, 0x0000_ffff);
+    write32(cpu, 0x814, 0x00cf_9200); // data
+    write32(cpu, 0x818, 0x0000_ffff);
+    write32(cpu, 0x81c, 0x00af_9a00); // 64-bit code (L)
+    cpu.mem.load(0x900, [0x1f, 0x00, ...d(0x800)]);
+    write32(cpu, 0x20_0000, 0x20_1003);
+    write32(cpu, 0x20_1000, 0x20_2003);
+    write32(cpu, 0x20_2000, 0x83);
+    expect(cpu.run(1000)).toBe(EXIT_HLT);
+    expect(cpu.st[EFER]! & EFER_LMA).toBe(EFER_LMA);
+    expect(cpu.segSel[CS]).toBe(0x08); // compatibility mode: a 32-bit code segment
+    expect(cpu.regs[EBX]).toBe(0x1234);
+    expect(cpu.st[EIP]).toBe(COMPAT + 6);
   });
 });
