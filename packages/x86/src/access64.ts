@@ -21,9 +21,9 @@ import {
 import type { X86Cpu } from "./cpu.js";
 import { raiseFault } from "./exception.js";
 import { F_A64, F_RIPREL } from "./instr.js";
-import { ACC_READ, ACC_WRITE, dataAcc, fillTlb, translateLinear } from "./paging.js";
+import { ACC_READ, ACC_WRITE, dataAcc, fillTlb, highSlot, translateLinear } from "./paging.js";
 import { FS, GP_VECTOR, SS, SS_VECTOR } from "./regs.js";
-import { EA_HI, EIP, RIP_HI, RMW_LIN, RMW_LIN_HI, STOP, STOP_FAULT, VAL_HI } from "./state.js";
+import { CPL, EA_HI, EIP, RIP_HI, RMW_LIN, RMW_LIN_HI, STOP, STOP_FAULT, VAL_HI } from "./state.js";
 
 const TWO32 = 4294967296;
 
@@ -132,8 +132,8 @@ export function linRead64(cpu: X86Cpu, lo: number, hi: number, size: number, acc
     if (cpu.st[STOP] === STOP_FAULT) return 0;
     return physRead(cpu, p, size);
   }
-  if (hi === 0 && (lo & 0xfff) + size <= 0x1000) {
-    const t = cpu.tlbR[lo >>> 12]!;
+  if ((lo & 0xfff) + size <= 0x1000) {
+    const t = hi === 0 ? cpu.tlbR[lo >>> 12]! : highEntry(cpu, lo, hi, false);
     if (t >= 0) {
       const q = t | (lo & 0xfff);
       const m = cpu.ram8;
@@ -154,14 +154,14 @@ export function linRead64(cpu: X86Cpu, lo: number, hi: number, size: number, acc
   }
   const p = phys(cpu, lo, hi, ACC_READ);
   if (cpu.st[STOP] === STOP_FAULT) return 0;
-  if (hi === 0) fillTlb(cpu, lo, p, false);
+  fillTlb(cpu, lo, p, false, hi);
   return physRead(cpu, p, size);
 }
 
 /** Write `size` (1, 2 or 4) bytes at linear hi:lo; both pages checked before writing. */
 export function linWrite64(cpu: X86Cpu, lo: number, hi: number, size: number, v: number): void {
-  if (hi === 0 && (lo & 0xfff) + size <= 0x1000) {
-    const t = cpu.tlbW[lo >>> 12]!;
+  if ((lo & 0xfff) + size <= 0x1000) {
+    const t = hi === 0 ? cpu.tlbW[lo >>> 12]! : highEntry(cpu, lo, hi, true);
     if (t >= 0) {
       const q = t | (lo & 0xfff);
       const m = cpu.ram8;
@@ -189,7 +189,18 @@ export function linWrite64(cpu: X86Cpu, lo: number, hi: number, size: number, v:
   const p = phys(cpu, lo, hi, ACC_WRITE);
   if (cpu.st[STOP] === STOP_FAULT) return;
   physWrite(cpu, p, size, v);
-  if (hi === 0) fillTlb(cpu, lo, p, true);
+  fillTlb(cpu, lo, p, true, hi);
+}
+
+/** The high TLB's RAM offset for page hi:lo at the current privilege, or -1. */
+function highEntry(cpu: X86Cpu, lo: number, hi: number, write: boolean): number {
+  const tlb = cpu.tlb;
+  const page = lo >>> 12;
+  const slot = highSlot(page, hi);
+  if (tlb.hTag[slot] !== page * 2 + (cpu.st[CPL] === 3 ? 1 : 0) || tlb.hTagHi[slot] !== hi) {
+    return -1;
+  }
+  return write ? tlb.hW[slot]! : tlb.hR[slot]!;
 }
 
 /** Add `n` to hi:lo; the low half returned, the high half in st[EA_HI]. */

@@ -15,7 +15,7 @@ const R10 = 10;
 import { EXIT_HLT } from "./cpu.js";
 import { EV_VMCALL, HOOK_DONE, HOOK_PASS } from "./hooks.js";
 import { CS, EBX, ECX, EDX, EFER_LMA, ESP, FS } from "./regs.js";
-import { EFER, EIP, RIP_HI } from "./state.js";
+import { EFER, EIP, HALTED, RIP_HI } from "./state.js";
 
 const d = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 
@@ -276,5 +276,49 @@ describe("IA-32e mode", () => {
     expect(cpu.segSel[CS]).toBe(0x08); // compatibility mode: a 32-bit code segment
     expect(cpu.regs[EBX]).toBe(0x1234);
     expect(cpu.st[EIP]).toBe(COMPAT + 6);
+  });
+
+  it("a kernel-half address (0xffff800000000000) is cached in the TLB until INVLPG", () => {
+    // PML4[256] → PDPT → PD → PT → 0x30000. Three stops at HLT: read; read again after
+    // the test clears the PTE's accessed bit (a TLB hit leaves it clear); INVLPG, read
+    // (a walk sets it again).
+    const code = [
+      0x48,
+      0xb8,
+      ...d(0),
+      ...d(0xffff_8000), // mov rax, 0xffff800000000000
+      0x8b,
+      0x18,
+      0xf4, // mov ebx, [rax]; hlt
+      0x8b,
+      0x08,
+      0xf4, // mov ecx, [rax]; hlt
+      0x0f,
+      0x01,
+      0x38,
+      0x8b,
+      0x10,
+      0xf4, // invlpg [rax]; mov edx, [rax]; hlt
+    ];
+    const cpu = longMode(code);
+    write32(cpu, LONG.PML4 + 256 * 8, 0x20_5003);
+    write32(cpu, 0x20_5000, 0x20_6003);
+    write32(cpu, 0x20_6000, 0x20_7003);
+    write32(cpu, 0x20_7000, 0x3_0003);
+    write32(cpu, 0x3_0000, 0xabcd);
+    const resume = () => {
+      cpu.st[HALTED] = 0;
+      expect(cpu.run(1000)).toBe(EXIT_HLT);
+    };
+    expect(cpu.run(1000)).toBe(EXIT_HLT);
+    expect(cpu.regs[EBX]).toBe(0xabcd);
+    expect(read32(cpu, 0x20_7000) & 0x20).toBe(0x20);
+    write32(cpu, 0x20_7000, 0x3_0003); // accessed bit cleared behind the TLB's back
+    resume();
+    expect(cpu.regs[ECX]).toBe(0xabcd);
+    expect(read32(cpu, 0x20_7000) & 0x20).toBe(0);
+    resume();
+    expect(cpu.regs[EDX]).toBe(0xabcd);
+    expect(read32(cpu, 0x20_7000) & 0x20).toBe(0x20);
   });
 });

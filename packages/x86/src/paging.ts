@@ -285,6 +285,13 @@ export function dataAcc(cpu: X86Cpu, kind: number): number {
 
 /** Filled indices kept for a cheap flush; past this many a flush clears whole arrays. */
 const LOG_SIZE = 1 << 13;
+/** Entries of the TLB for linear addresses ≥ 4 GiB. */
+const HIGH_SIZE = 1 << 12;
+
+/** The slot of linear page hi:page in the high TLB. */
+export function highSlot(page: number, hi: number): number {
+  return (page ^ (hi * 0x9e37) ^ (hi >>> 16)) & (HIGH_SIZE - 1);
+}
 
 /** Bookkeeping of the data and fetch TLBs (one per CPU, `cpu.tlb`). */
 export class TlbState {
@@ -296,6 +303,12 @@ export class TlbState {
   globalCount = 0;
   /** A page larger than 4 KiB has been cached since the last full flush. */
   large = false;
+  // The data TLB of linear addresses at or above 4 GiB (64-bit mode): direct-mapped, tag
+  // = low page number * 2 + user and the high half; values as in tlbR/tlbW, -1 = none.
+  readonly hTag = new Int32Array(HIGH_SIZE).fill(-1);
+  readonly hTagHi = new Int32Array(HIGH_SIZE);
+  readonly hR = new Int32Array(HIGH_SIZE).fill(-1);
+  readonly hW = new Int32Array(HIGH_SIZE).fill(-1);
   // The fetch TLB: direct-mapped by linear page, tag = page * 2 + user and the high half.
   readonly xTag = new Int32Array(1024).fill(-1);
   readonly xTagHi = new Int32Array(1024);
@@ -342,7 +355,7 @@ function logFill(t: TlbState, entry: number, global: boolean): void {
  * the current privilege: a read entry, and a write entry when a write there needs no
  * fault and no dirty-bit update. Only RAM range 0 is cached.
  */
-export function fillTlb(cpu: X86Cpu, lin: number, phys: number, wrote: boolean): void {
+export function fillTlb(cpu: X86Cpu, lin: number, phys: number, wrote: boolean, hi = 0): void {
   const mem = cpu.mem;
   const page = phys >>> PAGE_SHIFT;
   const e = mem.pageMap[page]!;
@@ -369,6 +382,16 @@ export function fillTlb(cpu: X86Cpu, lin: number, phys: number, wrote: boolean):
     if (WALK[W_LARGE] !== 0) cpu.tlb.large = true;
   }
   const index = lin >>> PAGE_SHIFT;
+  if (hi !== 0) {
+    const tlb = cpu.tlb;
+    const slot = highSlot(index, hi);
+    tlb.hTag[slot] = index * 2 + (user ? 1 : 0);
+    tlb.hTagHi[slot] = hi;
+    tlb.hR[slot] = canRead ? t : -1;
+    tlb.hW[slot] = canWrite ? t : -1;
+    if (WALK[W_LARGE] !== 0 && (st[CR0]! & CR0_PG) !== 0) tlb.large = true;
+    return;
+  }
   const base = user ? 2 : 0;
   if (canRead) {
     cpu.tlbR[index] = t;
@@ -402,6 +425,7 @@ export function flushAll(cpu: X86Cpu): void {
   t.globalCount = 0;
   t.large = false;
   t.xTag.fill(-1);
+  t.hTag.fill(-1);
   cpu.dc.bumpEpoch();
 }
 
@@ -414,6 +438,8 @@ export function flushNonGlobal(cpu: X86Cpu): void {
   }
   t.count = 0;
   t.xTag.fill(-1);
+  // The high TLB does not keep global entries apart: it is emptied too.
+  t.hTag.fill(-1);
   cpu.dc.bumpEpoch();
 }
 
@@ -431,6 +457,7 @@ export function invalidatePage(cpu: X86Cpu, lin: number): void {
   cpu.tlbRu[index] = -1;
   cpu.tlbWu[index] = -1;
   t.xTag.fill(-1);
+  t.hTag.fill(-1);
   cpu.dc.bumpEpoch();
 }
 
@@ -451,6 +478,7 @@ export function dropWritesTo(cpu: X86Cpu, page: number): void {
   if (e < 0 || e >>> 20 !== 0) return;
   const t = (e & 0xfffff) << PAGE_SHIFT;
   const tlb = cpu.tlb;
+  for (let k = 0; k < HIGH_SIZE; k++) if (tlb.hW[k] === t) tlb.hW[k] = -1;
   for (const [log, count] of [
     [tlb.log, tlb.count],
     [tlb.globalLog, tlb.globalCount],
