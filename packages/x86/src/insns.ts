@@ -26,7 +26,7 @@ import { SHIFT } from "./insn/shift.js";
 import { SSE, SSE_LONG } from "./insn/sse.js";
 import { STACK } from "./insn/stack.js";
 import { STRING } from "./insn/string.js";
-import { SYSENTER_SYSEXIT } from "./insn/sysenter.js";
+import { SYSENTER_SYSEXIT, SYSENTER_SYSEXIT_LONG } from "./insn/sysenter.js";
 import { VIRT } from "./insn/virt.js";
 import { STOP, STOP_FAULT } from "./state.js";
 
@@ -123,5 +123,6 @@ export const INSTRUCTIONS_LONG: Readonly<Record<string, HandlerSpec>> = {
   ...LONG_ALU,
   ...LONG_FAR,
   ...LONG_MISC,
+  ...SYSENTER_SYSEXIT_LONG,
   ...SSE_LONG,
 };

@@ -15,7 +15,7 @@ const R10 = 10;
 import { EXIT_HLT } from "./cpu.js";
 import { EV_VMCALL, HOOK_DONE, HOOK_PASS } from "./hooks.js";
 import { CS, EBX, ECX, EDX, EFER_LMA, ESP, FS } from "./regs.js";
-import { EFER, EIP, HALTED, RIP_HI } from "./state.js";
+import { CPL, EFER, EIP, HALTED, RIP_HI } from "./state.js";
 
 const d = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 
@@ -320,5 +320,43 @@ describe("IA-32e mode", () => {
     resume();
     expect(cpu.regs[EDX]).toBe(0xabcd);
     expect(read32(cpu, 0x20_7000) & 0x20).toBe(0x20);
+  });
+
+  it("sysexit (rex.w) to ring 3 64-bit code, then sysenter back to ring 0 in 64-bit mode", () => {
+    const RING3 = LONG.ENTRY + 0x40;
+    const KERNEL = LONG.ENTRY + 0x80;
+    const code = [
+      0x48,
+      0xb9,
+      ...d(0x7000),
+      ...d(0), // mov rcx, 0x7000 (ring-3 RSP)
+      0x48,
+      0xba,
+      ...d(RING3),
+      ...d(0), // mov rdx, RING3
+      0x48,
+      0x0f,
+      0x35, // sysexit (to 64-bit code)
+    ];
+    const cpu = longMode(code);
+    const cpuid = cpu.cpuid;
+    cpu.cpuid = (leaf, sub, out) => {
+      cpuid(leaf, sub, out);
+      if (leaf === 1) out[3] = out[3]! | (1 << 11); // SEP
+    };
+    cpu.mem.load(RING3, [0x0f, 0x34]); // sysenter
+    cpu.mem.load(KERNEL, [0xf4]);
+    // User pages (the fixture's 2 MiB pages are supervisor-only).
+    write32(cpu, 0x20_2000, 0x87);
+    write32(cpu, 0x20_1000, 0x20_2007);
+    write32(cpu, LONG.PML4, 0x20_1007);
+    cpu.msrs.set(0x174, BigInt(LONG.CODE64));
+    cpu.msrs.set(0x175, 0x1_0000_9000n); // RSP above 4 GiB: its high half must arrive
+    cpu.msrs.set(0x176, BigInt(KERNEL));
+    expect(cpu.run(1000)).toBe(EXIT_HLT);
+    expect(cpu.st[EIP]).toBe(KERNEL + 1);
+    expect(cpu.segSel[CS]).toBe(LONG.CODE64);
+    expect([cpu.regs[ESP], cpu.regsHi[ESP]]).toEqual([0x9000, 1]);
+    expect(cpu.st[CPL]).toBe(0);
   });
 });
