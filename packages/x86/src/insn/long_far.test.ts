@@ -355,15 +355,65 @@ describe("far JMP, CALL, RET in 64-bit mode", () => {
     expect(read32(cpu, cpu.regs[ESP]!)).toBe(0);
   });
 
-  it("jmp far to a call gate is #GP(selector) (long-mode call gates not implemented)", () => {
+  /** A 64-bit call gate at GDT selector `sel` to CODE64:target, DPL `dpl`. */
+  const gate = (c: X86Cpu, sel: number, target: number, dpl: number, upper = 0) => {
+    write32(c, PM.GDT + sel, (LONG.CODE64 << 16) | (target & 0xffff));
+    write32(c, PM.GDT + sel + 4, (target & 0xffff_0000) | 0x8c00 | (dpl << 13));
+    write32(c, PM.GDT + sel + 8, 0);
+    write32(c, PM.GDT + sel + 12, upper);
+  };
+
+  it("jmp far through a 64-bit call gate reaches the gate's target", () => {
+    const SEL = PM.FREE + 0x20;
+    const TARGET = LONG.ENTRY + 0x80;
+    const cpu = runClean([0xff, ...abs(5, PTR), HLT], (c) => {
+      c.mem.load(PTR, [...d(0), ...w(SEL)]);
+      gate(c, SEL, TARGET, 0);
+      c.mem.load(TARGET, [0xb8, ...d(7), HLT]); // mov eax, 7; hlt
+    });
+    expect(cpu.regs[0]).toBe(7);
+    expect(cpu.segSel[CS]).toBe(LONG.CODE64);
+  });
+
+  it("call far through a call gate pushes cs and rip as quadwords; retfq returns", () => {
+    const SEL = PM.FREE + 0x20;
+    const TARGET = LONG.ENTRY + 0x80;
+    const cpu = runClean([0xff, ...abs(3, PTR), 0xbb, ...d(9), HLT], (c) => {
+      c.mem.load(PTR, [...d(0), ...w(SEL)]);
+      gate(c, SEL, TARGET, 0);
+      c.mem.load(TARGET, [0x48, 0x8b, 0x04, 0x24, 0x48, 0xcb]); // mov rax, [rsp]; retfq
+    });
+    expect(cpu.regs[0]).toBe(LONG.ENTRY + 7); // the return RIP the call pushed
+    expect(cpu.regs[3]).toBe(9);
+    expect(cpu.regs[4]).toBe(PM.STACK0);
+  });
+
+  it("a call gate whose upper type field is not 0 is #GP(selector)", () => {
     const SEL = PM.FREE + 0x20;
     const cpu = runFault([0xff, ...abs(5, PTR), HLT], (c) => {
       c.mem.load(PTR, [...d(0), ...w(SEL)]);
-      write32(c, PM.GDT + SEL, LONG.CODE64 << 16);
-      write32(c, PM.GDT + SEL + 4, 0x8c00);
+      gate(c, SEL, LONG.ENTRY, 0, 0x0c00);
     });
     expect(vector64(cpu)).toBe(13);
     expect(read32(cpu, cpu.regs[ESP]!)).toBe(SEL);
+  });
+
+  it("call far from ring 3 through a DPL-3 gate switches to RSP0 and pushes SS, RSP, CS, RIP", () => {
+    const SEL = PM.FREE + 0x20;
+    const KERNEL = 0x2_2000;
+    const cpu = ring3Cpu([0xff, ...abs(3, PTR), HLT]);
+    cpu.mem.load(PTR, [...d(0), ...w(SEL | 3)]);
+    gate(cpu, SEL, KERNEL, 3);
+    cpu.mem.load(KERNEL, [HLT]);
+    run(cpu);
+    expect(vector64(cpu)).toBe(-1);
+    expect(cpu.st[CPL]).toBe(0);
+    const sp = cpu.regs[ESP]!;
+    expect(sp).toBe(PM.STACK0 - 32);
+    expect(read32(cpu, sp + 8)).toBe(CODE64_3); // old CS
+    expect(read32(cpu, sp + 16)).toBe(PM.STACK3); // old RSP
+    expect(read32(cpu, sp + 24)).toBe(PM.DATA3); // old SS
+    expect(cpu.segSel[SS]).toBe(0); // null SS with RPL 0
   });
 
   it("retfq to ring 3 pops rsp and ss and runs at CPL 3", () => {

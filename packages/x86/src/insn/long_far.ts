@@ -9,9 +9,10 @@
  * - LGDT/LIDT/SGDT/SIDT with the 10-byte pseudo-descriptor (limit, 8-byte base);
  *   LLDT/LTR with 16-byte system descriptors; SLDT/STR/SMSW/LMSW/CLTS; INVLPG; SWAPGS.
  * - SYSCALL/SYSRET (flat CS/SS caches from IA32_STAR, no descriptor table read).
- * - Far JMP/CALL/RET to 64-bit or compatibility-mode code segments by selector. Call
- *   gates (16-byte in IA-32e mode) are not implemented: #GP(selector), as for task gates
- *   and TSSs, which IA-32e mode does not allow.
+ * - Far JMP/CALL/RET to 64-bit or compatibility-mode code segments by selector, and
+ *   JMP/CALL through 16-byte 64-bit call gates (CALL to an inner ring switches to RSPn
+ *   with a null SS). Task gates and TSSs are #GP(selector): IA-32e mode has no task
+ *   switches.
  *
  * Deviations: DR0–DR3 keep bits 31:0 of a breakpoint address (the state has no high
  * halves for them); CR3 keeps bits 31:0 (the physical address space here is 32-bit), and
@@ -83,6 +84,7 @@ import {
   SS,
   SS_VECTOR,
   TR,
+  TS_VECTOR,
   UD_VECTOR,
 } from "../regs.js";
 import {
@@ -799,6 +801,11 @@ function farJmpCall(call: boolean) {
     const selAt = addr64(cpu, lo, hi, size);
     const sel = read64(cpu, seg, selAt, st[EA_HI]!, 2);
     if (faulted(cpu)) return;
+    if (isCallGate(cpu, sel)) {
+      callGate64(cpu, i, call, sel);
+      return;
+    }
+    if (faulted(cpu)) return;
     if (!checkCode(cpu, sel, false) || !checkTarget(cpu, off, offHi)) return;
     if (!touchCode(cpu)) return;
     if (call) {
@@ -819,6 +826,123 @@ function farJmpCall(call: boolean) {
     }
     enterCode(cpu, sel, st[CPL]!, off, offHi);
   };
+}
+
+/** The quadwords a call through a gate pushes (lo, hi pairs), reused. */
+const GATE_FRAME = new Int32Array(8);
+
+/** True when `sel` names a (64-bit) call gate: a system descriptor of type 0Ch. */
+function isCallGate(cpu: X86Cpu, sel: number): boolean {
+  if ((sel & 0xfffc) === 0 || !fetchDescriptor(cpu, sel)) return false;
+  const hi = DESC[1]!;
+  return (hi & (1 << 12)) === 0 && descType(hi) === 0xc;
+}
+
+/**
+ * JMP/CALL FAR through a 64-bit call gate (SDM Vol. 2 CALL, "IA-32e mode"; Vol. 3
+ * §5.8.6): a 16-byte gate whose upper type field is 0, DPL ≥ CPL and ≥ RPL; a 64-bit
+ * target code segment (L = 1, D = 0) at a canonical offset; CALL to a more privileged
+ * non-conforming segment takes RSP from the TSS (RSPn), SS becomes null with RPL = the new
+ * CPL, and the old SS, RSP, CS, RIP are pushed as quadwords (no parameters are copied);
+ * JMP may not change privilege.
+ */
+function callGate64(cpu: X86Cpu, i: number, call: boolean, sel: number): void {
+  const st = cpu.st;
+  const gateErr = sel & 0xfffc;
+  const gLo = DESC[0]!;
+  const gHi = DESC[1]!;
+  const at = DESC[2]!;
+  const tableLimit = (sel & 4) !== 0 ? cpu.segLimit[LDTR]! : st[GDTR_LIMIT]!;
+  if ((sel & 0xfff8) + 15 > tableLimit >>> 0) return raiseFault(cpu, GP_VECTOR, gateErr);
+  const offHi = linRead32(cpu, (at + 8) | 0);
+  const upper = linRead32(cpu, (at + 12) | 0);
+  if (faulted(cpu)) return;
+  const cpl = st[CPL]!;
+  const gdpl = descDpl(gHi);
+  if ((upper & 0x1f00) !== 0 || gdpl < cpl || gdpl < (sel & 3)) {
+    return raiseFault(cpu, GP_VECTOR, gateErr);
+  }
+  if (!descPresent(gHi)) return raiseFault(cpu, NP_VECTOR, gateErr);
+  const csSel = gLo >>> 16;
+  const offLo = (gHi & 0xffff_0000) | (gLo & 0xffff);
+  const csErr = csSel & 0xfffc;
+  if (csErr === 0) return raiseFault(cpu, GP_VECTOR, 0);
+  if (!fetchDescriptor(cpu, csSel)) {
+    if (!faulted(cpu)) raiseFault(cpu, GP_VECTOR, csErr);
+    return;
+  }
+  const clo = DESC[0]!;
+  const chi = DESC[1]!;
+  const ctype = descType(chi);
+  const dpl = descDpl(chi);
+  const conforming = (ctype & AR_TYPE_EC) !== 0;
+  const longCode = (chi & (1 << 21)) !== 0 && (chi & (1 << 22)) === 0;
+  const privOk = call ? dpl <= cpl : conforming ? dpl <= cpl : dpl === cpl;
+  if ((ctype & 0x18) !== 0x18 || !longCode || !privOk) return raiseFault(cpu, GP_VECTOR, csErr);
+  if (!descPresent(chi)) return raiseFault(cpu, NP_VECTOR, csErr);
+  if (!canonical(offHi)) return raiseFault(cpu, GP_VECTOR, 0);
+  CODE[0] = clo;
+  CODE[1] = chi;
+  CODE[2] = DESC[2]!;
+  if (!touchCode(cpu)) return;
+  const newCpl = conforming ? cpl : dpl;
+  if (!call) {
+    enterCode(cpu, csSel, newCpl, offLo, offHi);
+    return;
+  }
+  const ret = nextRip(cpu, i);
+  const retHi = st[EA_HI]!;
+  const oldSs = cpu.segSel[SS]! & 0xffff;
+  const oldSp = cpu.regs[ESP]!;
+  const oldSpHi = cpu.regsHi[ESP]!;
+  let sp = oldSp;
+  let spHi = oldSpHi;
+  const inner = newCpl < cpl;
+  if (inner) {
+    // RSPn of the 64-bit TSS.
+    const off = 4 + 8 * newCpl;
+    if (off + 7 > cpu.segLimit[TR]! >>> 0)
+      return raiseFault(cpu, TS_VECTOR, cpu.segSel[TR]! & 0xfffc);
+    const tssAt = addr64(cpu, cpu.segBase[TR]!, cpu.segBaseHi[TR]!, off);
+    const tssAtHi = st[EA_HI]!;
+    sp = linRead32(cpu, tssAt);
+    spHi = linRead32(cpu, (tssAt + 4) | 0);
+    if (faulted(cpu)) return;
+    if (tssAtHi !== 0 || !canonical(spHi)) return raiseFault(cpu, SS_VECTOR, 0);
+  }
+  const count = inner ? 4 : 2;
+  // The pushes are accesses at the new privilege; every slot is checked first.
+  setCpl(cpu, newCpl);
+  const bottom = addSigned(cpu, sp, spHi, -8 * count);
+  const bottomHi = st[EA_HI]!;
+  if (!probeWrite64(cpu, SS, bottom, bottomHi, 8 * count)) {
+    setCpl(cpu, cpl);
+    return;
+  }
+  // From the top: [SS, RSP,] CS, RIP.
+  let n = 0;
+  if (inner) {
+    GATE_FRAME[n++] = oldSs;
+    GATE_FRAME[n++] = 0;
+    GATE_FRAME[n++] = oldSp;
+    GATE_FRAME[n++] = oldSpHi;
+  }
+  GATE_FRAME[n++] = cpu.segSel[CS]! & 0xffff;
+  GATE_FRAME[n++] = 0;
+  GATE_FRAME[n++] = ret;
+  GATE_FRAME[n++] = retHi;
+  for (let k = 0; k < count; k++) {
+    const slot = addSigned(cpu, bottom, bottomHi, 8 * (count - 1 - k));
+    writeQ(cpu, SS, slot, st[EA_HI]!, GATE_FRAME[2 * k]!, GATE_FRAME[2 * k + 1]!);
+  }
+  if (inner) {
+    loadNullSegment(cpu, SS, newCpl);
+    cpu.segAr[SS] = cpu.segAr[SS]! | (newCpl << 5);
+    recomputeSegment(cpu, SS);
+  }
+  cpu.regs[ESP] = bottom;
+  cpu.regsHi[ESP] = bottomHi;
+  enterCode(cpu, csSel, newCpl, offLo, offHi);
 }
 
 /** hi:lo + n for a negative or positive n; the high half in st[EA_HI]. */
