@@ -846,7 +846,7 @@ function isCallGate(cpu: X86Cpu, sel: number): boolean {
  * CPL, and the old SS, RSP, CS, RIP are pushed as quadwords (no parameters are copied);
  * JMP may not change privilege.
  */
-function callGate64(cpu: X86Cpu, i: number, call: boolean, sel: number): void {
+function callGate64(cpu: X86Cpu, i: number, call: boolean, sel: number) {
   const st = cpu.st;
   const gateErr = sel & 0xfffc;
   const gLo = DESC[0]!;
