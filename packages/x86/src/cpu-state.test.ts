@@ -5,9 +5,11 @@ import {
   getRegisters,
   getRegisters64,
   getSystemRegisters,
+  getSystemRegisters64,
   setRegisters,
   setRegisters64,
   setSystemRegisters,
+  setSystemRegisters64,
 } from "./cpu-state.js";
 
 describe("state read and write (KVM_GET/SET_REGS, KVM_GET/SET_SREGS shapes)", () => {
@@ -47,5 +49,26 @@ describe("state read and write (KVM_GET/SET_REGS, KVM_GET/SET_SREGS shapes)", ()
     expect(after.rflags & 1n).toBe(1n); // CF
     expect(after.rip).toBe(BigInt(LONG.ENTRY + 4));
     expect(getRegisters(cpu).eax).toBe(1);
+  });
+
+  it("kvm_sregs in 64 bits: a GS base takes effect and a GDTR base above 4 GiB round-trips", () => {
+    const cpu = longMode([0x65, 0x8b, 0x04, 0x25, 0x10, 0, 0, 0, 0xf4]); // mov eax, gs:[0x10]
+    while (cpu.st[0] !== LONG.ENTRY) cpu.run(1);
+    const s = getSystemRegisters64(cpu);
+    // The GS base takes effect in the access; the GDTR base above 4 GiB is state only.
+    const next = {
+      ...s,
+      gs: { ...s.gs, base: 0x3_0000n },
+      gdt: { base: 0xffff_8000_0000_1000n, limit: 0xfff },
+    };
+    setSystemRegisters64(cpu, next);
+    expect(getSystemRegisters64(cpu).gdt.base).toBe(0xffff_8000_0000_1000n);
+    expect(getSystemRegisters64(cpu).gs.base).toBe(0x3_0000n);
+    cpu.mem.load(0x3_0010, [0x44, 0x33, 0x22, 0x11]);
+    expect(cpu.run(10)).toBe(EXIT_HLT);
+    expect(getRegisters(cpu).eax).toBe(0x1122_3344);
+    // The 32-bit setter clears the high halves.
+    setSystemRegisters(cpu, getSystemRegisters(cpu));
+    expect(getSystemRegisters64(cpu).gdt.base).toBe(0x1000n);
   });
 });

@@ -12,6 +12,7 @@ import {
   CPL,
   CR0,
   CR2,
+  CR2_HI,
   CR3,
   CR4,
   CR8,
@@ -19,8 +20,10 @@ import {
   EFER,
   EIP,
   GDTR_BASE,
+  GDTR_BASE_HI,
   GDTR_LIMIT,
   IDTR_BASE,
+  IDTR_BASE_HI,
   IDTR_LIMIT,
   PENDING,
   RIP_HI,
@@ -225,6 +228,11 @@ export function setSystemRegisters(cpu: X86Cpu, s: X86SystemRegisters): void {
     cpu.segAr[n] = seg.ar;
   }
   for (let n = 0; n < SEG_COUNT; n++) recomputeSegment(cpu, n);
+  // The 32-bit shape: every high half is 0.
+  cpu.segBaseHi.fill(0);
+  st[GDTR_BASE_HI] = 0;
+  st[IDTR_BASE_HI] = 0;
+  st[CR2_HI] = 0;
   st[CPL] = st[CR0]! & CR0_PE ? (cpu.segAr[2]! >> 5) & 3 : 0;
   // Like KVM_SET_SREGS: the PDPTEs of PAE paging come from CR3; every cached
   // translation goes.
@@ -233,4 +241,103 @@ export function setSystemRegisters(cpu: X86Cpu, s: X86SystemRegisters): void {
   selectTlb(cpu);
   cpu.flushDecodeCache();
   st[PENDING] = 1;
+}
+
+/** A segment register with its hidden cache, the base 64-bit (struct kvm_segment's base). */
+export interface X86Segment64 {
+  selector: number;
+  base: bigint;
+  limit: number;
+  ar: number;
+}
+
+/**
+ * The system registers as `struct kvm_sregs` holds them (KVM_GET_SREGS), 64 bits where it
+ * has 64: segment and table bases, CR0–CR4, CR8, EFER, and DR0–DR3, DR6, DR7.
+ */
+export interface X86SystemRegisters64 {
+  es: X86Segment64;
+  cs: X86Segment64;
+  ss: X86Segment64;
+  ds: X86Segment64;
+  fs: X86Segment64;
+  gs: X86Segment64;
+  ldtr: X86Segment64;
+  tr: X86Segment64;
+  gdt: { base: bigint; limit: number };
+  idt: { base: bigint; limit: number };
+  cr0: bigint;
+  cr2: bigint;
+  cr3: bigint;
+  cr4: bigint;
+  cr8: bigint;
+  efer: bigint;
+  dr: [bigint, bigint, bigint, bigint, bigint, bigint];
+}
+
+function lo32(v: bigint): number {
+  return Number(BigInt.asUintN(64, v) & 0xffff_ffffn) | 0;
+}
+
+function hi32(v: bigint): number {
+  return Number(BigInt.asUintN(64, v) >> 32n) | 0;
+}
+
+export function getSystemRegisters64(cpu: X86Cpu): X86SystemRegisters64 {
+  const s = getSystemRegisters(cpu);
+  const st = cpu.st;
+  const seg = (n: number): X86Segment64 => {
+    const v = s[SEG_NAMES[n]!];
+    return { ...v, base: u64(cpu.segBase[n]!, cpu.segBaseHi[n]!) };
+  };
+  return {
+    es: seg(0),
+    cs: seg(1),
+    ss: seg(2),
+    ds: seg(3),
+    fs: seg(4),
+    gs: seg(5),
+    ldtr: seg(6),
+    tr: seg(7),
+    gdt: { base: u64(st[GDTR_BASE]!, st[GDTR_BASE_HI]!), limit: s.gdt.limit },
+    idt: { base: u64(st[IDTR_BASE]!, st[IDTR_BASE_HI]!), limit: s.idt.limit },
+    cr0: BigInt(s.cr0),
+    cr2: u64(st[CR2]!, st[CR2_HI]!),
+    cr3: BigInt(s.cr3),
+    cr4: BigInt(s.cr4),
+    cr8: BigInt(s.cr8),
+    efer: BigInt(s.efer),
+    dr: s.dr.map((v) => BigInt(v)) as X86SystemRegisters64["dr"],
+  };
+}
+
+/** KVM_SET_SREGS: setSystemRegisters with the high halves of the 64-bit fields. */
+export function setSystemRegisters64(cpu: X86Cpu, s: X86SystemRegisters64): void {
+  const seg = (v: X86Segment64): X86Segment => ({ ...v, base: lo32(v.base) >>> 0 });
+  setSystemRegisters(cpu, {
+    es: seg(s.es),
+    cs: seg(s.cs),
+    ss: seg(s.ss),
+    ds: seg(s.ds),
+    fs: seg(s.fs),
+    gs: seg(s.gs),
+    ldtr: seg(s.ldtr),
+    tr: seg(s.tr),
+    gdt: { base: lo32(s.gdt.base) >>> 0, limit: s.gdt.limit },
+    idt: { base: lo32(s.idt.base) >>> 0, limit: s.idt.limit },
+    cr0: lo32(s.cr0) >>> 0,
+    cr2: lo32(s.cr2) >>> 0,
+    cr3: lo32(s.cr3) >>> 0,
+    cr4: lo32(s.cr4) >>> 0,
+    cr8: lo32(s.cr8) >>> 0,
+    efer: lo32(s.efer) >>> 0,
+    dr: s.dr.map((v) => lo32(v) >>> 0) as X86SystemRegisters["dr"],
+  });
+  const st = cpu.st;
+  SEG_NAMES.forEach((name, n) => {
+    cpu.segBaseHi[n] = hi32(s[name].base);
+  });
+  st[GDTR_BASE_HI] = hi32(s.gdt.base);
+  st[IDTR_BASE_HI] = hi32(s.idt.base);
+  st[CR2_HI] = hi32(s.cr2);
 }

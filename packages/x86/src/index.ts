@@ -12,13 +12,17 @@ export {
   getRegisters,
   getRegisters64,
   getSystemRegisters,
+  getSystemRegisters64,
   setRegisters,
   setRegisters64,
   setSystemRegisters,
+  setSystemRegisters64,
   type X86Registers,
   type X86Registers64,
   type X86Segment,
+  type X86Segment64,
   type X86SystemRegisters,
+  type X86SystemRegisters64,
 } from "./cpu-state.js";
 export { experimental_useCallDispatch } from "./dispatch.js";
 export {
