@@ -64,24 +64,33 @@ function machine(): { cpu: X86Cpu; ram: Uint8Array } {
   const ram = new Uint8Array(RAM);
   const mem = new PhysMemory();
   mem.addRam(0, ram);
-  const cpu = new X86Cpu(mem);
+  return { cpu: new X86Cpu(mem), ram };
+}
+
+/**
+ * Page tables, GDT, IDT and exception stubs, written again before every program (a
+ * random program may overwrite them, and the next one must not inherit that).
+ */
+function writeTables(ram: Uint8Array): void {
   // PML4 → PDPT → PD: two 2 MiB pages, 0–4 MiB.
+  ram.fill(0, PML4, PML4 + 0x3000);
   w32(ram, PML4, (PML4 + 0x1000) | 7);
   w32(ram, PML4 + 0x1000, (PML4 + 0x2000) | 7);
   w32(ram, PML4 + 0x2000, 0x87);
   w32(ram, PML4 + 0x2008, 0x20_0000 | 0x87);
   // GDT: null, 64-bit code (0x08), data (0x10).
+  ram.fill(0, GDT, GDT + 24);
   w32(ram, GDT + 8, 0x0000_ffff);
   w32(ram, GDT + 12, 0x00af_9a00);
   w32(ram, GDT + 16, 0x0000_ffff);
   w32(ram, GDT + 20, 0x00cf_9200);
+  ram.fill(0, IDT, IDT + 256 * 16);
   for (let v = 0; v < 256; v++) {
     const off = STUBS + 16 * v;
     ram[off] = 0xf4;
     w32(ram, IDT + 16 * v, (0x08 << 16) | (off & 0xffff));
     w32(ram, IDT + 16 * v + 4, (off & 0xffff_0000) | 0x8e00);
   }
-  return { cpu, ram };
 }
 
 function enterLongMode(cpu: X86Cpu): void {
@@ -115,6 +124,7 @@ describe("random code in 64-bit mode", () => {
     const { cpu, ram } = machine();
     const exits = new Map<number, number>();
     for (let p = 0; p < PROGRAMS; p++) {
+      writeTables(ram);
       cpu.reset();
       enterLongMode(cpu);
       for (let k = 0; k < 256; k++) ram[CODE + k] = next() & 0xff;
