@@ -394,3 +394,43 @@ export function vector64(cpu: X86Cpu): number {
   const off = cpu.st[EIP]! - 1 - STUBS64;
   return off >= 0 && off < 32 * 16 && off % 16 === 0 ? off / 16 : -1;
 }
+
+/** Where `longModeRing3` loads ring-3 code. */
+export const USER64 = 0x2_1000;
+/** A 64-bit ring-3 code segment selector (in a free GDT slot). */
+export const CODE64_3 = PM.FREE + 0x10 + 3;
+
+/**
+ * The long-mode fixture prepared for ring 3: user-accessible page tables, a 64-bit ring-3
+ * code segment CODE64_3, RSP0's high half 0; its 64-bit code IRETQs to `ring3` (loaded
+ * at USER64) at CPL 3 with RSP = PM.STACK3.
+ */
+export function longModeRing3(ring3: readonly number[]): X86Cpu {
+  const cpu = longMode([
+    0x6a,
+    PM.DATA3, // push ss
+    0x68,
+    ...d(PM.STACK3), // push rsp
+    0x6a,
+    0x02, // push rflags
+    0x6a,
+    CODE64_3, // push cs
+    0x68,
+    ...d(USER64), // push rip
+    0x48,
+    0xcf, // iretq
+  ]);
+  userSetup64(cpu);
+  cpu.mem.load(USER64, ring3);
+  return cpu;
+}
+
+/** Make the long-mode fixture usable from ring 3: user pages, CODE64_3, RSP0 high 0. */
+export function userSetup64(cpu: X86Cpu): void {
+  write32(cpu, PML4, PDPT | 7);
+  write32(cpu, PDPT, PD | 7);
+  write32(cpu, PD, 0x87);
+  write32(cpu, PD + 8, 0x20_0000 | 0x87);
+  writeDescriptor(cpu, CODE64_3, 0, 0xfffff, 0xfa, 0xa);
+  write32(cpu, PM.TSS + 8, 0);
+}

@@ -5,11 +5,15 @@
  */
 import { describe, expect, it } from "vitest";
 import {
+  CODE64_3,
   LONG,
   longMode,
+  longModeRing3,
   PM,
   read16,
   read32,
+  USER64,
+  userSetup64,
   vector64,
   write32,
   writeDescriptor,
@@ -45,41 +49,6 @@ function runFault(code: readonly number[], setup?: (cpu: X86Cpu) => void): X86Cp
   const cpu = longMode(code);
   setup?.(cpu);
   run(cpu);
-  return cpu;
-}
-
-// Ring 3 (user pages, a 64-bit ring-3 code segment, RSP0's high half 0) -----------------------
-
-const USER = 0x2_1000;
-const CODE64_3 = PM.FREE + 0x10 + 3;
-
-function userSetup(cpu: X86Cpu): void {
-  write32(cpu, LONG.PML4, 0x20_1000 | 7);
-  write32(cpu, 0x20_1000, 0x20_2000 | 7);
-  write32(cpu, 0x20_2000, 0x87);
-  write32(cpu, 0x20_2008, 0x20_0000 | 0x87);
-  writeDescriptor(cpu, CODE64_3, 0, 0xfffff, 0xfa, 0xa);
-  write32(cpu, PM.TSS + 8, 0);
-}
-
-/** 64-bit ring-0 code IRETQs to `ring3` (at USER) at CPL 3 with RSP = STACK3. */
-function ring3Cpu(ring3: readonly number[]): X86Cpu {
-  const cpu = longMode([
-    0x6a,
-    PM.DATA3, // push ss
-    0x68,
-    ...d(PM.STACK3), // push rsp
-    0x6a,
-    0x02, // push rflags
-    0x6a,
-    CODE64_3, // push cs
-    0x68,
-    ...d(USER), // push rip
-    0x48,
-    0xcf, // iretq
-  ]);
-  userSetup(cpu);
-  cpu.mem.load(USER, ring3);
   return cpu;
 }
 
@@ -221,10 +190,10 @@ describe("SWAPGS", () => {
   });
 
   it("swapgs at ring 3 is #GP(0)", () => {
-    const cpu = ring3Cpu([0x0f, 0x01, 0xf8, HLT]);
+    const cpu = longModeRing3([0x0f, 0x01, 0xf8, HLT]);
     run(cpu);
     expect(vector64(cpu)).toBe(13);
-    expect(read32(cpu, cpu.regs[ESP]! + 8)).toBe(USER);
+    expect(read32(cpu, cpu.regs[ESP]! + 8)).toBe(USER64);
   });
 });
 
@@ -239,14 +208,14 @@ describe("SYSCALL and SYSRET", () => {
   }
 
   it("syscall from ring 3 enters LSTAR at ring 0 with rcx = next rip and r11 = rflags", () => {
-    const cpu = ring3Cpu([0x90, 0x0f, 0x05, HLT]);
+    const cpu = longModeRing3([0x90, 0x0f, 0x05, HLT]);
     sysSetup(cpu);
     run(cpu);
     expect(cpu.st[EIP]).toBe(HANDLER + 1);
     expect(cpu.st[CPL]).toBe(0);
     expect(cpu.segSel[CS]).toBe(LONG.CODE64);
     expect(cpu.segSel[SS]).toBe(LONG.CODE64 + 8);
-    expect([cpu.regs[ECX], cpu.regsHi[ECX]]).toEqual([USER + 3, 0]);
+    expect([cpu.regs[ECX], cpu.regsHi[ECX]]).toEqual([USER64 + 3, 0]);
     expect(cpu.regs[R11]).toBe(0x2);
   });
 
@@ -266,7 +235,7 @@ describe("SYSCALL and SYSRET", () => {
 
   it("sysret returns to ring 3 64-bit code", () => {
     const code = [
-      ...movRcx64(USER, 0),
+      ...movRcx64(USER64, 0),
       0x49,
       0xc7,
       0xc3,
@@ -276,25 +245,25 @@ describe("SYSCALL and SYSRET", () => {
       0x07, // sysretq
     ];
     const cpu = longMode(code);
-    userSetup(cpu);
+    userSetup64(cpu);
     sysSetup(cpu);
     // Ring 3: mov ebx, 42; ud2 (the #UD stub runs at ring 0 and halts).
-    cpu.mem.load(USER, [0xbb, ...d(42), 0x0f, 0x0b]);
+    cpu.mem.load(USER64, [0xbb, ...d(42), 0x0f, 0x0b]);
     run(cpu);
     expect(vector64(cpu)).toBe(6);
     expect(cpu.regs[EBX]).toBe(42);
     const sp = cpu.regs[ESP]!;
-    expect(read32(cpu, sp)).toBe(USER + 5); // RIP of ud2
+    expect(read32(cpu, sp)).toBe(USER64 + 5); // RIP of ud2
     expect(read32(cpu, sp + 8)).toBe(0x63); // CS = base + 16, RPL 3
     expect(read32(cpu, sp + 32)).toBe(0x5b); // SS = base + 8, RPL 3
   });
 
   it("sysret without rex.w returns to compatibility mode at ecx", () => {
-    const code = [...movRcx64(USER, 0), 0x49, 0xc7, 0xc3, ...d(0x2), 0x0f, 0x07];
+    const code = [...movRcx64(USER64, 0), 0x49, 0xc7, 0xc3, ...d(0x2), 0x0f, 0x07];
     const cpu = longMode(code);
-    userSetup(cpu);
+    userSetup64(cpu);
     sysSetup(cpu);
-    cpu.mem.load(USER, [0x0f, 0x0b]);
+    cpu.mem.load(USER64, [0x0f, 0x0b]);
     run(cpu);
     expect(vector64(cpu)).toBe(6);
     expect(read32(cpu, cpu.regs[ESP]! + 8)).toBe(0x53); // CS = base, RPL 3
@@ -307,7 +276,7 @@ describe("SYSCALL and SYSRET", () => {
   });
 
   it("sysret at ring 3 is #GP(0)", () => {
-    const cpu = ring3Cpu([0x48, 0x0f, 0x07, HLT]);
+    const cpu = longModeRing3([0x48, 0x0f, 0x07, HLT]);
     sysSetup(cpu);
     run(cpu);
     expect(vector64(cpu)).toBe(13);
@@ -401,7 +370,7 @@ describe("far JMP, CALL, RET in 64-bit mode", () => {
   it("call far from ring 3 through a DPL-3 gate switches to RSP0 and pushes SS, RSP, CS, RIP", () => {
     const SEL = PM.FREE + 0x20;
     const KERNEL = 0x2_2000;
-    const cpu = ring3Cpu([0xff, ...abs(3, PTR), HLT]);
+    const cpu = longModeRing3([0xff, ...abs(3, PTR), HLT]);
     cpu.mem.load(PTR, [...d(0), ...w(SEL | 3)]);
     gate(cpu, SEL, KERNEL, 3);
     cpu.mem.load(KERNEL, [HLT]);
@@ -425,13 +394,13 @@ describe("far JMP, CALL, RET in 64-bit mode", () => {
       0x6a,
       CODE64_3, // push cs
       0x68,
-      ...d(USER), // push rip
+      ...d(USER64), // push rip
       0x48,
       0xcb, // retfq
     ];
     const cpu = longMode(code);
-    userSetup(cpu);
-    cpu.mem.load(USER, [0x48, 0x89, 0xe3, 0x0f, 0x0b]); // mov rbx, rsp; ud2
+    userSetup64(cpu);
+    cpu.mem.load(USER64, [0x48, 0x89, 0xe3, 0x0f, 0x0b]); // mov rbx, rsp; ud2
     run(cpu);
     expect(vector64(cpu)).toBe(6);
     expect(cpu.regs[EBX]).toBe(PM.STACK3);

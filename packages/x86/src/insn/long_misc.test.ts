@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import {
   LONG,
   longMode,
+  longModeRing3,
   PM,
   read16,
   read32,
@@ -314,7 +315,7 @@ describe("PUSHFQ, POPFQ, ENTER", () => {
       0x0f,
       0x0b, // ud2 → #UD stub (ring 0)
     ];
-    const cpu = ring3Cpu(ring3);
+    const cpu = longModeRing3(ring3);
     run(cpu);
     expect(vector64(cpu)).toBe(6);
     expect(cpu.regs[EAX]! & (FLAG_IF | 0x3000)).toBe(0);
@@ -495,43 +496,3 @@ describe("segment registers", () => {
     expect(getFlags(cpu.st) & FLAG_ZF).toBe(0);
   });
 });
-
-// Ring 3 -----------------------------------------------------------------------------------
-
-const USER = 0x2_1000;
-/** A 64-bit ring-3 code segment in a free GDT slot. */
-const CODE64_3 = PM.FREE + 0x10 + 3;
-
-/** User-accessible paging entries, a 64-bit ring-3 code segment, RSP0 high half 0. */
-function userSetup(cpu: X86Cpu): void {
-  write32(cpu, LONG.PML4, 0x20_1000 | 7);
-  write32(cpu, 0x20_1000, 0x20_2000 | 7);
-  write32(cpu, 0x20_2000, 0x87);
-  write32(cpu, 0x20_2008, 0x20_0000 | 0x87);
-  writeDescriptor(cpu, CODE64_3, 0, 0xfffff, 0xfa, 0xa);
-  write32(cpu, PM.TSS + 8, 0);
-}
-
-/**
- * A CPU whose 64-bit code IRETQs to `ring3` (loaded at USER) at CPL 3 with RSP = STACK3,
- * after userSetup.
- */
-function ring3Cpu(ring3: readonly number[]): X86Cpu {
-  const cpu = longMode([
-    0x6a,
-    PM.DATA3, // push ss
-    0x68,
-    ...d(PM.STACK3), // push rsp
-    0x6a,
-    0x02, // push rflags
-    0x6a,
-    CODE64_3, // push cs
-    0x68,
-    ...d(USER), // push rip
-    0x48,
-    0xcf, // iretq
-  ]);
-  userSetup(cpu);
-  cpu.mem.load(USER, ring3);
-  return cpu;
-}
