@@ -269,6 +269,40 @@ export function tssStack(cpu: X86Cpu, dpl: number, out: Int32Array): boolean {
 const STACK = new Int32Array(2);
 const V86_DATA = [ES, DS, FS, GS] as const;
 
+/**
+ * The code segment an interrupt or trap gate names, into DESC: not null (#GP(EXT)), in
+ * the table, a code segment of DPL ≤ CPL — 64-bit (L = 1, D = 0) when `long` — else
+ * #GP(selector + EXT); present, else #NP(selector + EXT). False after the fault.
+ */
+function gateTarget(
+  cpu: X86Cpu,
+  selector: number,
+  ext: number,
+  cpl: number,
+  long: boolean,
+): boolean {
+  const err = (selector & 0xfffc) + ext;
+  if ((selector & 0xfffc) === 0) {
+    raiseFault(cpu, GP_VECTOR, ext);
+    return false;
+  }
+  if (!fetchDescriptor(cpu, selector)) {
+    if (!faulted(cpu)) raiseFault(cpu, GP_VECTOR, err);
+    return false;
+  }
+  const chi = DESC[1]!;
+  const longCode = (chi & (1 << 21)) !== 0 && (chi & (1 << 22)) === 0;
+  if ((descType(chi) & 0x18) !== 0x18 || descDpl(chi) > cpl || (long && !longCode)) {
+    raiseFault(cpu, GP_VECTOR, err);
+    return false;
+  }
+  if (!descPresent(chi)) {
+    raiseFault(cpu, NP_VECTOR, err);
+    return false;
+  }
+  return true;
+}
+
 /** An implicit supervisor read of `size` (4 or 8: then high half in st[VAL_HI]) bytes. */
 function sysRead(cpu: X86Cpu, lo: number, hi: number, size: number): number {
   const a = linRead64(cpu, lo, hi, 4, ACC_IMPLICIT);
@@ -325,28 +359,12 @@ function deliverLong(
   const selector = gateSelector(lo);
   const offset = gateOffset(lo, hi);
   const ist = hi & 7;
-  if ((selector & 0xfffc) === 0) {
-    raiseFault(cpu, GP_VECTOR, ext);
-    return false;
-  }
-  if (!fetchDescriptor(cpu, selector)) {
-    if (!faulted(cpu)) raiseFault(cpu, GP_VECTOR, (selector & 0xfffc) + ext);
-    return false;
-  }
+  // A 64-bit code segment (L = 1, D = 0).
+  if (!gateTarget(cpu, selector, ext, cpl, true)) return false;
   const clo = DESC[0]!;
   const chi = DESC[1]!;
   const ctype = descType(chi);
   const dpl = descDpl(chi);
-  // A 64-bit code segment (L = 1, D = 0) of DPL ≤ CPL.
-  const longCode = (chi & (1 << 21)) !== 0 && (chi & (1 << 22)) === 0;
-  if ((ctype & 0x18) !== 0x18 || dpl > cpl || !longCode) {
-    raiseFault(cpu, GP_VECTOR, (selector & 0xfffc) + ext);
-    return false;
-  }
-  if (!descPresent(chi)) {
-    raiseFault(cpu, NP_VECTOR, (selector & 0xfffc) + ext);
-    return false;
-  }
   if (!canonical(offHi)) {
     raiseFault(cpu, GP_VECTOR, ext);
     return false;
@@ -466,26 +484,11 @@ function deliverProtected(
   const gate32 = type === SYS_INT_GATE32 || type === SYS_TRAP_GATE32;
   const selector = gateSelector(lo);
   const offset = gate32 ? gateOffset(lo, hi) : lo & 0xffff;
-  if ((selector & 0xfffc) === 0) {
-    raiseFault(cpu, GP_VECTOR, ext);
-    return false;
-  }
-  if (!fetchDescriptor(cpu, selector)) {
-    if (!faulted(cpu)) raiseFault(cpu, GP_VECTOR, (selector & 0xfffc) + ext);
-    return false;
-  }
+  if (!gateTarget(cpu, selector, ext, cpl, false)) return false;
   const clo = DESC[0]!;
   const chi = DESC[1]!;
   const ctype = descType(chi);
   const dpl = descDpl(chi);
-  if ((ctype & 0x18) !== 0x18 || dpl > cpl) {
-    raiseFault(cpu, GP_VECTOR, (selector & 0xfffc) + ext);
-    return false;
-  }
-  if (!descPresent(chi)) {
-    raiseFault(cpu, NP_VECTOR, (selector & 0xfffc) + ext);
-    return false;
-  }
   // The entry point must lie within the new code segment, checked before any push.
   if (offset >>> 0 > descLimit(clo, chi) >>> 0) {
     raiseFault(cpu, GP_VECTOR, ext);
