@@ -34,6 +34,7 @@ export {
 } from "./fetchdecode.js";
 export type { HookResult, X86Hooks } from "./hooks.js";
 export * as hooks from "./hooks.js";
+export { getMsr, setMsr } from "./insn/proc_ctrl.js";
 export {
   type AccessSize,
   OPEN_BUS,

@@ -86,6 +86,15 @@ export const IDTR_BASE_HI = 49;
 export const RMW_LIN_HI = 50;
 /** The high half of the last quadword a 64-bit-mode accessor read (access64.ts). */
 export const VAL_HI = 51;
+/**
+ * The MSRs SYSCALL, SYSRET and SWAPGS read, as low/high pairs (slot, slot + 1), so those
+ * instructions need no BigInt: IA32_STAR, LSTAR, CSTAR, FMASK, KERNEL_GS_BASE.
+ */
+export const MSR_STAR = 52;
+export const MSR_LSTAR = 54;
+export const MSR_CSTAR = 56;
+export const MSR_FMASK = 58;
+export const MSR_KERNEL_GS_BASE = 60;
 export const ST_COUNT = 64;
 
 export const STOP_JUMP = 1;

@@ -22,7 +22,13 @@ import { EXIT_HLT, type X86Cpu } from "../cpu.js";
 import { getFlags } from "../lazy_flags.js";
 import { CS, EAX, EBX, ECX, EDX, EFER_SCE, ESP, FLAG_IF, GS, SS, TR } from "../regs.js";
 import { CPL, CR8, EFER, EIP, GDTR_BASE, GDTR_BASE_HI, GDTR_LIMIT } from "../state.js";
-import { MSR_IA32_KERNEL_GS_BASE, MSR_IA32_LSTAR, MSR_IA32_STAR } from "./proc_ctrl.js";
+import {
+  getMsr,
+  MSR_IA32_KERNEL_GS_BASE,
+  MSR_IA32_LSTAR,
+  MSR_IA32_STAR,
+  setMsr,
+} from "./proc_ctrl.js";
 
 const d = (v: number) => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
 const w = (v: number) => [v & 0xff, (v >>> 8) & 0xff];
@@ -183,10 +189,10 @@ describe("SWAPGS", () => {
     const cpu = runClean([0x0f, 0x01, 0xf8, HLT], (c) => {
       c.segBase[GS] = 0x1111;
       c.segBaseHi[GS] = 2;
-      c.msrs.set(MSR_IA32_KERNEL_GS_BASE, 0x3_0000_4444n);
+      setMsr(c, MSR_IA32_KERNEL_GS_BASE, 0x3_0000_4444n);
     });
     expect([cpu.segBase[GS], cpu.segBaseHi[GS]]).toEqual([0x4444, 3]);
-    expect(cpu.msrs.get(MSR_IA32_KERNEL_GS_BASE)).toBe(0x2_0000_1111n);
+    expect(getMsr(cpu, MSR_IA32_KERNEL_GS_BASE)).toBe(0x2_0000_1111n);
   });
 
   it("swapgs at ring 3 is #GP(0)", () => {
@@ -202,8 +208,8 @@ describe("SYSCALL and SYSRET", () => {
   /** STAR: SYSCALL CS = CODE64 (SS + 8); SYSRET base 0x50 (SS 0x5B, 64-bit CS 0x63). */
   function sysSetup(cpu: X86Cpu): void {
     cpu.st[EFER] = cpu.st[EFER]! | EFER_SCE;
-    cpu.msrs.set(MSR_IA32_STAR, (0x50n << 48n) | (BigInt(LONG.CODE64) << 32n));
-    cpu.msrs.set(MSR_IA32_LSTAR, BigInt(HANDLER));
+    setMsr(cpu, MSR_IA32_STAR, (0x50n << 48n) | (BigInt(LONG.CODE64) << 32n));
+    setMsr(cpu, MSR_IA32_LSTAR, BigInt(HANDLER));
     cpu.mem.load(HANDLER, [HLT]);
   }
 
@@ -222,7 +228,7 @@ describe("SYSCALL and SYSRET", () => {
   it("syscall clears the IA32_FMASK bits of rflags", () => {
     const cpu = runClean([0xfb, 0x0f, 0x05], (c) => {
       sysSetup(c);
-      c.msrs.set(0xc000_0084 | 0, BigInt(FLAG_IF));
+      setMsr(c, 0xc000_0084, BigInt(FLAG_IF));
     });
     expect(cpu.regs[R11]! & FLAG_IF).toBe(FLAG_IF);
     expect(getFlags(cpu.st) & FLAG_IF).toBe(0);

@@ -105,6 +105,11 @@ import {
   IDTR_BASE,
   IDTR_BASE_HI,
   IDTR_LIMIT,
+  MSR_CSTAR,
+  MSR_FMASK,
+  MSR_KERNEL_GS_BASE,
+  MSR_LSTAR,
+  MSR_STAR,
   NMI_BLOCKED,
   PENDING,
   RIP_HI,
@@ -117,6 +122,7 @@ import { jumped } from "./common.js";
 import { nextRip, opSize, readE, setReg, writeE } from "./long.js";
 import {
   intercepted,
+  MSR_IA32_CSTAR,
   MSR_IA32_FMASK,
   MSR_IA32_KERNEL_GS_BASE,
   MSR_IA32_LSTAR,
@@ -272,14 +278,27 @@ const R11 = 11;
 
 /** An MSR kept in cpu.msrs: the low half returned, the high half in MSR_HI[0]. */
 const MSR_HI = new Int32Array(1);
+/** The state slot of an MSR SYSCALL/SYSRET/SWAPGS use (state.ts MSR_*). */
+function msrSlot(n: number): number {
+  return n === MSR_IA32_STAR
+    ? MSR_STAR
+    : n === MSR_IA32_LSTAR
+      ? MSR_LSTAR
+      : n === MSR_IA32_CSTAR
+        ? MSR_CSTAR
+        : n === MSR_IA32_FMASK
+          ? MSR_FMASK
+          : MSR_KERNEL_GS_BASE;
+}
 function msr64(cpu: X86Cpu, n: number): number {
-  // BigInt here, not per instruction of the hot loop: SYSCALL/SWAPGS read MSRs once.
-  const v = cpu.msrs.get(n) ?? 0n;
-  MSR_HI[0] = Number(BigInt.asIntN(32, v >> 32n));
-  return Number(BigInt.asIntN(32, v));
+  const slot = msrSlot(n);
+  MSR_HI[0] = cpu.st[slot + 1]!;
+  return cpu.st[slot]!;
 }
 function setMsr64(cpu: X86Cpu, n: number, lo: number, hi: number): void {
-  cpu.msrs.set(n, (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0));
+  const slot = msrSlot(n);
+  cpu.st[slot] = lo;
+  cpu.st[slot + 1] = hi;
 }
 
 // MOV CR, MOV DR ---------------------------------------------------------------------------

@@ -75,6 +75,11 @@ import {
   EXIT_REASON,
   FLAGS,
   HALTED,
+  MSR_CSTAR,
+  MSR_FMASK,
+  MSR_KERNEL_GS_BASE,
+  MSR_LSTAR,
+  MSR_STAR,
   STOP,
   STOP_FAULT,
   STOP_NEXT,
@@ -253,6 +258,27 @@ function plain(
     write: (cpu, msr, lo, hi) => {
       if (!valid(cpu, lo, hi)) return false;
       store(cpu, msr, lo, hi);
+      return true;
+    },
+  };
+}
+
+/** An MSR kept in st[slot] (low half) and st[slot + 1] (high half); 0 at reset. */
+function hot(
+  slot: number,
+  valid: (cpu: X86Cpu, lo: number, hi: number) => boolean,
+  exists: (cpu: X86Cpu) => boolean,
+): MsrSpec {
+  return {
+    exists,
+    read: (cpu) => {
+      VAL[0] = cpu.st[slot]!;
+      VAL[1] = cpu.st[slot + 1]!;
+    },
+    write: (cpu, _msr, lo, hi) => {
+      if (!valid(cpu, lo, hi)) return false;
+      cpu.st[slot] = lo;
+      cpu.st[slot + 1] = hi;
       return true;
     },
   };
@@ -508,14 +534,18 @@ const MSRS = new Map<number, MsrSpec>([
   // STAR also exists on processors with SYSCALL in legacy mode (AMD: CPUID 8000_0001h.EDX[11]).
   [
     MSR_IA32_STAR,
-    plain(0n, undefined, (cpu) => longMode(cpu) || cpuHas(cpu, CPUID_FEATURE.SYSCALL)),
+    hot(
+      MSR_STAR,
+      () => true,
+      (cpu) => longMode(cpu) || cpuHas(cpu, CPUID_FEATURE.SYSCALL),
+    ),
   ],
-  [MSR_IA32_LSTAR, plain(0n, canonical, longMode)],
-  [MSR_IA32_CSTAR, plain(0n, canonical, longMode)],
-  [MSR_IA32_FMASK, plain(0n, highZero, longMode)],
+  [MSR_IA32_LSTAR, hot(MSR_LSTAR, canonical, longMode)],
+  [MSR_IA32_CSTAR, hot(MSR_CSTAR, canonical, longMode)],
+  [MSR_IA32_FMASK, hot(MSR_FMASK, highZero, longMode)],
   [MSR_IA32_FS_BASE, segmentBase(FS)],
   [MSR_IA32_GS_BASE, segmentBase(GS)],
-  [MSR_IA32_KERNEL_GS_BASE, plain(0n, canonical, longMode)],
+  [MSR_IA32_KERNEL_GS_BASE, hot(MSR_KERNEL_GS_BASE, canonical, longMode)],
   [
     MSR_TSC_AUX,
     plain(
@@ -547,6 +577,26 @@ function writeMsr(cpu: X86Cpu, msr: number, lo: number, hi: number): boolean {
   const spec = msrSpec(cpu, msr);
   if (spec === null) return false;
   return spec.write(cpu, msr, lo, hi);
+}
+
+/**
+ * An MSR's value as KVM_GET_MSRS reads it, or null when this CPU (its CPUID table) does
+ * not have it.
+ */
+export function getMsr(cpu: X86Cpu, msr: number): bigint | null {
+  const spec = msrSpec(cpu, msr | 0);
+  if (spec === null) return null;
+  spec.read(cpu, msr | 0);
+  return (BigInt(VAL[1]! >>> 0) << 32n) | BigInt(VAL[0]! >>> 0);
+}
+
+/**
+ * Write an MSR as WRMSR would (KVM_SET_MSRS): false when the MSR does not exist or the
+ * value is reserved (where WRMSR raises #GP(0)).
+ */
+export function setMsr(cpu: X86Cpu, msr: number, value: bigint): boolean {
+  const v = BigInt.asUintN(64, value);
+  return writeMsr(cpu, msr | 0, Number(v & 0xffff_ffffn) | 0, Number(v >> 32n) | 0);
 }
 
 /** Bits 31:0 of MSR `msr`, which must be one this CPU has (SYSENTER reads its MSRs so). */
