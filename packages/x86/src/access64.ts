@@ -203,10 +203,13 @@ function highEntry(cpu: X86Cpu, lo: number, hi: number, write: boolean): number 
   return write ? tlb.hW[slot]! : tlb.hR[slot]!;
 }
 
-/** Add `n` to hi:lo; the low half returned, the high half in st[EA_HI]. */
+/**
+ * Add `n` (negative or positive, |n| < 2^32) to hi:lo; the low half returned, the high
+ * half in st[EA_HI] (carry or borrow included).
+ */
 export function addr64(cpu: X86Cpu, lo: number, hi: number, n: number): number {
   const s = (lo >>> 0) + n;
-  cpu.st[EA_HI] = (hi + (s >= TWO32 ? 1 : 0)) | 0;
+  cpu.st[EA_HI] = (hi + Math.floor(s / TWO32)) | 0;
   return s | 0;
 }
 

@@ -322,6 +322,24 @@ describe("IA-32e mode", () => {
     expect(read32(cpu, 0x20_7000) & 0x20).toBe(0x20);
   });
 
+  it("an exception frame pushed from RSP = 0x1_0000_0010 crosses down below 4 GiB", () => {
+    // mov rsp, 0x100000010; ud2. Linear 0xffff_f000 → 0x31_0000, 0x1_0000_0000 → 0x31_1000
+    // (PDPT[3] → PD[511] → PT[511]; PDPT[4] → PD[0] → PT[0]).
+    const cpu = longMode([0x48, 0xbc, ...d(0x10), ...d(1), 0x0f, 0x0b]);
+    write32(cpu, LONG.PML4 + 0x1000 + 3 * 8, 0x20_8003);
+    write32(cpu, 0x20_8000 + 511 * 8, 0x20_9003);
+    write32(cpu, 0x20_9000 + 511 * 8, 0x31_0003);
+    write32(cpu, LONG.PML4 + 0x1000 + 4 * 8, 0x20_a003);
+    write32(cpu, 0x20_a000, 0x20_b003);
+    write32(cpu, 0x20_b000, 0x31_1003);
+    expect(cpu.run(1000)).toBe(EXIT_HLT);
+    expect(vector64(cpu)).toBe(6);
+    expect([cpu.regs[ESP]! >>> 0, cpu.regsHi[ESP]]).toEqual([0xffff_ffe8, 0]);
+    expect(read32(cpu, 0x31_0fe8)).toBe(LONG.ENTRY + 10); // RIP of ud2
+    expect(read32(cpu, 0x31_0ff0)).toBe(CODE64); // CS
+    expect([read32(cpu, 0x31_1000), read32(cpu, 0x31_1004)]).toEqual([0x10, 1]); // old RSP
+  });
+
   it("sysexit (rex.w) to ring 3 64-bit code, then sysenter back to ring 0 in 64-bit mode", () => {
     const RING3 = LONG.ENTRY + 0x40;
     const KERNEL = LONG.ENTRY + 0x80;

@@ -832,9 +832,9 @@ function farJmpCall(call: boolean) {
       const retHi = st[EA_HI]!;
       const sp = cpu.regs[ESP]!;
       const spHi = cpu.regsHi[ESP]!;
-      const csAt = addSigned(cpu, sp, spHi, -size);
+      const csAt = addr64(cpu, sp, spHi, -size);
       const csAtHi = st[EA_HI]!;
-      const ripAt = addSigned(cpu, sp, spHi, -2 * size);
+      const ripAt = addr64(cpu, sp, spHi, -2 * size);
       const ripAtHi = st[EA_HI]!;
       if (!probeWrite64(cpu, SS, ripAt, ripAtHi, 2 * size)) return;
       writeSized(cpu, csAt, csAtHi, size, cpu.segSel[CS]! & 0xffff, 0);
@@ -932,7 +932,7 @@ function callGate64(cpu: X86Cpu, i: number, call: boolean, sel: number) {
   const count = inner ? 4 : 2;
   // The pushes are accesses at the new privilege; every slot is checked first.
   setCpl(cpu, newCpl);
-  const bottom = addSigned(cpu, sp, spHi, -8 * count);
+  const bottom = addr64(cpu, sp, spHi, -8 * count);
   const bottomHi = st[EA_HI]!;
   if (!probeWrite64(cpu, SS, bottom, bottomHi, 8 * count)) {
     setCpl(cpu, cpl);
@@ -951,7 +951,7 @@ function callGate64(cpu: X86Cpu, i: number, call: boolean, sel: number) {
   GATE_FRAME[n++] = ret;
   GATE_FRAME[n++] = retHi;
   for (let k = 0; k < count; k++) {
-    const slot = addSigned(cpu, bottom, bottomHi, 8 * (count - 1 - k));
+    const slot = addr64(cpu, bottom, bottomHi, 8 * (count - 1 - k));
     writeQ(cpu, SS, slot, st[EA_HI]!, GATE_FRAME[2 * k]!, GATE_FRAME[2 * k + 1]!);
   }
   if (inner) {
@@ -962,13 +962,6 @@ function callGate64(cpu: X86Cpu, i: number, call: boolean, sel: number) {
   cpu.regs[ESP] = bottom;
   cpu.regsHi[ESP] = bottomHi;
   enterCode(cpu, csSel, newCpl, offLo, offHi);
-}
-
-/** hi:lo + n for a negative or positive n; the high half in st[EA_HI]. */
-function addSigned(cpu: X86Cpu, lo: number, hi: number, n: number): number {
-  const s = (lo >>> 0) + n;
-  cpu.st[EA_HI] = (hi + Math.floor(s / TWO32)) | 0;
-  return s | 0;
 }
 
 function writeSized(cpu: X86Cpu, lo: number, hi: number, size: number, v: number, vh: number) {

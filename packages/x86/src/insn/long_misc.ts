@@ -19,7 +19,7 @@
  * iterations that completed.
  */
 import { recomputeSegment } from "../access.js";
-import { canonical, ea64, linear64, read64, readQ, write64, writeQ } from "../access64.js";
+import { addr64, canonical, ea64, linear64, read64, readQ, write64, writeQ } from "../access64.js";
 import type { X86Cpu } from "../cpu.js";
 import {
   DESC,
@@ -82,15 +82,7 @@ import {
 import { loadSegment } from "./segment_ctrl.js";
 import { SLICE } from "./string.js";
 
-const TWO32 = 4294967296;
 const CMP = 7;
-
-/** hi:lo + n (n may be negative); the low half returned, the high half in st[EA_HI]. */
-function add64(cpu: X86Cpu, lo: number, hi: number, n: number): number {
-  const s = (lo >>> 0) + n;
-  cpu.st[EA_HI] = (hi + Math.floor(s / TWO32)) | 0;
-  return s | 0;
-}
 
 // String instructions ----------------------------------------------------------------------
 
@@ -122,7 +114,7 @@ function stepIndex(cpu: X86Cpu, a64: boolean, at: number, reg: number, delta: nu
   let lo: number;
   let hi = 0;
   if (a64) {
-    lo = add64(cpu, SR[at]!, SR[at + 1]!, delta);
+    lo = addr64(cpu, SR[at]!, SR[at + 1]!, delta);
     hi = cpu.st[EA_HI]!;
   } else {
     lo = (SR[at]! + delta) | 0;
@@ -304,7 +296,7 @@ function probeWrite64(cpu: X86Cpu, seg: number, lo: number, hi: number, size: nu
   translateLinear(cpu, lin, dataAcc(cpu, ACC_WRITE), linHi);
   if (faulted(cpu)) return false;
   if ((lin & 0xfff) + size > 0x1000) {
-    const last = add64(cpu, lin, linHi, size - 1);
+    const last = addr64(cpu, lin, linHi, size - 1);
     translateLinear(cpu, last, dataAcc(cpu, ACC_WRITE), st[EA_HI]!);
     if (faulted(cpu)) return false;
   }
@@ -452,7 +444,7 @@ const enter: Handler = (cpu, i) => {
   const level = cpu.dc.imm2[i]! & 31;
   const bp = getReg(cpu, EBP, size);
   const bpHi = st[VAL_HI]!;
-  let sp = add64(cpu, cpu.regs[ESP]!, cpu.regsHi[ESP]!, -n);
+  let sp = addr64(cpu, cpu.regs[ESP]!, cpu.regsHi[ESP]!, -n);
   let spHi = st[EA_HI]!;
   writeN(cpu, SS, sp, spHi, n, bp, bpHi);
   if (faulted(cpu)) return;
@@ -462,22 +454,22 @@ const enter: Handler = (cpu, i) => {
     let at = cpu.regs[EBP]!;
     let atHi = cpu.regsHi[EBP]!;
     for (let k = 1; k < level; k++) {
-      at = add64(cpu, at, atHi, -n);
+      at = addr64(cpu, at, atHi, -n);
       atHi = st[EA_HI]!;
       const v = readN(cpu, SS, at, atHi, n);
       if (faulted(cpu)) return;
       const vh = st[VAL_HI]!;
-      sp = add64(cpu, sp, spHi, -n);
+      sp = addr64(cpu, sp, spHi, -n);
       spHi = st[EA_HI]!;
       writeN(cpu, SS, sp, spHi, n, v, vh);
       if (faulted(cpu)) return;
     }
-    sp = add64(cpu, sp, spHi, -n);
+    sp = addr64(cpu, sp, spHi, -n);
     spHi = st[EA_HI]!;
     writeN(cpu, SS, sp, spHi, n, frame, frameHi);
     if (faulted(cpu)) return;
   }
-  sp = add64(cpu, sp, spHi, -alloc);
+  sp = addr64(cpu, sp, spHi, -alloc);
   spHi = st[EA_HI]!;
   if (!canonical(spHi)) return raiseFault(cpu, SS_VECTOR, 0);
   setReg(cpu, EBP, size, frame, frameHi);
@@ -597,7 +589,7 @@ const popSw: Handler = (cpu, i) => {
     if (faulted(cpu)) return;
   }
   if (!loadSegment64(cpu, seg, v & 0xffff)) return;
-  cpu.regs[ESP] = add64(cpu, lo, hi, size >> 3);
+  cpu.regs[ESP] = addr64(cpu, lo, hi, size >> 3);
   cpu.regsHi[ESP] = cpu.st[EA_HI]!;
   if (seg === SS) ssShadow(cpu);
 };
@@ -686,7 +678,7 @@ function loadFar(seg: number): Handler {
     const off = size === 64 ? readQ(cpu, s, lo, hi) : read64(cpu, s, lo, hi, size >> 3);
     if (faulted(cpu)) return;
     const offHi = size === 64 ? st[VAL_HI]! : 0;
-    const at = add64(cpu, lo, hi, size >> 3);
+    const at = addr64(cpu, lo, hi, size >> 3);
     const sel = read64(cpu, s, at, st[EA_HI]!, 2);
     if (faulted(cpu)) return;
     if (!loadSegment64(cpu, seg, sel & 0xffff)) return;
