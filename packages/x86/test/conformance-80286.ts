@@ -3,8 +3,9 @@
  * rules of shared/conformance/80286/README.md, including its table of expected
  * differences between a 286 and a 386-or-later CPU.
  */
+import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { recomputeSegment } from "../src/access.js";
 import { EXIT_HLT, X86Cpu } from "../src/cpu.js";
@@ -25,8 +26,35 @@ import {
 import { type MooReg, type MooTest, readMoo } from "./moo.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** shared/ sits beside the repository root (as CI lays it out). */
-export const VECTOR_DIR = join(here, "../../../../shared/conformance/80286");
+const REPO_ROOT = join(here, "../../..");
+
+/**
+ * shared/ sits beside the repository root (as CI lays it out); $GLASSVM_SHARED names it
+ * elsewhere; a clone of a local checkout (`git clone /work/main …`) finds it beside the
+ * checkout it was cloned from.
+ */
+function findVectorDir(): string {
+  const tail = "conformance/80286";
+  const env = process.env.GLASSVM_SHARED;
+  if (env) return join(env, tail);
+  const beside = join(REPO_ROOT, "../shared", tail);
+  if (existsSync(beside)) return beside;
+  try {
+    const origin = execFileSync("git", ["-C", REPO_ROOT, "remote", "get-url", "origin"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim();
+    if (isAbsolute(origin)) {
+      const fromOrigin = join(origin, "../shared", tail);
+      if (existsSync(fromOrigin)) return fromOrigin;
+    }
+  } catch {
+    // not a git checkout, or no origin: only the places above count
+  }
+  return beside;
+}
+
+export const VECTOR_DIR = findVectorDir();
 
 export interface FileResult {
   readonly file: string;
