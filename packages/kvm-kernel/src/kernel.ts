@@ -1,0 +1,366 @@
+/**
+ * The host kernel around KVM: processes with fd tables and address spaces, character
+ * devices (misc_register), anonymous-inode files (fs/anon_inodes.c), the ioctl and mmap
+ * system calls (fs/ioctl.c, mm/mmap.c), module loading, printk and tracepoints.
+ *
+ * Only what /dev/kvm needs is modelled, but what is modelled behaves as Linux does: a
+ * failing system call returns -errno, a file lives while an fd or a mapping refers to it,
+ * and process memory is real memory — KVM reads guest RAM straight out of the pages the
+ * VMM mmap'd.
+ */
+
+import { Tracepoints } from "./trace.js";
+import {
+  EAGAIN,
+  EBADF,
+  EBUSY,
+  EEXIST,
+  EFAULT,
+  EINVAL,
+  EMFILE,
+  ENODEV,
+  ENOENT,
+  ENOMEM,
+  ENOTTY,
+  ESRCH,
+} from "./uapi/errno.js";
+import type { HostOs, IoctlArg } from "./uapi/hostos.js";
+import {
+  O_ACCMODE,
+  O_RDONLY,
+  SIG_BLOCK,
+  SIG_SETMASK,
+  SIG_UNBLOCK,
+  SIGKILL,
+} from "./uapi/hostos.js";
+import { PAGE_SIZE } from "./uapi/kvm.js";
+
+/** struct file_operations: what a file does on ioctl, mmap and the last close. */
+export interface FileOperations {
+  /** The anon-inode name ("kvm-vm", "kvm-vcpu") or the device name ("kvm"). */
+  readonly name: string;
+  /** A device node was opened: 0 or -errno. */
+  open?(file: File): number;
+  unlockedIoctl?(file: File, request: number, arg: IoctlArg): number;
+  /**
+   * Map `length` bytes from page offset `pgoff`: the bytes to map, or -errno. The mapping
+   * holds a reference on the file until it is unmapped.
+   */
+  mmap?(file: File, length: number, pgoff: number): Uint8Array | number;
+  /** The last reference is gone (fput → __fput → f_op->release). */
+  release?(file: File): void;
+}
+
+/** struct file. `privateData` is the object behind it (struct kvm, struct kvm_vcpu). */
+export class File {
+  refcount = 1;
+  constructor(
+    readonly fops: FileOperations,
+    readonly privateData: unknown,
+    readonly owner: HostProcess,
+    readonly flags: number,
+  ) {}
+
+  get(): this {
+    this.refcount++;
+    return this;
+  }
+
+  /** fput: drop a reference; the last one calls release. */
+  put(): void {
+    if (--this.refcount === 0) this.fops.release?.(this);
+  }
+}
+
+interface Mapping {
+  readonly addr: number;
+  readonly length: number;
+  readonly bytes: Uint8Array;
+  /** The mapped file (a vCPU's kvm_run), or null for anonymous memory. */
+  readonly file: File | null;
+}
+
+/** Lowest address handed out by mmap is below this; mappings grow down like Linux's mmap_base. */
+const MMAP_BASE = 0x7f00_0000_0000;
+/** Bytes of guard gap left between mappings. */
+const MMAP_GAP = PAGE_SIZE;
+
+const pageAlign = (n: number): number => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
+
+/** A user process: an fd table and an address space (struct files_struct + struct mm_struct). */
+export class HostProcess implements HostOs {
+  readonly fds = new Map<number, File>();
+  /** Sorted by address. */
+  readonly mappings: Mapping[] = [];
+  /** Pending signals (bit n = signal n). */
+  pendingSignals = 0;
+  /** The blocked-signal mask (bit n = signal n). */
+  blockedSignals = 0;
+  exited = false;
+  private mmapTop = MMAP_BASE;
+
+  constructor(
+    readonly kernel: HostKernel,
+    readonly pid: number,
+    readonly comm: string,
+  ) {}
+
+  open(path: string, flags = O_RDONLY): number {
+    if (this.exited) return -ESRCH;
+    if ((flags & O_ACCMODE) === O_ACCMODE) return -EINVAL;
+    const dev = this.kernel.devices.get(path);
+    if (!dev) return -ENOENT;
+    const file = new File(dev, null, this, flags);
+    const r = dev.open?.(file) ?? 0;
+    if (r < 0) return r;
+    return this.installFd(file);
+  }
+
+  ioctl(fd: number, request: number, arg: IoctlArg = 0): number {
+    const file = this.fds.get(fd);
+    if (!file) return -EBADF;
+    const ioctl = file.fops.unlockedIoctl;
+    if (!ioctl) return -ENOTTY;
+    // The call holds its own reference, as fdget does, so a close from inside cannot free it.
+    file.get();
+    try {
+      return ioctl.call(file.fops, file, request >>> 0, arg);
+    } finally {
+      file.put();
+      this.deliverSignals();
+    }
+  }
+
+  /** Return to userspace: every pending signal that is not blocked runs its handler. */
+  private deliverSignals(): void {
+    this.pendingSignals &= this.blockedSignals;
+  }
+
+  mmap(fd: number, length: number, offset = 0): number {
+    if (!Number.isSafeInteger(length) || length <= 0) return -EINVAL;
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset % PAGE_SIZE !== 0) return -EINVAL;
+    const size = pageAlign(length);
+    let bytes: Uint8Array;
+    let file: File | null = null;
+    if (fd === -1) {
+      try {
+        bytes = new Uint8Array(
+          typeof SharedArrayBuffer === "function"
+            ? new SharedArrayBuffer(size)
+            : new ArrayBuffer(size),
+        );
+      } catch {
+        return -ENOMEM;
+      }
+    } else {
+      const f = this.fds.get(fd);
+      if (!f) return -EBADF;
+      if (!f.fops.mmap) return -ENODEV;
+      const r = f.fops.mmap(f, size, offset / PAGE_SIZE);
+      if (typeof r === "number") return r;
+      bytes = r;
+      file = f.get();
+    }
+    const addr = this.mmapTop - size;
+    this.mmapTop = addr - MMAP_GAP;
+    this.mappings.push({ addr, length: size, bytes, file });
+    this.mappings.sort((a, b) => a.addr - b.addr);
+    return addr;
+  }
+
+  munmap(addr: number, length: number): number {
+    if (addr % PAGE_SIZE !== 0 || length <= 0) return -EINVAL;
+    const i = this.mappings.findIndex((m) => m.addr === addr);
+    const m = this.mappings[i];
+    // Partial unmaps are not modelled: the VMM unmaps what it mapped.
+    if (!m || pageAlign(length) !== m.length) return -EINVAL;
+    this.mappings.splice(i, 1);
+    m.file?.put();
+    return 0;
+  }
+
+  close(fd: number): number {
+    const file = this.fds.get(fd);
+    if (!file) return -EBADF;
+    this.fds.delete(fd);
+    file.put();
+    return 0;
+  }
+
+  view(addr: number, length: number): Uint8Array {
+    const v = this.accessUser(addr, length);
+    if (!v) {
+      throw new RangeError(
+        `segmentation fault: pid ${this.pid} touched 0x${addr.toString(16)}+${length}, not mapped`,
+      );
+    }
+    return v;
+  }
+
+  kill(sig: number): number {
+    if (!Number.isInteger(sig) || sig < 1 || sig > 31) return -EINVAL;
+    if (this.exited) return -ESRCH;
+    this.pendingSignals |= 1 << sig;
+    this.deliverSignals();
+    return 0;
+  }
+
+  sigprocmask(how: number, signals: readonly number[]): number {
+    let set = 0;
+    for (const s of signals) {
+      if (!Number.isInteger(s) || s < 1 || s > 31) return -EINVAL;
+      if (s !== SIGKILL) set |= 1 << s;
+    }
+    if (how === SIG_BLOCK) this.blockedSignals |= set;
+    else if (how === SIG_UNBLOCK) this.blockedSignals &= ~set;
+    else if (how === SIG_SETMASK) this.blockedSignals = set;
+    else return -EINVAL;
+    this.deliverSignals();
+    return 0;
+  }
+
+  sigtimedwait(sig: number): number {
+    if (!Number.isInteger(sig) || sig < 1 || sig > 31) return -EINVAL;
+    if ((this.pendingSignals & (1 << sig)) === 0) return -EAGAIN;
+    this.pendingSignals &= ~(1 << sig);
+    return sig;
+  }
+
+  /** A signal is pending and not blocked by `mask` (the task's mask when omitted). */
+  signalPending(mask = this.blockedSignals): boolean {
+    return (this.pendingSignals & ~mask) !== 0;
+  }
+
+  /** The process exits: every fd is closed and every mapping dropped (do_exit). */
+  exit(): void {
+    if (this.exited) return;
+    this.exited = true;
+    for (const fd of [...this.fds.keys()]) this.close(fd);
+    for (const m of this.mappings.splice(0)) m.file?.put();
+    this.kernel.processes.delete(this.pid);
+  }
+
+  /** Install a file at the lowest free fd (fd_install after get_unused_fd_flags). */
+  installFd(file: File): number {
+    let fd = 0;
+    while (this.fds.has(fd)) fd++;
+    if (fd >= this.kernel.nrOpen) {
+      file.put();
+      return -EMFILE;
+    }
+    this.fds.set(fd, file);
+    return fd;
+  }
+
+  /**
+   * The kernel's view of user memory (access_ok + the page tables): `length` bytes at
+   * `addr` inside one mapping, as a view, or null (the caller returns -EFAULT).
+   */
+  accessUser(addr: number, length: number): Uint8Array | null {
+    if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(length) || length < 0) return null;
+    for (const m of this.mappings) {
+      if (addr >= m.addr && addr + length <= m.addr + m.length) {
+        const off = addr - m.addr;
+        return m.bytes.subarray(off, off + length);
+      }
+    }
+    return null;
+  }
+
+  /**
+   * copy_from_user / copy_to_user target for an ioctl argument: a buffer passed directly
+   * must hold at least `size` bytes; a number or bigint is a process address.
+   */
+  userArg(arg: IoctlArg, size: number): Uint8Array | number {
+    if (arg instanceof Uint8Array) return arg.length >= size ? arg : -EFAULT;
+    const addr = typeof arg === "bigint" ? Number(arg) : arg;
+    return this.accessUser(addr, size) ?? -EFAULT;
+  }
+}
+
+/** A loadable module: init returns 0 or -errno; exit undoes it. */
+export interface KernelModule {
+  readonly name: string;
+  init(kernel: HostKernel): number;
+  exit(kernel: HostKernel): void;
+  /** Users that keep the module loaded (open /dev/kvm files, live VMs). */
+  refcount(kernel: HostKernel): number;
+}
+
+/** The host: processes, devices, modules, printk and tracepoints. */
+export class HostKernel {
+  readonly processes = new Map<number, HostProcess>();
+  /** Device nodes by path: what open() finds. */
+  readonly devices = new Map<string, FileOperations>();
+  readonly modules = new Map<string, KernelModule>();
+  /** printk's ring buffer, as `dmesg` shows it. */
+  readonly log: string[] = [];
+  readonly trace = new Tracepoints();
+  /** RLIMIT_NOFILE. */
+  nrOpen = 1024;
+  /** Online host CPUs (what KVM_CAP_NR_VCPUS is capped by). */
+  nrCpus = 4;
+  /** The host TSC: a 2 GHz counter from the monotonic clock (replaceable for tests). */
+  rdtsc: () => bigint = () => BigInt(Math.floor(performance.now() * 2e6));
+  private nextPid = 1000;
+
+  /** fork+exec of a VMM: a fresh process with no fds and an empty address space. */
+  spawn(comm = "qemu-system-x86"): HostProcess {
+    const p = new HostProcess(this, this.nextPid++, comm);
+    this.processes.set(p.pid, p);
+    return p;
+  }
+
+  /** insmod / modprobe. Returns 0 or -errno (EEXIST when a module of that name is loaded). */
+  loadModule(mod: KernelModule): number {
+    if (this.modules.has(mod.name)) return -EEXIST;
+    const r = mod.init(this);
+    if (r < 0) return r;
+    this.modules.set(mod.name, mod);
+    return 0;
+  }
+
+  /** rmmod. -EBUSY while in use, -ENOENT when not loaded. */
+  unloadModule(name: string): number {
+    const mod = this.modules.get(name);
+    if (!mod) return -ENOENT;
+    if (mod.refcount(this) > 0) {
+      this.printk(`rmmod: ERROR: Module ${name} is in use`);
+      return -EBUSY;
+    }
+    mod.exit(this);
+    this.modules.delete(name);
+    return 0;
+  }
+
+  /** misc_register: a character device node appears. */
+  miscRegister(path: string, fops: FileOperations): void {
+    this.devices.set(path, fops);
+  }
+
+  miscDeregister(path: string): void {
+    this.devices.delete(path);
+  }
+
+  printk(line: string): void {
+    this.log.push(line);
+  }
+}
+
+/**
+ * anon_inode_getfd: a new file with no path, owned by `proc`, installed at the lowest free
+ * fd. Returns the fd or -errno. As in Linux the fd is reserved first (get_unused_fd_flags):
+ * with none free it is -EMFILE and no file ever existed, so `fops.release` does not run and
+ * the caller undoes its own work (the reference it took for the file).
+ */
+export function anonInodeGetfd(
+  proc: HostProcess,
+  fops: FileOperations,
+  priv: unknown,
+  flags: number,
+): number {
+  let fd = 0;
+  while (proc.fds.has(fd)) fd++;
+  if (fd >= proc.kernel.nrOpen) return -EMFILE;
+  return proc.installFd(new File(fops, priv, proc, flags));
+}

@@ -1,0 +1,325 @@
+/**
+ * KVM's objects (include/linux/kvm_host.h, arch/x86/include/asm/kvm_host.h): struct kvm,
+ * struct kvm_vcpu with its x86 part, memslots and statistics.
+ */
+import type { HostKernel, HostProcess } from "./kernel.js";
+import type { KvmVendorModule, KvmX86Ops } from "./kvm-x86-ops.js";
+import { PAGE_SIZE } from "./uapi/kvm.js";
+import { KvmRun } from "./uapi/kvm_run.js";
+import type { KvmCpuidEntry2 } from "./uapi/structs.js";
+
+/** enum kvm_reg: general registers in hardware encoding order, then RIP. */
+export const VCPU_REGS_RAX = 0;
+export const VCPU_REGS_RCX = 1;
+export const VCPU_REGS_RDX = 2;
+export const VCPU_REGS_RBX = 3;
+export const VCPU_REGS_RSP = 4;
+export const VCPU_REGS_RBP = 5;
+export const VCPU_REGS_RSI = 6;
+export const VCPU_REGS_RDI = 7;
+export const VCPU_REGS_R8 = 8;
+export const VCPU_REGS_R15 = 15;
+export const VCPU_REGS_RIP = 16;
+export const NR_VCPU_REGS = 17;
+/** Registers cached lazily beside the GPRs (enum kvm_reg continued). */
+export const VCPU_EXREG_PDPTR = 17;
+export const VCPU_EXREG_CR0 = 18;
+export const VCPU_EXREG_CR3 = 19;
+export const VCPU_EXREG_CR4 = 20;
+export const VCPU_EXREG_RFLAGS = 21;
+export const VCPU_EXREG_SEGMENTS = 22;
+export const VCPU_EXREG_EXIT_INFO_1 = 23;
+export const VCPU_EXREG_EXIT_INFO_2 = 24;
+
+/** enum kvm_reg's segment numbering (VCPU_SREG_*), the hardware's order. */
+export const VCPU_SREG_ES = 0;
+export const VCPU_SREG_CS = 1;
+export const VCPU_SREG_SS = 2;
+export const VCPU_SREG_DS = 3;
+export const VCPU_SREG_FS = 4;
+export const VCPU_SREG_GS = 5;
+export const VCPU_SREG_TR = 6;
+export const VCPU_SREG_LDTR = 7;
+
+/** vCPU requests (kvm_make_request): bits in vcpu.requests. */
+export const KVM_REQ_TLB_FLUSH = 1 << 0;
+export const KVM_REQ_MMU_RELOAD = 1 << 1;
+export const KVM_REQ_EVENT = 1 << 2;
+export const KVM_REQ_TRIPLE_FAULT = 1 << 3;
+export const KVM_REQ_NMI = 1 << 4;
+export const KVM_REQ_TLB_FLUSH_GUEST = 1 << 5;
+
+/** KVM_USER_MEM_SLOTS on x86 (SHRT_MAX minus the private slots). */
+export const KVM_USER_MEM_SLOTS = 32764;
+/** x86 address spaces: 0 = normal, 1 = SMM. */
+export const KVM_ADDRESS_SPACE_NUM = 2;
+/** KVM_MAX_VCPUS / KVM_MAX_VCPU_IDS on current x86. */
+export const KVM_MAX_VCPUS = 1024;
+export const KVM_MAX_VCPU_IDS = 4096;
+/** What KVM_CAP_NR_VCPUS recommends: min(online host CPUs, KVM_MAX_VCPUS). */
+export const KVM_SOFT_MAX_VCPUS = 1024;
+/** The largest guest-physical address width the model accepts (52-bit MAXPHYADDR). */
+export const KVM_MAX_GPA_BITS = 52;
+
+/** struct kvm_memory_slot. The pages are the VMM's own process memory, not a copy. */
+export interface KvmMemorySlot {
+  /** Slot id (bits 15:0 of kvm_userspace_memory_region.slot). */
+  readonly id: number;
+  /** Address space (bits 31:16): 0 normal, 1 SMM. */
+  readonly asId: number;
+  readonly baseGfn: number;
+  readonly npages: number;
+  readonly userspaceAddr: number;
+  readonly flags: number;
+  /** The backing process memory, `npages * 4096` bytes. */
+  readonly bytes: Uint8Array;
+  /** One bit per page while KVM_MEM_LOG_DIRTY_PAGES is set (bit n of byte n >> 3). */
+  dirtyBitmap: Uint8Array | null;
+}
+
+/** struct kvm_memslots: one address space's slots, sorted by base gfn. */
+export interface KvmMemslots {
+  generation: number;
+  slots: KvmMemorySlot[];
+}
+
+/** struct kvm_vm_stat. */
+export interface KvmVmStat {
+  remote_tlb_flush: number;
+  remote_tlb_flush_requests: number;
+  mmu_shadow_zapped: number;
+  memslot_updates: number;
+  dirty_log_reads: number;
+}
+
+/** struct kvm_vcpu_stat (the x86 and generic counters the model keeps). */
+export interface KvmVcpuStat {
+  exits: number;
+  io_exits: number;
+  mmio_exits: number;
+  halt_exits: number;
+  irq_exits: number;
+  signal_exits: number;
+  request_irq_exits: number;
+  irq_window_exits: number;
+  nmi_window_exits: number;
+  insn_emulation: number;
+  insn_emulation_fail: number;
+  irq_injections: number;
+  nmi_injections: number;
+  exception_injections: number;
+  hypercalls: number;
+  req_event: number;
+  fpu_reload: number;
+  host_state_reload: number;
+  tlb_flush: number;
+  pf_taken: number;
+  pf_mmio_spte_created: number;
+  halt_wakeup: number;
+}
+
+export const newVmStat = (): KvmVmStat => ({
+  remote_tlb_flush: 0,
+  remote_tlb_flush_requests: 0,
+  mmu_shadow_zapped: 0,
+  memslot_updates: 0,
+  dirty_log_reads: 0,
+});
+
+export const newVcpuStat = (): KvmVcpuStat => ({
+  exits: 0,
+  io_exits: 0,
+  mmio_exits: 0,
+  halt_exits: 0,
+  irq_exits: 0,
+  signal_exits: 0,
+  request_irq_exits: 0,
+  irq_window_exits: 0,
+  nmi_window_exits: 0,
+  insn_emulation: 0,
+  insn_emulation_fail: 0,
+  irq_injections: 0,
+  nmi_injections: 0,
+  exception_injections: 0,
+  hypercalls: 0,
+  req_event: 0,
+  fpu_reload: 0,
+  host_state_reload: 0,
+  tlb_flush: 0,
+  pf_taken: 0,
+  pf_mmio_spte_created: 0,
+  halt_wakeup: 0,
+});
+
+/** struct kvm_queued_exception. */
+export interface KvmQueuedException {
+  pending: boolean;
+  injected: boolean;
+  hasErrorCode: boolean;
+  vector: number;
+  errorCode: number;
+  hasPayload: boolean;
+  payload: bigint;
+}
+
+/** A pending userspace MMIO access (struct kvm_mmio_fragment). */
+export interface KvmMmioFragment {
+  gpa: number;
+  len: number;
+  /** The bytes (write: what the guest wrote; read: what userspace returned). */
+  data: Uint8Array;
+}
+
+/** struct kvm_vcpu_arch: the x86 half of a vCPU that KVM itself keeps. */
+export class KvmVcpuArch {
+  /** GPRs and RIP (VCPU_REGS_*), valid where `regsAvail` says so. */
+  readonly regs = new BigUint64Array(NR_VCPU_REGS);
+  /** Bit n: register n is up to date in `regs` (else cacheReg fetches it). */
+  regsAvail = 0;
+  /** Bit n: register n was written by KVM and must go to the hardware before entry. */
+  regsDirty = 0;
+  cr0 = 0x6000_0010;
+  /** CR2 and CR3 are full 64-bit values (unsigned long in Linux). */
+  cr2 = 0n;
+  cr3 = 0n;
+  cr4 = 0;
+  cr8 = 0;
+  efer = 0;
+  apicBase = 0;
+  pat = 0x0007_0406_0007_0406n;
+  miscEnable = 0n;
+  smbase = 0x3_0000;
+  tscAdjust = 0n;
+  mtrrDefType = 0n;
+  readonly mtrrFixed = new BigUint64Array(11);
+  readonly mtrrVar = new BigUint64Array(16);
+  mcgStatus = 0n;
+  mcgCtl = 0n;
+  /** Debug registers as KVM tracks them (guest values). */
+  readonly db = new BigUint64Array(4);
+  dr6 = 0xffff_0ff0n;
+  dr7 = 0x400n;
+  mpState = 0;
+  readonly exception: KvmQueuedException = {
+    pending: false,
+    injected: false,
+    hasErrorCode: false,
+    vector: 0,
+    errorCode: 0,
+    hasPayload: false,
+    payload: 0n,
+  };
+  /** struct kvm_queued_interrupt. */
+  readonly interrupt = { injected: false, soft: false, nr: 0 };
+  nmiInjected = false;
+  nmiPending = 0;
+  /** The CPUID table from KVM_SET_CPUID2 (empty until then). */
+  cpuidEntries: KvmCpuidEntry2[] = [];
+  /** MAXPHYADDR from CPUID 0x80000008 (36 until userspace sets CPUID). */
+  maxphyaddr = 36;
+  /**
+   * The guest's x87/SSE state in the FXSAVE layout (512 bytes): what KVM_GET/SET_FPU
+   * convert and what the vendor loads into the CPU around each run.
+   */
+  readonly guestFpu = new Uint8Array(512);
+  /** The FPU image changed under the vendor (KVM_SET_FPU): reload it before entry. */
+  guestFpuDirty = true;
+  /** Work left for the next KVM_RUN after an exit to userspace (complete_userspace_io). */
+  completeUserspaceIo: ((vcpu: KvmVcpu) => number) | null = null;
+  /** The linear RIP of the instruction a fast PIO exit belongs to (cui_linear_rip). */
+  cuiLinearRip = 0n;
+  /** struct kvm_pio_request. */
+  readonly pio = { count: 0, port: 0, size: 0, in: false };
+  /** The last host CPU this vCPU entered the guest on (KVM_CAP_LAST_CPU). */
+  lastVmentryCpu = -1;
+  /** Host-initiated TSC offset, for vendors that model one. */
+  tscOffset = 0n;
+}
+
+/** struct kvm: one VM. */
+export class Kvm {
+  /** The process whose address space the VM belongs to (kvm->mm). */
+  readonly mm: HostProcess;
+  readonly kernel: HostKernel;
+  readonly module: KvmVendorModule;
+  readonly ops: KvmX86Ops;
+  readonly memslots: KvmMemslots[] = [];
+  readonly vcpus: KvmVcpu[] = [];
+  readonly stat = newVmStat();
+  /** References: the VM fd, each vCPU fd (kvm_get_kvm / kvm_put_kvm). */
+  usersCount = 1;
+  /** Index of the VM (for debugfs-style names). */
+  readonly id: number;
+  createdVcpus = 0;
+  maxVcpus = KVM_MAX_VCPUS;
+  /** Bumped by every memslot change and every dirty-log harvest: vendors rebuild their
+   * guest-physical map (EPT/NPT) when it moves (kvm->mmu_invalidate_seq). */
+  mmuInvalidateSeq = 0;
+  readonly arch = {
+    tssAddr: 0,
+    tssAddrSet: false,
+    identityMapAddr: 0xfffb_c000n,
+    identityMapAddrSet: false,
+    bspVcpuId: 0,
+  };
+  /** The vendor's per-VM state (to_kvm_vmx / to_kvm_svm). */
+  vendor: unknown = null;
+  dead = false;
+
+  constructor(kernel: HostKernel, mm: HostProcess, module: KvmVendorModule, id: number) {
+    this.kernel = kernel;
+    this.mm = mm;
+    this.module = module;
+    this.ops = module.initOps.runtimeOps;
+    this.id = id;
+    for (let i = 0; i < KVM_ADDRESS_SPACE_NUM; i++)
+      this.memslots.push({ generation: 0, slots: [] });
+  }
+}
+
+/** struct kvm_vcpu. */
+export class KvmVcpu {
+  /** The 3-page mmap area: kvm_run, the PIO data page, the coalesced-MMIO ring. */
+  readonly runArea: Uint8Array;
+  readonly run: KvmRun;
+  /** Page 1 of runArea (KVM_PIO_PAGE_OFFSET). */
+  readonly pioData: Uint8Array;
+  readonly arch = new KvmVcpuArch();
+  readonly stat = newVcpuStat();
+  /** KVM_GUESTDBG_* control bits from KVM_SET_GUEST_DEBUG. */
+  guestDebug = 0;
+  /** Pending KVM_REQ_* bits. */
+  requests = 0;
+  /** Pending userspace MMIO (vcpu->mmio_needed and friends). */
+  mmioNeeded = false;
+  mmioIsWrite = false;
+  mmioCurFragment = 0;
+  readonly mmioFragments: KvmMmioFragment[] = [];
+  /** MMIO reads userspace completed, replayed in order when the instruction is emulated again. */
+  readonly mmioReadCache: Uint8Array[] = [];
+  mmioReadCacheIndex = 0;
+  /** PIO IN data userspace supplied for an emulated instruction. */
+  pioReadCache: Uint8Array | null = null;
+  /** The vendor's per-vCPU state (to_vmx(vcpu), to_svm(vcpu)). */
+  vendor: unknown = null;
+  /** KVM_SET_SIGNAL_MASK's mask (bit per signal) applied while in KVM_RUN. */
+  sigsetMask: number | null = null;
+  /** The host CPU it is loaded on (-1 = not loaded). */
+  cpu = -1;
+  /** Inside KVM_RUN (vcpu->mutex held). */
+  running = false;
+
+  constructor(
+    readonly kvm: Kvm,
+    readonly vcpuId: number,
+    readonly vcpuIdx: number,
+  ) {
+    const buffer =
+      typeof SharedArrayBuffer === "function"
+        ? new SharedArrayBuffer(3 * PAGE_SIZE)
+        : new ArrayBuffer(3 * PAGE_SIZE);
+    this.runArea = new Uint8Array(buffer);
+    this.run = new KvmRun(this.runArea);
+    this.pioData = this.runArea.subarray(PAGE_SIZE, 2 * PAGE_SIZE);
+  }
+}

@@ -1,0 +1,64 @@
+/** The guest's MOV-to-CR path vendors call (kvm_set_cr0/3/4/8) and full-width CR2/CR3. */
+import { describe, expect, it } from "vitest";
+import {
+  EFER_LME,
+  type KvmVcpu,
+  kvmGlobal,
+  kvmSetCr0,
+  kvmSetCr3,
+  kvmSetCr4,
+  kvmSetCr8Guest,
+} from "../src/index.js";
+import { decodeKvmSregs, encodeKvmSregs, KVM_GET_SREGS, KVM_SET_SREGS } from "../src/uapi/index.js";
+import { guest } from "./setup.js";
+
+function vcpuOf(g: ReturnType<typeof guest>): KvmVcpu {
+  const [kvm] = [...(kvmGlobal(g.kernel)?.vms ?? [])];
+  return kvm!.vcpus[0]!;
+}
+
+describe("guest control-register writes", () => {
+  it("CR0: PG without PE and NW without CD are refused; ET reads as 1; kvm_cr traces each write", () => {
+    const g = guest([0xf4]);
+    const v = vcpuOf(g);
+    const seen: number[] = [];
+    g.kernel.trace.kvm_cr.subscribe((e) => seen.push(e.cr));
+    expect(kvmSetCr0(v, 0x8000_0000)).toBe(1);
+    expect(kvmSetCr0(v, 1 << 29)).toBe(1);
+    expect(kvmSetCr0(v, 0x21)).toBe(0);
+    expect(v.arch.cr0).toBe(0x31);
+    expect(seen).toEqual([0, 0, 0]);
+  });
+
+  it("CR0.PG with EFER.LME needs CR4.PAE", () => {
+    const g = guest([0xf4]);
+    const v = vcpuOf(g);
+    v.arch.efer = EFER_LME;
+    expect(kvmSetCr0(v, 0x8000_0011)).toBe(1);
+    expect(kvmSetCr4(v, 0x20)).toBe(0);
+    expect(kvmSetCr0(v, 0x8000_0011)).toBe(0);
+  });
+
+  it("CR3 above MAXPHYADDR, CR4 reserved bits and CR8 above 15 are refused", () => {
+    const g = guest([0xf4]);
+    const v = vcpuOf(g);
+    expect(kvmSetCr3(v, 1n << 40n)).toBe(1);
+    expect(kvmSetCr3(v, 0x1000n)).toBe(0);
+    expect(v.arch.cr3).toBe(0x1000n);
+    expect(kvmSetCr4(v, 1 << 30)).toBe(1);
+    expect(kvmSetCr8Guest(v, 16n)).toBe(1);
+    expect(kvmSetCr8Guest(v, 15n)).toBe(0);
+  });
+
+  it("CR2 and CR3 keep all 64 bits through KVM_SET_SREGS / KVM_GET_SREGS", () => {
+    const g = guest([0xf4]);
+    const b = new Uint8Array(312);
+    g.proc.ioctl(g.vcpu, KVM_GET_SREGS, b);
+    const s = decodeKvmSregs(b);
+    s.cr2 = 0xffff_ffff_8100_0123n;
+    s.cr3 = 0xf_1234_5000n;
+    expect(g.proc.ioctl(g.vcpu, KVM_SET_SREGS, encodeKvmSregs(s))).toBe(0);
+    g.proc.ioctl(g.vcpu, KVM_GET_SREGS, b);
+    expect([decodeKvmSregs(b).cr2, decodeKvmSregs(b).cr3]).toEqual([s.cr2, s.cr3]);
+  });
+});
