@@ -300,9 +300,36 @@ export class HostKernel {
   nrOpen = 1024;
   /** Online host CPUs (what KVM_CAP_NR_VCPUS is capped by). */
   nrCpus = 4;
+  /**
+   * Host-physical memory the kernel allocates by the page (alloc_page): VMXON regions,
+   * VMCSs, VMCBs, EPT/NPT tables. pfn → the page's bytes.
+   */
+  readonly physPages = new Map<number, Uint8Array>();
+  private nextPfn = 0x10_0000;
   /** The host TSC: a 2 GHz counter from the monotonic clock (replaceable for tests). */
   rdtsc: () => bigint = () => BigInt(Math.floor(performance.now() * 2e6));
   private nextPid = 1000;
+
+  /** alloc_page(GFP_KERNEL | __GFP_ZERO): a zeroed 4 KiB page and its physical address. */
+  allocPage(): { pa: number; bytes: Uint8Array } {
+    const pfn = this.nextPfn++;
+    const bytes = new Uint8Array(PAGE_SIZE);
+    this.physPages.set(pfn, bytes);
+    return { pa: pfn * PAGE_SIZE, bytes };
+  }
+
+  /** __free_page. */
+  freePage(pa: number): void {
+    this.physPages.delete(Math.floor(pa / PAGE_SIZE));
+  }
+
+  /** `len` bytes of host-physical memory at `pa` within one allocated page, or null. */
+  physBytes(pa: number, len: number): Uint8Array | null {
+    const page = this.physPages.get(Math.floor(pa / PAGE_SIZE));
+    const off = pa % PAGE_SIZE;
+    if (!page || off + len > PAGE_SIZE || len < 0) return null;
+    return page.subarray(off, off + len);
+  }
 
   /** fork+exec of a VMM: a fresh process with no fds and an empty address space. */
   spawn(comm = "qemu-system-x86"): HostProcess {

@@ -62,3 +62,19 @@ describe("guest control-register writes", () => {
     expect([decodeKvmSregs(b).cr2, decodeKvmSregs(b).cr3]).toEqual([s.cr2, s.cr3]);
   });
 });
+
+describe("host-physical pages (alloc_page)", () => {
+  it("gives zeroed distinct pages, reachable by physical address until freed", async () => {
+    const { HostKernel } = await import("../src/index.js");
+    const k = new HostKernel();
+    const a = k.allocPage();
+    const b = k.allocPage();
+    expect(a.pa % 4096).toBe(0);
+    expect(b.pa).not.toBe(a.pa);
+    a.bytes[5] = 7;
+    expect(k.physBytes(a.pa + 5, 1)?.[0]).toBe(7);
+    expect(k.physBytes(a.pa + 4095, 2)).toBeNull();
+    k.freePage(a.pa);
+    expect(k.physBytes(a.pa, 1)).toBeNull();
+  });
+});

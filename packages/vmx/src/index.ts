@@ -1,0 +1,66 @@
+/**
+ * @glassvm/vmx — Intel VT-x on the software x86 CPU and the kvm_intel module.
+ * This release: the VMX hardware (VMX operation, the VMCS region and field encodings,
+ * the VMX instructions and their outcomes, capability MSRs) and kvm_intel's setup
+ * (setup_vmcs_config, VMXON per CPU, VMCS allocation and accessors).
+ */
+export * from "./asm/vmx.js";
+export * from "./asm/vmx-exit-reasons.js";
+export type { VmcsConfig } from "./capabilities.js";
+export {
+  adjustVmxControls,
+  cpuHasLoadIa32Efer,
+  cpuHasVirtualNmis,
+  cpuHasVmxEpt,
+  cpuHasVmxMsrBitmap,
+  cpuHasVmxTprShadow,
+  cpuHasVmxUnrestrictedGuest,
+  cpuHasVmxVpid,
+  setupVmcsConfig,
+} from "./capabilities.js";
+export { HOST_CR0, HOST_CR4, HOST_FEATURE_CONTROL, HostCpu } from "./hw/host_cpu.js";
+export {
+  VMCS_STATE_CLEAR,
+  VMCS_STATE_LAUNCHED,
+} from "./hw/vmcs_region.js";
+export type { VmxCapabilities } from "./hw/vmx_caps.js";
+export {
+  VMCS_REVISION_ID,
+  VMCS_SIZE,
+  vmxCapabilities,
+  vmxControlAllowed,
+} from "./hw/vmx_caps.js";
+export type { VmxProcessor, VmxTlbHooks } from "./hw/vmx_cpu.js";
+export {
+  VMCS_POINTER_INVALID,
+  VMX_FAIL_INVALID,
+  VMX_FAULT_GP,
+  VMX_FAULT_UD,
+  VMX_SUCCEED,
+  VmxCpu,
+  vmxOutcomeName,
+  vmxResultFlags,
+} from "./hw/vmx_cpu.js";
+export type { VmcsArea, VmcsFieldInfo, VmcsType, VmcsWidth } from "./vmcs-fields.js";
+export {
+  VMCS_FIELD_BY_NAME,
+  VMCS_FIELDS,
+  vmcsEncodingReserved,
+  vmcsFieldInfo,
+  vmcsFieldName,
+} from "./vmcs-fields.js";
+export { KvmIntel, type VmcsPage } from "./vmx.js";
+export {
+  vmcsClear,
+  vmcsClearBits,
+  vmcsLoad,
+  vmcsRead16,
+  vmcsRead32,
+  vmcsRead64,
+  vmcsReadl,
+  vmcsSetBits,
+  vmcsWrite16,
+  vmcsWrite32,
+  vmcsWrite64,
+  vmcsWritel,
+} from "./vmx_ops.js";

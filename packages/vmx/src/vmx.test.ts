@@ -1,0 +1,136 @@
+import { HostKernel } from "@glassvm/kvm-kernel";
+import { describe, expect, it } from "vitest";
+import {
+  CPU_BASED_ACTIVATE_SECONDARY_CONTROLS,
+  CPU_BASED_HLT_EXITING,
+  CPU_BASED_MONITOR_TRAP_FLAG,
+  CPU_BASED_RDTSC_EXITING,
+  CPU_BASED_TPR_SHADOW,
+  CPU_BASED_USE_IO_BITMAPS,
+  CPU_BASED_USE_MSR_BITMAPS,
+  GUEST_CS_SELECTOR,
+  GUEST_RIP,
+  IO_BITMAP_A,
+  PIN_BASED_NMI_EXITING,
+  PIN_BASED_POSTED_INTR,
+  PIN_BASED_VIRTUAL_NMIS,
+  SECONDARY_EXEC_ENABLE_EPT,
+  SECONDARY_EXEC_ENABLE_VPID,
+  SECONDARY_EXEC_UNRESTRICTED_GUEST,
+  VM_ENTRY_IA32E_MODE,
+  VM_EXIT_ACK_INTR_ON_EXIT,
+  VM_EXIT_HOST_ADDR_SPACE_SIZE,
+  VM_EXIT_REASON,
+  VM_INSTRUCTION_ERROR,
+  X86_CR4_VMXE,
+} from "./asm/vmx.js";
+import { adjustVmxControls, setupVmcsConfig } from "./capabilities.js";
+import { HostCpu } from "./hw/host_cpu.js";
+import { VMCS_REVISION_ID } from "./hw/vmx_caps.js";
+import { KvmIntel } from "./vmx.js";
+import {
+  vmcsClear,
+  vmcsLoad,
+  vmcsRead16,
+  vmcsRead32,
+  vmcsRead64,
+  vmcsReadl,
+  vmcsWrite16,
+  vmcsWrite32,
+  vmcsWrite64,
+  vmcsWritel,
+} from "./vmx_ops.js";
+
+describe("setup_vmcs_config", () => {
+  it("takes the required and the offered optional controls of this part", () => {
+    const cpu = new HostCpu(new HostKernel());
+    const cfg = setupVmcsConfig((i) => cpu.rdmsr(i));
+    if (typeof cfg === "number") throw new Error(`setup failed ${cfg}`);
+    expect(cfg.revisionId).toBe(VMCS_REVISION_ID);
+    expect(cfg.size).toBe(4096);
+    expect(cfg.pinBasedExecCtrl & PIN_BASED_NMI_EXITING).toBeTruthy();
+    expect(cfg.pinBasedExecCtrl & PIN_BASED_VIRTUAL_NMIS).toBeTruthy();
+    expect(cfg.pinBasedExecCtrl & PIN_BASED_POSTED_INTR).toBe(0);
+    for (const c of [
+      CPU_BASED_HLT_EXITING,
+      CPU_BASED_RDTSC_EXITING,
+      CPU_BASED_USE_IO_BITMAPS,
+      CPU_BASED_USE_MSR_BITMAPS,
+      CPU_BASED_ACTIVATE_SECONDARY_CONTROLS,
+    ]) {
+      expect((cfg.cpuBasedExecCtrl & c) >>> 0).toBe(c);
+    }
+    // Not offered by this part: TPR shadow, monitor trap flag.
+    expect(cfg.cpuBasedExecCtrl & (CPU_BASED_TPR_SHADOW | CPU_BASED_MONITOR_TRAP_FLAG)).toBe(0);
+    const ug =
+      SECONDARY_EXEC_ENABLE_EPT | SECONDARY_EXEC_ENABLE_VPID | SECONDARY_EXEC_UNRESTRICTED_GUEST;
+    expect(cfg.cpuBasedExec2Ctrl & ug).toBe(ug);
+    expect(cfg.vmexitCtrl & (VM_EXIT_ACK_INTR_ON_EXIT | VM_EXIT_HOST_ADDR_SPACE_SIZE)).toBe(
+      VM_EXIT_ACK_INTR_ON_EXIT | VM_EXIT_HOST_ADDR_SPACE_SIZE,
+    );
+    expect(cfg.vmentryCtrl & VM_ENTRY_IA32E_MODE).toBe(VM_ENTRY_IA32E_MODE);
+  });
+
+  it("refuses a part that lacks a required control (-EIO)", () => {
+    const cpu = new HostCpu(new HostKernel());
+    // A pin-based MSR without NMI exiting.
+    const rdmsr = (i: number) => (i === 0x481 ? (0x17n << 32n) | 0x16n : cpu.rdmsr(i));
+    expect(setupVmcsConfig(rdmsr)).toBe(-5);
+    expect(adjustVmxControls(0x8, 0x20, (0x28n << 32n) | 0x16n)).toBe(0x3e);
+  });
+});
+
+describe("VMX on and off (kvm_cpu_vmxon / cpu_vmxoff)", () => {
+  it("sets CR4.VMXE and executes VMXON on the CPU's region; enabling twice is -EBUSY", () => {
+    const kvm = new KvmIntel(new HostKernel(), 2);
+    expect(kvm.vmxHardwareSetup()).toBe(0);
+    for (const cpu of kvm.cpus) {
+      expect(kvm.vmxHardwareEnable(cpu)).toBe(0);
+      expect(cpu.cr4() & X86_CR4_VMXE).toBe(X86_CR4_VMXE);
+      expect(cpu.vmx.vmxonPointer).toBe(kvm.vmxarea.get(cpu.id)!.pa);
+    }
+    expect(kvm.vmxHardwareEnable(kvm.cpus[0]!)).toBe(-16);
+    kvm.vmxHardwareDisable(kvm.cpus[0]!);
+    expect(kvm.cpus[0]!.vmx.inVmxOperation).toBe(false);
+    expect(kvm.cpus[0]!.cr4() & X86_CR4_VMXE).toBe(0);
+  });
+});
+
+describe("VMCS accessors (vmx_ops.h)", () => {
+  function loadedCpu() {
+    const kernel = new HostKernel();
+    const kvm = new KvmIntel(kernel);
+    expect(kvm.vmxHardwareSetup()).toBe(0);
+    const cpu = kvm.cpus[0]!;
+    expect(kvm.vmxHardwareEnable(cpu)).toBe(0);
+    const vmcs = kvm.allocVmcsCpu();
+    vmcsClear(cpu, vmcs.pa);
+    vmcsLoad(cpu, vmcs.pa);
+    return { kernel, cpu };
+  }
+
+  it("read back what they write, at each width", () => {
+    const { cpu } = loadedCpu();
+    vmcsWrite16(cpu, GUEST_CS_SELECTOR, 0xf000);
+    vmcsWrite64(cpu, IO_BITMAP_A, 0x1_2345_6000n);
+    vmcsWritel(cpu, GUEST_RIP, 0xffff_ffff_8100_0000n);
+    expect(vmcsRead16(cpu, GUEST_CS_SELECTOR)).toBe(0xf000);
+    expect(vmcsRead64(cpu, IO_BITMAP_A)).toBe(0x1_2345_6000n);
+    expect(vmcsReadl(cpu, GUEST_RIP)).toBe(0xffff_ffff_8100_0000n);
+  });
+
+  it("a width mismatch is a kvm_intel bug and throws (Linux: BUILD_BUG_ON)", () => {
+    const { cpu } = loadedCpu();
+    expect(() => vmcsRead32(cpu, GUEST_RIP)).toThrow(/vmcs_read32: field GUEST_RIP is natural-bit/);
+  });
+
+  it("a failing VMWRITE is a kernel warning, and the VM-instruction error is recorded", () => {
+    const { kernel, cpu } = loadedCpu();
+    // Exit-information fields are read-only: VMfailValid(13).
+    vmcsWrite32(cpu, VM_EXIT_REASON, 1);
+    expect(kernel.log.at(-1)).toMatch(
+      /vmwrite failed: field=0x4402 \(VM_EXIT_REASON\).*VMfailValid\(13\)/,
+    );
+    expect(vmcsRead32(cpu, VM_INSTRUCTION_ERROR)).toBe(13);
+  });
+});
