@@ -1,8 +1,9 @@
 /**
  * @glassvm/vmx — Intel VT-x on the software x86 CPU and the kvm_intel module.
  * This release: the VMX hardware (VMX operation, the VMCS region and field encodings,
- * the VMX instructions and their outcomes, capability MSRs) and kvm_intel's setup
- * (setup_vmcs_config, VMXON per CPU, VMCS allocation and accessors).
+ * the VMX instructions and their outcomes, the VM-entry checks as named SDM rules,
+ * capability MSRs, VMCS snapshots) and kvm_intel's setup (setup_vmcs_config, VMXON per
+ * CPU, VMCS allocation and accessors).
  */
 export * from "./asm/vmx.js";
 export * from "./asm/vmx-exit-reasons.js";
@@ -23,6 +24,19 @@ export {
   VMCS_STATE_CLEAR,
   VMCS_STATE_LAUNCHED,
 } from "./hw/vmcs_region.js";
+export type {
+  VmcsReader,
+  VmEntryContext,
+  VmEntryFailure,
+  VmEntryStage,
+} from "./hw/vmentry_checks.js";
+export {
+  checkGuestState,
+  checkHostState,
+  checkVmxControls,
+  VM_ENTRY_RULES,
+  vmEntryChecks,
+} from "./hw/vmentry_checks.js";
 export type { VmxCapabilities } from "./hw/vmx_caps.js";
 export {
   VMCS_REVISION_ID,
@@ -30,17 +44,20 @@ export {
   vmxCapabilities,
   vmxControlAllowed,
 } from "./hw/vmx_caps.js";
-export type { VmxProcessor, VmxTlbHooks } from "./hw/vmx_cpu.js";
+export type { VmxGuestEngine, VmxProcessor, VmxTlbHooks } from "./hw/vmx_cpu.js";
 export {
   VMCS_POINTER_INVALID,
   VMX_FAIL_INVALID,
   VMX_FAULT_GP,
   VMX_FAULT_UD,
   VMX_SUCCEED,
+  VMX_VMEXIT,
   VmxCpu,
   vmxOutcomeName,
   vmxResultFlags,
 } from "./hw/vmx_cpu.js";
+export type { VmcsFieldChange, VmcsFieldValue, VmcsSnapshot } from "./vmcs_snapshot.js";
+export { vmcsDiff, vmcsSnapshot } from "./vmcs_snapshot.js";
 export type { VmcsArea, VmcsFieldInfo, VmcsType, VmcsWidth } from "./vmcs-fields.js";
 export {
   VMCS_FIELD_BY_NAME,

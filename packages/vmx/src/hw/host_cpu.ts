@@ -53,6 +53,10 @@ export class HostCpu implements VmxProcessor {
     return false;
   }
 
+  longMode(): boolean {
+    return true;
+  }
+
   /** rdmsr on this CPU for the VMX capability MSRs (undefined = #GP). */
   rdmsr(index: number): bigint | undefined {
     if (index === 0x3a) return BigInt(HOST_FEATURE_CONTROL);

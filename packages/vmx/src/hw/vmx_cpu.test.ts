@@ -1,15 +1,32 @@
 import { HostKernel } from "@glassvm/kvm-kernel";
 import { beforeEach, describe, expect, it } from "vitest";
 import {
+  CPU_BASED_VM_EXEC_CONTROL,
+  EPT_POINTER,
   GUEST_CS_SELECTOR,
   GUEST_RFLAGS,
   GUEST_RIP,
+  HOST_CR0,
+  HOST_CR3,
+  HOST_CR4,
+  HOST_CS_SELECTOR,
+  HOST_IA32_EFER,
+  HOST_IA32_PAT,
+  HOST_RIP,
+  HOST_SS_SELECTOR,
+  HOST_TR_SELECTOR,
   IO_BITMAP_A,
   IO_BITMAP_A_HIGH,
+  PIN_BASED_VM_EXEC_CONTROL,
+  SECONDARY_VM_EXEC_CONTROL,
+  VIRTUAL_PROCESSOR_ID,
+  VM_ENTRY_CONTROLS,
+  VM_EXIT_CONTROLS,
   VM_EXIT_REASON,
   VM_INSTRUCTION_ERROR,
   VMCS_LINK_POINTER,
 } from "../asm/vmx.js";
+import { setupVmcsConfig } from "../capabilities.js";
 import { VMCS_REVISION_ID, vmxControlAllowed } from "./vmx_caps.js";
 import {
   VMCS_POINTER_INVALID,
@@ -17,6 +34,7 @@ import {
   VMX_FAULT_GP,
   VMX_FAULT_UD,
   VMX_SUCCEED,
+  VMX_VMEXIT,
   VmxCpu,
   type VmxProcessor,
   vmxOutcomeName,
@@ -34,6 +52,7 @@ function processor(kernel: HostKernel, patch: Partial<Record<string, number>> = 
     featureControl: () => st.fc,
     vmxModeOk: () => st.modeOk === 1,
     movSsBlocking: () => st.movss === 1,
+    longMode: () => true,
   };
 }
 
@@ -234,6 +253,80 @@ describe("INVEPT, INVVPID, VMCALL", () => {
     loaded();
     expect(cpu.vmcall(p)).toBe(1);
     expect(lastError()).toBe(1n);
+  });
+});
+
+describe("VMLAUNCH and VMRESUME: the instruction's own checks", () => {
+  it("#UD outside VMX operation, #GP(0) at CPL 3, VMfailInvalid with no current VMCS", () => {
+    expect(cpu.vmlaunch(p)).toBe(VMX_FAULT_UD);
+    expect(cpu.vmxon(p, vmxon)).toBe(VMX_SUCCEED);
+    expect(cpu.vmlaunch(processor(kernel, { cpl: 3 }))).toBe(VMX_FAULT_GP);
+    expect(cpu.vmlaunch(p)).toBe(VMX_FAIL_INVALID);
+    expect(cpu.vmresume(p)).toBe(VMX_FAIL_INVALID);
+  });
+
+  it("blocking by MOV SS is VMfail(26), before the launch-state errors", () => {
+    loaded();
+    expect(cpu.vmresume(processor(kernel, { movss: 1 }))).toBe(26);
+  });
+
+  it("VMRESUME of a clear VMCS is VMfail(5)", () => {
+    loaded();
+    expect(cpu.vmresume(p)).toBe(5);
+    expect(lastError()).toBe(5n);
+  });
+
+  it("VMLAUNCH of a launched VMCS is VMfail(4)", () => {
+    const vmcs = loaded();
+    kernel.physBytes(vmcs + 8, 1)![0] = 1; // launch state: launched
+    expect(cpu.vmlaunch(p)).toBe(4);
+  });
+
+  it("an empty VMCS fails the control checks: VMfail(7), explained", () => {
+    loaded();
+    expect(cpu.vmlaunch(p)).toBe(7);
+    expect(lastError()).toBe(7n);
+    expect(cpu.lastEntryFailure?.stage).toBe("controls");
+    expect(cpu.lastEntryFailure?.message).toMatch(/PIN_BASED_VM_EXEC_CONTROL/);
+  });
+});
+
+describe("VM entry through the checks", () => {
+  it("host state is checked (VMfail(8)); then an empty guest fails with VM exit 0x80000021", () => {
+    loaded();
+    const cfg = setupVmcsConfig((i) => cpu.capabilityMsr(i));
+    if (typeof cfg === "number") throw new Error("setup_vmcs_config");
+    const w = (enc: number, v: number | bigint) =>
+      expect(cpu.vmwrite(p, enc, BigInt(v))).toBe(VMX_SUCCEED);
+    w(PIN_BASED_VM_EXEC_CONTROL, cfg.pinBasedExecCtrl);
+    w(CPU_BASED_VM_EXEC_CONTROL, cfg.cpuBasedExecCtrl);
+    w(SECONDARY_VM_EXEC_CONTROL, cfg.cpuBasedExec2Ctrl);
+    w(VM_EXIT_CONTROLS, cfg.vmexitCtrl);
+    w(VM_ENTRY_CONTROLS, cfg.vmentryCtrl);
+    w(VIRTUAL_PROCESSOR_ID, 1);
+    w(EPT_POINTER, 0x5000n | 0x18n | 6n);
+    w(HOST_CR0, 0x8005_0033);
+    w(HOST_CR4, 0x2020);
+    w(HOST_CR3, 0x1000);
+    w(HOST_CS_SELECTOR, 0x10);
+    w(HOST_SS_SELECTOR, 0x18);
+    w(HOST_TR_SELECTOR, 0x40);
+    w(HOST_RIP, 0xffff_ffff_8100_0000n);
+    // kvm_intel loads the host's EFER on exit: it must say long mode (VMfailValid(8)).
+    expect(cpu.vmlaunch(p)).toBe(8);
+    expect(cpu.lastEntryFailure?.rule).toBe("host-efer-lma-lme");
+    w(HOST_IA32_EFER, 0xd01);
+    w(HOST_IA32_PAT, 0x0007_0406_0007_0406n);
+    let hostRip = 0n;
+    const withHost: VmxProcessor = { ...p, loadHostState: (read) => (hostRip = read(HOST_RIP)) };
+    expect(cpu.vmlaunch(withHost)).toBe(VMX_VMEXIT);
+    expect(cpu.lastEntryFailure?.stage).toBe("guest-state");
+    expect(cpu.lastEntryFailure?.message).toMatch(/GUEST_/);
+    expect(cpu.vmread(p, VM_EXIT_REASON)).toBe(VMX_SUCCEED);
+    expect(cpu.readValue).toBe(0x8000_0021n);
+    // The failed entry loaded host state, and the VMCS is still clear (VMLAUNCH again).
+    expect(hostRip).toBe(0xffff_ffff_8100_0000n);
+    expect(cpu.vmresume(p)).toBe(5);
   });
 });
 

@@ -17,12 +17,18 @@ import {
   vmcsFieldInfo,
   vmcsFieldIsHigh,
 } from "../vmcs-fields.js";
-import { VMCS_STATE_CLEAR, VmcsRegion, vmcsSlot } from "./vmcs_region.js";
+import { VMCS_STATE_CLEAR, VMCS_STATE_LAUNCHED, VmcsRegion, vmcsSlot } from "./vmcs_region.js";
+import { type VmEntryFailure, vmEntryChecks } from "./vmentry_checks.js";
 import { type VmxCapabilities, vmxCapabilities } from "./vmx_caps.js";
 
 /** Outcomes of a VMX instruction. Positive values are VMfailValid's error number. */
 export const VMX_SUCCEED = 0;
 export const VMX_FAIL_INVALID = -1;
+/**
+ * VMLAUNCH/VMRESUME ended in a VM exit — after the guest ran, or at once when a
+ * guest-state check failed (VM_EXIT_REASON bit 31). Host state has been loaded.
+ */
+export const VMX_VMEXIT = -2;
 /** The instruction faulted instead: #UD or #GP(0). */
 export const VMX_FAULT_UD = -6;
 export const VMX_FAULT_GP = -13;
@@ -36,11 +42,18 @@ const VMXERR_VMPTRLD_VMXON_POINTER = 10;
 const VMXERR_VMPTRLD_INCORRECT_VMCS_REVISION_ID = 11;
 const VMXERR_UNSUPPORTED_VMCS_COMPONENT = 12;
 const VMXERR_VMWRITE_READ_ONLY_VMCS_COMPONENT = 13;
+const VMXERR_VMLAUNCH_NONCLEAR_VMCS = 4;
+const VMXERR_VMRESUME_NONLAUNCHED_VMCS = 5;
 const VMXERR_VMXON_IN_VMX_ROOT_OPERATION = 15;
+const VMXERR_ENTRY_EVENTS_BLOCKED_BY_MOV_SS = 26;
 const VMXERR_INVALID_OPERAND_TO_INVEPT_INVVPID = 28;
 
-/** VM_INSTRUCTION_ERROR (32-bit, read-only data). */
+/** VM_INSTRUCTION_ERROR (32-bit, read-only data), VM_EXIT_REASON, EXIT_QUALIFICATION. */
 const VM_INSTRUCTION_ERROR = 0x4400;
+const VM_EXIT_REASON = 0x4402;
+const EXIT_QUALIFICATION = 0x6400;
+/** VM_ENTRY_INTR_INFO_FIELD: its valid bit is cleared by every VM exit. */
+const VM_ENTRY_INTR_INFO_FIELD = 0x4016;
 
 const X86_CR4_VMXE = 0x2000;
 const FEAT_CTL_LOCKED = 1;
@@ -62,6 +75,22 @@ export interface VmxProcessor {
   vmxModeOk(): boolean;
   /** Blocking by MOV SS in the current context (interruptibility bit 1). */
   movSsBlocking(): boolean;
+  /** The processor is in IA-32e mode (checked against "host address-space size"). */
+  longMode(): boolean;
+  /**
+   * A VM exit (or failed VM entry) loads the host-state area into this processor
+   * (SDM 28.5): RIP, RSP, control registers, segments. Optional for callers that keep
+   * no register file of their own (kvm_intel's host CPU).
+   */
+  loadHostState?(read: (encoding: number) => bigint): void;
+}
+
+/**
+ * Runs the guest in VMX non-root operation from the current VMCS until a VM exit, then
+ * stores the exit information and the guest state in the VMCS (SDM 27.5–28).
+ */
+export interface VmxGuestEngine {
+  enter(vmx: VmxCpu, vmcs: VmcsRegion, launch: boolean): void;
 }
 
 /** Guest-physical and linear translations the caches hold, flushed by INVEPT/INVVPID. */
@@ -86,6 +115,10 @@ export class VmxCpu {
   /** The value VMREAD read (valid after a VMsucceed). */
   readValue = 0n;
   tlb: VmxTlbHooks | null = null;
+  /** Non-root execution (the x86 core under the VMCS controls). */
+  guest: VmxGuestEngine | null = null;
+  /** Why the last VM entry failed a check, for the VMM and for people (null = none). */
+  lastEntryFailure: VmEntryFailure | null = null;
 
   constructor(caps?: VmxCapabilities) {
     const maxIndex = VMCS_FIELDS.reduce((m, f) => Math.max(m, (f.encoding >> 1) & 0x1ff), 0);
@@ -302,6 +335,84 @@ export class VmxCpu {
     return VMX_SUCCEED;
   }
 
+  /** Read a field of the current VMCS by encoding (the entry checks' view). */
+  private reader(v: VmcsRegion) {
+    return {
+      read: (encoding: number): bigint => {
+        const info = vmcsFieldInfo(encoding);
+        const slot = info ? vmcsSlot(info.encoding) : 0;
+        return info && slot ? vmcsValue(v, slot, info) : 0n;
+      },
+    };
+  }
+
+  /** VMLAUNCH: VM entry of a clear VMCS (SDM 31.3, 27). */
+  vmlaunch(p: VmxProcessor): number {
+    return this.vmentry(p, true);
+  }
+
+  /** VMRESUME: VM entry of a launched VMCS. */
+  vmresume(p: VmxProcessor): number {
+    return this.vmentry(p, false);
+  }
+
+  /**
+   * The VM-entry sequence: the instruction's own checks, then the checks on controls
+   * (VMfailValid(7)) and host state (VMfailValid(8)), then guest state — whose failure
+   * is a VM exit with reason 0x80000021 (or 0x80000022) that loads host state and leaves
+   * the launch state alone. Every failure is kept, explained, in `lastEntryFailure`.
+   */
+  private vmentry(p: VmxProcessor, launch: boolean): number {
+    if (!this.inVmxOperation || !p.vmxModeOk()) return VMX_FAULT_UD;
+    if (p.cpl() > 0) return VMX_FAULT_GP;
+    const v = this.current;
+    if (!v) return VMX_FAIL_INVALID;
+    this.lastEntryFailure = null;
+    if (p.movSsBlocking()) return this.vmfail(VMXERR_ENTRY_EVENTS_BLOCKED_BY_MOV_SS);
+    if (launch && v.launchState !== VMCS_STATE_CLEAR) {
+      return this.vmfail(VMXERR_VMLAUNCH_NONCLEAR_VMCS);
+    }
+    if (!launch && v.launchState !== VMCS_STATE_LAUNCHED) {
+      return this.vmfail(VMXERR_VMRESUME_NONLAUNCHED_VMCS);
+    }
+    const vmcs = this.reader(v);
+    const ctx = {
+      caps: this.caps,
+      hostLongMode: p.longMode(),
+      physAddrBits: this.caps.physAddrBits,
+    };
+    const failure = vmEntryChecks(vmcs, ctx);
+    if (failure) {
+      this.lastEntryFailure = failure;
+      if (failure.stage !== "guest-state") return this.vmfail(failure.error);
+      // A failed VM entry is a VM exit: exit reason with bit 31, qualification, host state.
+      v.write64(vmcsSlot(VM_EXIT_REASON), BigInt(failure.error >>> 0));
+      v.write64(vmcsSlot(EXIT_QUALIFICATION), BigInt(failure.qualification));
+      this.clearEntryInterruptionValid(v);
+      p.loadHostState?.(vmcs.read);
+      return VMX_VMEXIT;
+    }
+    if (!this.guest) {
+      throw new Error("VmxCpu: VM entry passed its checks but no non-root engine is attached");
+    }
+    if (launch) v.launchState = VMCS_STATE_LAUNCHED;
+    this.nonRoot = true;
+    try {
+      this.guest.enter(this, v, launch);
+    } finally {
+      this.nonRoot = false;
+    }
+    this.clearEntryInterruptionValid(v);
+    p.loadHostState?.(vmcs.read);
+    return VMX_VMEXIT;
+  }
+
+  /** Every VM exit clears the valid bit of the VM-entry interruption-information field. */
+  private clearEntryInterruptionValid(v: VmcsRegion): void {
+    const slot = vmcsSlot(VM_ENTRY_INTR_INFO_FIELD);
+    v.write32(slot, v.read32(slot) & 0x7fff_ffff);
+  }
+
   /** VMCALL in root operation (without the dual-monitor treatment): VMfail(1). */
   vmcall(p: VmxProcessor): number {
     const r = this.rootChecks(p);
@@ -342,6 +453,8 @@ export function storeVmcsValue(v: VmcsRegion, slot: number, info: VmcsFieldInfo,
  */
 export function vmxResultFlags(rflags: number, outcome: number): number {
   if (outcome === VMX_FAULT_UD || outcome === VMX_FAULT_GP) return rflags;
+  // A VM exit loads RFLAGS with only bit 1 set.
+  if (outcome === VMX_VMEXIT) return 0x2;
   let f = rflags & ~(0x1 | 0x4 | 0x10 | 0x40 | 0x80 | 0x800);
   if (outcome === VMX_FAIL_INVALID) f |= 0x1;
   else if (outcome > 0) f |= 0x40;
@@ -351,6 +464,7 @@ export function vmxResultFlags(rflags: number, outcome: number): number {
 /** A readable name for an outcome: "VMsucceed", "VMfailInvalid", "VMfailValid(7)", "#UD", "#GP(0)". */
 export function vmxOutcomeName(outcome: number): string {
   if (outcome === VMX_SUCCEED) return "VMsucceed";
+  if (outcome === VMX_VMEXIT) return "VM exit";
   if (outcome === VMX_FAIL_INVALID) return "VMfailInvalid";
   if (outcome === VMX_FAULT_UD) return "#UD";
   if (outcome === VMX_FAULT_GP) return "#GP(0)";
