@@ -66,7 +66,19 @@ export {
   vmcsFieldInfo,
   vmcsFieldName,
 } from "./vmcs-fields.js";
-export { KvmIntel, type VmcsPage } from "./vmx.js";
+export {
+  initVmcs,
+  KvmIntel,
+  VcpuVmx,
+  type VmcsPage,
+  vmxCreateVcpuVmx,
+  vmxExecControl,
+  vmxLoadMmuPgd,
+  vmxSetConstantHostState,
+  vmxSetCr0,
+  vmxSetCr4,
+  vmxVcpuReset,
+} from "./vmx.js";
 export {
   vmcsClear,
   vmcsClearBits,
@@ -81,3 +93,13 @@ export {
   vmcsWrite64,
   vmcsWritel,
 } from "./vmx_ops.js";
+export {
+  KVM_VMX_SEGMENT_FIELDS,
+  type KvmVmxSegmentField,
+  kvmSegmentFromVmx,
+  vmxGetCpl,
+  vmxGetCsDbLBits,
+  vmxGetSegment,
+  vmxSegmentAccessRights,
+  vmxSetSegment,
+} from "./vmx_segments.js";

@@ -8,6 +8,7 @@ import {
   CPU_BASED_TPR_SHADOW,
   CPU_BASED_USE_IO_BITMAPS,
   CPU_BASED_USE_MSR_BITMAPS,
+  GUEST_CS_AR_BYTES,
   GUEST_CS_SELECTOR,
   GUEST_RIP,
   IO_BITMAP_A,
@@ -26,8 +27,10 @@ import {
 } from "./asm/vmx.js";
 import { adjustVmxControls, setupVmcsConfig } from "./capabilities.js";
 import { HostCpu } from "./hw/host_cpu.js";
+import { vmEntryChecks } from "./hw/vmentry_checks.js";
 import { VMCS_REVISION_ID } from "./hw/vmx_caps.js";
-import { KvmIntel } from "./vmx.js";
+import { VMX_SUCCEED } from "./hw/vmx_cpu.js";
+import { KvmIntel, vmxCreateVcpuVmx, vmxLoadMmuPgd, vmxVcpuReset } from "./vmx.js";
 import {
   vmcsClear,
   vmcsLoad,
@@ -132,5 +135,44 @@ describe("VMCS accessors (vmx_ops.h)", () => {
       /vmwrite failed: field=0x4402 \(VM_EXIT_REASON\).*VMfailValid\(13\)/,
     );
     expect(vmcsRead32(cpu, VM_INSTRUCTION_ERROR)).toBe(13);
+  });
+});
+
+describe("a vCPU's vmcs01 (init_vmcs, vmx_vcpu_reset)", () => {
+  it("the VMCS kvm_intel builds for a reset vCPU passes all 118 VM-entry checks", () => {
+    const kernel = new HostKernel();
+    const kvm = new KvmIntel(kernel);
+    expect(kvm.vmxHardwareSetup()).toBe(0);
+    const cpu = kvm.cpus[0]!;
+    expect(kvm.vmxHardwareEnable(cpu)).toBe(0);
+    const vmx = vmxCreateVcpuVmx(kvm, cpu);
+    vmxVcpuReset(vmx);
+    const root = kernel.allocPage();
+    vmxLoadMmuPgd(vmx, BigInt(root.pa) | 0x18n | 6n, 0n);
+    const ctx = { caps: cpu.vmx.caps, hostLongMode: true, physAddrBits: 36 };
+    const read = (enc: number) =>
+      cpu.vmx.vmread(cpu, enc) === VMX_SUCCEED ? cpu.vmx.readValue : 0n;
+    expect(vmEntryChecks({ read }, ctx)?.message ?? null).toBeNull();
+    expect(vmx.vpid).toBe(1);
+    expect(vmxCreateVcpuVmx(kvm, cpu).vpid).toBe(2);
+  });
+
+  it("a guest state userspace broke is explained: CS unusable fails a named rule", () => {
+    const kernel = new HostKernel();
+    const kvm = new KvmIntel(kernel);
+    expect(kvm.vmxHardwareSetup()).toBe(0);
+    const cpu = kvm.cpus[0]!;
+    expect(kvm.vmxHardwareEnable(cpu)).toBe(0);
+    const vmx = vmxCreateVcpuVmx(kvm, cpu);
+    vmxVcpuReset(vmx);
+    vmxLoadMmuPgd(vmx, BigInt(kernel.allocPage().pa) | 0x18n | 6n, 0n);
+    vmcsWrite32(cpu, GUEST_CS_AR_BYTES, 0x1_0000);
+    const ctx = { caps: cpu.vmx.caps, hostLongMode: true, physAddrBits: 36 };
+    const read = (enc: number) =>
+      cpu.vmx.vmread(cpu, enc) === VMX_SUCCEED ? cpu.vmx.readValue : 0n;
+    const f = vmEntryChecks({ read }, ctx);
+    expect(f?.stage).toBe("guest-state");
+    expect(f?.error).toBe(0x8000_0021);
+    expect(f?.message).toMatch(/GUEST_CS_AR_BYTES = 0x10000/);
   });
 });
