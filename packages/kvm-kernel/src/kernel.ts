@@ -85,6 +85,9 @@ const MMAP_BASE = 0x7f00_0000_0000;
 /** Bytes of guard gap left between mappings. */
 const MMAP_GAP = PAGE_SIZE;
 
+/** 4 KiB pages in a 2 MiB huge page. */
+const HPAGE_PAGES = 512;
+
 const pageAlign = (n: number): number => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
 
 /** A user process: an fd table and an address space (struct files_struct + struct mm_struct). */
@@ -306,6 +309,8 @@ export class HostKernel {
    */
   readonly physPages = new Map<number, Uint8Array>();
   private nextPfn = 0x10_0000;
+  /** gupPages' pins: buffer → "byteOffset:length" → first pfn. */
+  private readonly gupCache = new WeakMap<ArrayBufferLike, Map<string, number>>();
   /** The host TSC: a 2 GHz counter from the monotonic clock (replaceable for tests). */
   rdtsc: () => bigint = () => BigInt(Math.floor(performance.now() * 2e6));
   private nextPid = 1000;
@@ -321,6 +326,42 @@ export class HostKernel {
   /** __free_page. */
   freePage(pa: number): void {
     this.physPages.delete(Math.floor(pa / PAGE_SIZE));
+  }
+
+  /**
+   * get_user_pages for a page-aligned view of process memory: each 4 KiB page becomes a
+   * host-physical frame (reachable through physBytes, the same bytes, no copy). Returns the
+   * first pfn; the pages get consecutive pfns. Calling it again with the same view (same
+   * buffer, byteOffset and length) returns the same pfn. Pages stay pinned for the kernel's
+   * lifetime. A view of 2 MiB or more is placed the way transparent huge pages back an
+   * anonymous mapping: the buffer's start counts as 2 MiB-aligned, so a frame's pfn is congruent to its
+   * page index in the buffer modulo 512 and every 2 MiB-aligned chunk of the buffer lands in
+   * one 2 MiB-aligned run of frames.
+   */
+  gupPages(view: Uint8Array): number {
+    if (view.byteOffset % PAGE_SIZE !== 0 || view.length % PAGE_SIZE !== 0 || view.length === 0) {
+      throw new RangeError("gupPages needs a non-empty view of whole, page-aligned pages");
+    }
+    let byView = this.gupCache.get(view.buffer);
+    if (!byView) {
+      byView = new Map();
+      this.gupCache.set(view.buffer, byView);
+    }
+    const key = `${view.byteOffset}:${view.length}`;
+    const cached = byView.get(key);
+    if (cached !== undefined) return cached;
+    const npages = view.length / PAGE_SIZE;
+    let first = this.nextPfn;
+    if (npages >= HPAGE_PAGES) {
+      const want = (view.byteOffset / PAGE_SIZE) % HPAGE_PAGES;
+      first += (want - (first % HPAGE_PAGES) + HPAGE_PAGES) % HPAGE_PAGES;
+    }
+    for (let i = 0; i < npages; i++) {
+      this.physPages.set(first + i, view.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE));
+    }
+    this.nextPfn = first + npages;
+    byView.set(key, first);
+    return first;
   }
 
   /** `len` bytes of host-physical memory at `pa` within one allocated page, or null. */

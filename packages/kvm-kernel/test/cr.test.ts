@@ -78,3 +78,33 @@ describe("host-physical pages (alloc_page)", () => {
     expect(k.physBytes(a.pa, 1)).toBeNull();
   });
 });
+
+describe("host-physical pages (get_user_pages)", () => {
+  it("pins a view's pages as consecutive frames sharing its bytes, once per view", async () => {
+    const { HostKernel } = await import("../src/index.js");
+    const k = new HostKernel();
+    const buf = new ArrayBuffer(6 * 4096);
+    const view = new Uint8Array(buf, 4096, 3 * 4096);
+    const pfn = k.gupPages(view);
+    view[2 * 4096 + 9] = 0x5a;
+    expect(k.physBytes((pfn + 2) * 4096 + 9, 1)?.[0]).toBe(0x5a);
+    k.physBytes(pfn * 4096, 4096)?.fill(0x11);
+    expect(view[0]).toBe(0x11);
+    expect(view[4096]).toBe(0);
+    expect(k.physBytes((pfn + 3) * 4096, 1)).toBeNull();
+    expect(k.gupPages(new Uint8Array(buf, 4096, 3 * 4096))).toBe(pfn);
+    const other = k.gupPages(new Uint8Array(buf, 4096, 2 * 4096));
+    expect(other).not.toBe(pfn);
+    expect(k.allocPage().pa / 4096).toBeGreaterThanOrEqual(other + 2);
+    expect(() => k.gupPages(new Uint8Array(buf, 0, 100))).toThrow(RangeError);
+  });
+
+  it("backs 2 MiB-aligned chunks of a large view with 2 MiB-aligned frame runs", async () => {
+    const { HostKernel } = await import("../src/index.js");
+    const k = new HostKernel();
+    k.allocPage();
+    const buf = new ArrayBuffer(5 << 20);
+    const pfn = k.gupPages(new Uint8Array(buf, 0x3000, (4 << 20) + 0x1000));
+    expect((pfn + (0x20_0000 - 0x3000) / 4096) % 512).toBe(0);
+  });
+});

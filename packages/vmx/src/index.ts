@@ -19,6 +19,15 @@ export {
   cpuHasVmxVpid,
   setupVmcsConfig,
 } from "./capabilities.js";
+export type { EptRange, EptStatus, EptTranslation, PhysReader } from "./hw/ept_walk.js";
+export {
+  EPT_MISCONFIG,
+  EPT_OK,
+  EPT_VIOLATION,
+  eptRamRanges,
+  eptTranslate,
+  eptViolationQualification,
+} from "./hw/ept_walk.js";
 export { HOST_CR0, HOST_CR4, HOST_FEATURE_CONTROL, HostCpu } from "./hw/host_cpu.js";
 export {
   VMCS_STATE_CLEAR,
@@ -56,6 +65,7 @@ export {
   vmxOutcomeName,
   vmxResultFlags,
 } from "./hw/vmx_cpu.js";
+export { type EptMemslot, EptMmu } from "./mmu/ept.js";
 export type { VmcsFieldChange, VmcsFieldValue, VmcsSnapshot } from "./vmcs_snapshot.js";
 export { vmcsDiff, vmcsSnapshot } from "./vmcs_snapshot.js";
 export type { VmcsArea, VmcsFieldInfo, VmcsType, VmcsWidth } from "./vmcs-fields.js";
