@@ -53,7 +53,7 @@ export {
   vmxCapabilities,
   vmxControlAllowed,
 } from "./hw/vmx_caps.js";
-export type { VmxGuestEngine, VmxProcessor, VmxTlbHooks } from "./hw/vmx_cpu.js";
+export type { VmcsWriter, VmxGuestEngine, VmxProcessor, VmxTlbHooks } from "./hw/vmx_cpu.js";
 export {
   VMCS_POINTER_INVALID,
   VMX_FAIL_INVALID,
@@ -67,7 +67,7 @@ export {
 } from "./hw/vmx_cpu.js";
 export { type EptMemslot, EptMmu } from "./mmu/ept.js";
 export type { VmcsFieldChange, VmcsFieldValue, VmcsSnapshot } from "./vmcs_snapshot.js";
-export { vmcsDiff, vmcsSnapshot } from "./vmcs_snapshot.js";
+export { VmcsProvenance, vmcsDiff, vmcsSnapshot } from "./vmcs_snapshot.js";
 export type { VmcsArea, VmcsFieldInfo, VmcsType, VmcsWidth } from "./vmcs-fields.js";
 export {
   VMCS_FIELD_BY_NAME,

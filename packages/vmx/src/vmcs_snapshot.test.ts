@@ -1,7 +1,7 @@
 import { HostKernel } from "@glassvm/kvm-kernel";
 import { describe, expect, it } from "vitest";
 import { GUEST_RIP, VM_INSTRUCTION_ERROR } from "./asm/vmx.js";
-import { vmcsDiff, vmcsSnapshot } from "./vmcs_snapshot.js";
+import { VmcsProvenance, vmcsDiff, vmcsSnapshot } from "./vmcs_snapshot.js";
 import { VMCS_FIELDS } from "./vmcs-fields.js";
 import { KvmIntel } from "./vmx.js";
 import { vmcsClear, vmcsLoad, vmcsWrite32, vmcsWritel } from "./vmx_ops.js";
@@ -44,5 +44,30 @@ describe("VMCS snapshot and diff", () => {
           VMCS_FIELDS.findIndex((f) => f.encoding === b.encoding),
       ),
     );
+  });
+});
+
+describe("VMCS write provenance", () => {
+  it("tells kvm_intel's VMWRITEs from the processor's own writes", () => {
+    const kvm = new KvmIntel(new HostKernel());
+    expect(kvm.vmxHardwareSetup()).toBe(0);
+    const cpu = kvm.cpus[0]!;
+    expect(kvm.vmxHardwareEnable(cpu)).toBe(0);
+    const page = kvm.allocVmcsCpu();
+    vmcsClear(cpu, page.pa);
+    vmcsLoad(cpu, page.pa);
+    const who = new VmcsProvenance(cpu.vmx);
+    const before = vmcsSnapshot(cpu.vmx.current!);
+    vmcsWritel(cpu, GUEST_RIP, 0x7c00n);
+    vmcsWrite32(cpu, 0x4402, 1);
+    const diff = vmcsDiff(before, vmcsSnapshot(cpu.vmx.current!), who);
+    expect(new Map(diff.map((c) => [c.name, c.by]))).toEqual(
+      new Map([
+        ["GUEST_RIP", "vmwrite"],
+        ["VM_INSTRUCTION_ERROR", "cpu"],
+      ]),
+    );
+    who.detach();
+    expect(cpu.vmx.onFieldWrite).toBeNull();
   });
 });

@@ -5,7 +5,7 @@
  * playground. Nothing like it exists on real hardware, whose VMCS layout is secret.
  */
 import { type VmcsRegion, vmcsSlot } from "./hw/vmcs_region.js";
-import { vmcsValue } from "./hw/vmx_cpu.js";
+import { type VmcsWriter, type VmxCpu, vmcsValue } from "./hw/vmx_cpu.js";
 import { VMCS_FIELDS, type VmcsArea, type VmcsWidth } from "./vmcs-fields.js";
 
 export interface VmcsFieldValue {
@@ -52,17 +52,60 @@ export interface VmcsFieldChange {
   readonly area: VmcsArea;
   readonly before: bigint;
   readonly after: bigint;
+  /** Who wrote it last, when a VmcsProvenance was watching. */
+  readonly by?: VmcsWriter;
 }
 
-/** The fields whose values differ between two snapshots of the same VMCS. */
-export function vmcsDiff(before: VmcsSnapshot, after: VmcsSnapshot): VmcsFieldChange[] {
+/**
+ * Records who last wrote each field of each VMCS (software through VMWRITE, or the CPU
+ * on a VM exit or a failed instruction), from the moment it is attached.
+ */
+export class VmcsProvenance {
+  private readonly last = new Map<number, Map<number, VmcsWriter>>();
+  private readonly previous: VmxCpu["onFieldWrite"];
+
+  constructor(private readonly cpu: VmxCpu) {
+    this.previous = cpu.onFieldWrite;
+    cpu.onFieldWrite = (pa, encoding, by) => {
+      this.previous?.(pa, encoding, by);
+      let m = this.last.get(pa);
+      if (!m) {
+        m = new Map();
+        this.last.set(pa, m);
+      }
+      m.set(encoding, by);
+    };
+  }
+
+  /** The last writer of a field of the VMCS at `pa`, if it was written while watching. */
+  writer(pa: number, encoding: number): VmcsWriter | undefined {
+    return this.last.get(pa)?.get(encoding);
+  }
+
+  /** Forget what was recorded (e.g. at each VM entry, to see one exit's writes). */
+  reset(): void {
+    this.last.clear();
+  }
+
+  detach(): void {
+    this.cpu.onFieldWrite = this.previous;
+  }
+}
+
+/** The fields whose values differ between two snapshots of the same VMCS, with their writer. */
+export function vmcsDiff(
+  before: VmcsSnapshot,
+  after: VmcsSnapshot,
+  provenance?: VmcsProvenance,
+): VmcsFieldChange[] {
   const old = new Map(before.fields.map((f) => [f.encoding, f.value]));
   const out: VmcsFieldChange[] = [];
   for (const f of after.fields) {
     const b = old.get(f.encoding) ?? 0n;
-    if (b !== f.value) {
-      out.push({ name: f.name, encoding: f.encoding, area: f.area, before: b, after: f.value });
-    }
+    if (b === f.value) continue;
+    const by = provenance?.writer(after.pa, f.encoding);
+    const change = { name: f.name, encoding: f.encoding, area: f.area, before: b, after: f.value };
+    out.push(by ? { ...change, by } : change);
   }
   return out;
 }

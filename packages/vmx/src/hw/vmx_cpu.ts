@@ -59,6 +59,9 @@ const X86_CR4_VMXE = 0x2000;
 const FEAT_CTL_LOCKED = 1;
 const FEAT_CTL_VMX_ENABLED_OUTSIDE_SMX = 4;
 
+/** Who wrote a VMCS field: software through VMWRITE, or the processor itself. */
+export type VmcsWriter = "vmwrite" | "cpu";
+
 /** The all-ones "no current VMCS" pointer that VMPTRST stores. */
 export const VMCS_POINTER_INVALID = 0xffff_ffff_ffff_ffffn;
 
@@ -117,6 +120,12 @@ export class VmxCpu {
   tlb: VmxTlbHooks | null = null;
   /** Non-root execution (the x86 core under the VMCS controls). */
   guest: VmxGuestEngine | null = null;
+  /**
+   * Told of every VMCS field write: "vmwrite" (software, e.g. kvm_intel's vmcs_write) or
+   * "cpu" (the processor itself: VM-instruction errors, exit information). Null = nobody
+   * listens and writes cost nothing extra.
+   */
+  onFieldWrite: ((pa: number, encoding: number, by: VmcsWriter) => void) | null = null;
   /** Why the last VM entry failed a check, for the VMM and for people (null = none). */
   lastEntryFailure: VmEntryFailure | null = null;
 
@@ -142,6 +151,7 @@ export class VmxCpu {
     const v = this.current;
     if (!v) return VMX_FAIL_INVALID;
     v.write32(vmcsSlot(VM_INSTRUCTION_ERROR), error);
+    this.onFieldWrite?.(v.pa, VM_INSTRUCTION_ERROR, "cpu");
     return error;
   }
 
@@ -301,6 +311,7 @@ export class VmxCpu {
     const slot = vmcsSlot(info.encoding);
     if (vmcsFieldIsHigh(encoding)) v.writeHigh32(slot, Number(value & 0xffff_ffffn));
     else storeVmcsValue(v, slot, info, value);
+    this.onFieldWrite?.(v.pa, info.encoding, "vmwrite");
     return VMX_SUCCEED;
   }
 
@@ -388,6 +399,8 @@ export class VmxCpu {
       // A failed VM entry is a VM exit: exit reason with bit 31, qualification, host state.
       v.write64(vmcsSlot(VM_EXIT_REASON), BigInt(failure.error >>> 0));
       v.write64(vmcsSlot(EXIT_QUALIFICATION), BigInt(failure.qualification));
+      this.onFieldWrite?.(v.pa, VM_EXIT_REASON, "cpu");
+      this.onFieldWrite?.(v.pa, EXIT_QUALIFICATION, "cpu");
       this.clearEntryInterruptionValid(v);
       p.loadHostState?.(vmcs.read);
       return VMX_VMEXIT;
