@@ -1,20 +1,13 @@
-import { HostKernel } from "@glassvm/kvm-kernel";
 import { describe, expect, it } from "vitest";
+import { kvmIntelWithVmcs } from "../test/setup.js";
 import { GUEST_RIP, VM_INSTRUCTION_ERROR } from "./asm/vmx.js";
 import { VmcsProvenance, vmcsDiff, vmcsSnapshot } from "./vmcs_snapshot.js";
 import { VMCS_FIELDS } from "./vmcs-fields.js";
-import { KvmIntel } from "./vmx.js";
-import { vmcsClear, vmcsLoad, vmcsWrite32, vmcsWritel } from "./vmx_ops.js";
+import { vmcsWrite32, vmcsWritel } from "./vmx_ops.js";
 
 describe("VMCS snapshot and diff", () => {
   it("lists every field with name, area and value, and the diff shows what changed", () => {
-    const kvm = new KvmIntel(new HostKernel());
-    expect(kvm.vmxHardwareSetup()).toBe(0);
-    const cpu = kvm.cpus[0]!;
-    expect(kvm.vmxHardwareEnable(cpu)).toBe(0);
-    const page = kvm.allocVmcsCpu();
-    vmcsClear(cpu, page.pa);
-    vmcsLoad(cpu, page.pa);
+    const { kvm, cpu } = kvmIntelWithVmcs();
     const vmcs = cpu.vmx.current!;
     const before = vmcsSnapshot(vmcs);
     expect(before.fields).toHaveLength(VMCS_FIELDS.length);
@@ -49,13 +42,7 @@ describe("VMCS snapshot and diff", () => {
 
 describe("VMCS write provenance", () => {
   it("tells kvm_intel's VMWRITEs from the processor's own writes", () => {
-    const kvm = new KvmIntel(new HostKernel());
-    expect(kvm.vmxHardwareSetup()).toBe(0);
-    const cpu = kvm.cpus[0]!;
-    expect(kvm.vmxHardwareEnable(cpu)).toBe(0);
-    const page = kvm.allocVmcsCpu();
-    vmcsClear(cpu, page.pa);
-    vmcsLoad(cpu, page.pa);
+    const { cpu } = kvmIntelWithVmcs();
     const who = new VmcsProvenance(cpu.vmx);
     const before = vmcsSnapshot(cpu.vmx.current!);
     vmcsWritel(cpu, GUEST_RIP, 0x7c00n);

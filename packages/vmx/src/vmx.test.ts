@@ -1,5 +1,6 @@
 import { HostKernel } from "@glassvm/kvm-kernel";
 import { describe, expect, it } from "vitest";
+import { kvmIntelWithVmcs } from "../test/setup.js";
 import {
   CPU_BASED_ACTIVATE_SECONDARY_CONTROLS,
   CPU_BASED_HLT_EXITING,
@@ -32,8 +33,6 @@ import { VMCS_REVISION_ID } from "./hw/vmx_caps.js";
 import { VMX_SUCCEED } from "./hw/vmx_cpu.js";
 import { KvmIntel, vmxCreateVcpuVmx, vmxLoadMmuPgd, vmxVcpuReset } from "./vmx.js";
 import {
-  vmcsClear,
-  vmcsLoad,
   vmcsRead16,
   vmcsRead32,
   vmcsRead64,
@@ -100,17 +99,7 @@ describe("VMX on and off (kvm_cpu_vmxon / cpu_vmxoff)", () => {
 });
 
 describe("VMCS accessors (vmx_ops.h)", () => {
-  function loadedCpu() {
-    const kernel = new HostKernel();
-    const kvm = new KvmIntel(kernel);
-    expect(kvm.vmxHardwareSetup()).toBe(0);
-    const cpu = kvm.cpus[0]!;
-    expect(kvm.vmxHardwareEnable(cpu)).toBe(0);
-    const vmcs = kvm.allocVmcsCpu();
-    vmcsClear(cpu, vmcs.pa);
-    vmcsLoad(cpu, vmcs.pa);
-    return { kernel, cpu };
-  }
+  const loadedCpu = kvmIntelWithVmcs;
 
   it("read back what they write, at each width", () => {
     const { cpu } = loadedCpu();

@@ -1,9 +1,8 @@
-import { HostKernel } from "@glassvm/kvm-kernel";
 import type { KvmSegment } from "@glassvm/kvm-kernel/uapi";
 import { describe, expect, it } from "vitest";
+import { kvmIntelWithVmcs } from "../test/setup.js";
 import { GUEST_CS_AR_BYTES, GUEST_TR_SELECTOR } from "./asm/vmx.js";
-import { KvmIntel } from "./vmx.js";
-import { vmcsClear, vmcsLoad, vmcsRead16, vmcsRead32 } from "./vmx_ops.js";
+import { vmcsRead16, vmcsRead32 } from "./vmx_ops.js";
 import {
   kvmSegmentFromVmx,
   vmxGetCpl,
@@ -47,13 +46,7 @@ describe("segment access rights (vmx_segment_access_rights)", () => {
 
 describe("vmx_get_segment / vmx_set_segment on a VMCS", () => {
   it("round-trips every segment register, TR and LDTR in VCPU_SREG order", () => {
-    const kvm = new KvmIntel(new HostKernel());
-    expect(kvm.vmxHardwareSetup()).toBe(0);
-    const cpu = kvm.cpus[0]!;
-    expect(kvm.vmxHardwareEnable(cpu)).toBe(0);
-    const page = kvm.allocVmcsCpu();
-    vmcsClear(cpu, page.pa);
-    vmcsLoad(cpu, page.pa);
+    const { cpu } = kvmIntelWithVmcs();
     const segs = [0, 1, 2, 3, 4, 5, 6, 7].map((i) =>
       seg({ selector: 8 * i, base: BigInt(0x1000 * i), l: i === 1 ? 1 : 0, s: i >= 6 ? 0 : 1 }),
     );
