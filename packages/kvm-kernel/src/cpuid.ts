@@ -11,8 +11,8 @@ import { E2BIG, EFAULT, EINVAL } from "./uapi/errno.js";
 import type { IoctlArg } from "./uapi/hostos.js";
 import { KVM_CPUID_FLAG_SIGNIFCANT_INDEX, KVM_MAX_CPUID_ENTRIES } from "./uapi/kvm.js";
 import {
-  decodeKvmCpuidEntry2,
-  encodeKvmCpuidEntry2,
+  decodeKvmCpuid2,
+  encodeKvmCpuid2,
   KVM_CPUID_ENTRY2_SIZE,
   KVM_CPUID2_HEADER_SIZE,
   type KvmCpuidEntry2,
@@ -63,10 +63,8 @@ export function kvmDevIoctlGetCpuid(
   if (entries.length > nent) return -E2BIG;
   const out = proc.userArg(arg, KVM_CPUID2_HEADER_SIZE + entries.length * KVM_CPUID_ENTRY2_SIZE);
   if (typeof out === "number") return out;
-  entries.forEach((e, i) => {
-    encodeKvmCpuidEntry2(e, out, KVM_CPUID2_HEADER_SIZE + i * KVM_CPUID_ENTRY2_SIZE);
-  });
-  view.setUint32(0, entries.length, true);
+  // nent and the entries, as one struct kvm_cpuid2.
+  encodeKvmCpuid2(entries, entries.length, out);
   return 0;
 }
 
@@ -78,11 +76,7 @@ function readCpuid2(proc: HostProcess, arg: IoctlArg): KvmCpuidEntry2[] | number
   if (nent > KVM_MAX_CPUID_ENTRIES) return -E2BIG;
   const all = copyFromUser(proc, arg, KVM_CPUID2_HEADER_SIZE + nent * KVM_CPUID_ENTRY2_SIZE);
   if (typeof all === "number") return all;
-  const entries: KvmCpuidEntry2[] = [];
-  for (let i = 0; i < nent; i++) {
-    entries.push(decodeKvmCpuidEntry2(all, KVM_CPUID2_HEADER_SIZE + i * KVM_CPUID_ENTRY2_SIZE));
-  }
-  return entries;
+  return decodeKvmCpuid2(all);
 }
 
 const sameEntries = (a: readonly KvmCpuidEntry2[], b: readonly KvmCpuidEntry2[]): boolean =>
@@ -124,10 +118,8 @@ export function kvmVcpuIoctlGetCpuid2(vcpu: KvmVcpu, arg: IoctlArg): number {
   if (view.getUint32(0, true) < entries.length) return -E2BIG;
   const out = proc.userArg(arg, KVM_CPUID2_HEADER_SIZE + entries.length * KVM_CPUID_ENTRY2_SIZE);
   if (typeof out === "number") return -EFAULT;
-  entries.forEach((e, i) => {
-    encodeKvmCpuidEntry2(e, out, KVM_CPUID2_HEADER_SIZE + i * KVM_CPUID_ENTRY2_SIZE);
-  });
-  view.setUint32(0, entries.length, true);
+  // nent and the entries, as one struct kvm_cpuid2.
+  encodeKvmCpuid2(entries, entries.length, out);
   return 0;
 }
 

@@ -102,7 +102,6 @@ export { readKvmStats } from "./stats.js";
 export type * from "./trace.js";
 export { Tracepoint, Tracepoints } from "./trace.js";
 export {
-  emulatedInsnBytes,
   emulatorOps,
   getRegs,
   getSregs,

@@ -169,7 +169,8 @@ export interface KvmX86Ops {
   setIdentityMapAddr?(kvm: Kvm, addr: bigint): number;
   writeTscOffset?(vcpu: KvmVcpu, offset: bigint): void;
 
-  // ── the instruction emulator (see the header) ──
+  // ── the instruction emulator (see the header); it leaves the bytes it decoded in
+  //    vcpu.emulatedInsnBytes for KVM_EXIT_INTERNAL_ERROR ──
   emulateInstruction?(vcpu: KvmVcpu, ops: X86EmulateOps, emulationType: number): number;
 }
 

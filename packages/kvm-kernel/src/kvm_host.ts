@@ -230,8 +230,10 @@ export class KvmVcpuArch {
   cuiLinearRip = 0n;
   /** struct kvm_pio_request. */
   readonly pio = { count: 0, port: 0, size: 0, in: false };
-  /** The last host CPU this vCPU entered the guest on (KVM_CAP_LAST_CPU). */
+  /** The last host CPU this vCPU entered the guest on (KVM_CAP_LAST_CPU); -1 = it never ran. */
   lastVmentryCpu = -1;
+  /** Linear RIP where single-stepping was armed (KVM_SET_GUEST_DEBUG). */
+  singlestepRip = -1n;
   /** Host-initiated TSC offset, for vendors that model one. */
   tscOffset = 0n;
 }
@@ -257,10 +259,11 @@ export class Kvm {
   mmuInvalidateSeq = 0;
   readonly arch = {
     tssAddr: 0,
-    tssAddrSet: false,
     identityMapAddr: 0xfffb_c000n,
-    identityMapAddrSet: false,
     bspVcpuId: 0,
+    /** KVM_CAP_EXCEPTION_PAYLOAD and KVM_CAP_X86_TRIPLE_FAULT_EVENT, as enabled. */
+    exceptionPayloadEnabled: false,
+    tripleFaultEvent: false,
   };
   /** The vendor's per-VM state (to_kvm_vmx / to_kvm_svm). */
   vendor: unknown = null;
@@ -295,9 +298,13 @@ export class KvmVcpu {
   mmioIsWrite = false;
   mmioCurFragment = 0;
   readonly mmioFragments: KvmMmioFragment[] = [];
+  /** The MMIO read waiting for userspace: its fragments are views of this buffer. */
+  mmioReadBuffer: Uint8Array | null = null;
   /** MMIO reads userspace completed, replayed in order when the instruction is emulated again. */
   readonly mmioReadCache: Uint8Array[] = [];
   mmioReadCacheIndex = 0;
+  /** The instruction bytes the emulator saw last (it sets them), for KVM_EXIT_INTERNAL_ERROR. */
+  emulatedInsnBytes: Uint8Array | null = null;
   /** PIO IN data userspace supplied for an emulated instruction. */
   pioReadCache: Uint8Array | null = null;
   /** The vendor's per-vCPU state (to_vmx(vcpu), to_svm(vcpu)). */
@@ -306,8 +313,6 @@ export class KvmVcpu {
   sigsetMask: number | null = null;
   /** The host CPU it is loaded on (-1 = not loaded). */
   cpu = -1;
-  /** Inside KVM_RUN (vcpu->mutex held). */
-  running = false;
 
   constructor(
     readonly kvm: Kvm,

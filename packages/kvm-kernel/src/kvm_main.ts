@@ -62,7 +62,6 @@ import {
   kvmArchVcpuDestroy,
   kvmArchVcpuIoctl,
   kvmArchVcpuIoctlRun,
-  kvmArchVcpuPostcreate,
   kvmArchVmIoctl,
   kvmVmIoctlCheckExtension,
 } from "./x86.js";
@@ -325,10 +324,8 @@ export function kvmVmIoctl(g: KvmGlobal, file: File, request: number, arg: Ioctl
     }
     case KVM_CHECK_EXTENSION:
       return kvmVmIoctlCheckExtensionGeneric(g, kvm, argValue(arg));
-    default: {
-      const r = kvmArchVmIoctl(kvm, request, arg);
-      return r;
-    }
+    default:
+      return kvmArchVmIoctl(kvm, request, arg);
   }
 }
 
@@ -362,7 +359,6 @@ export function kvmVmIoctlCreateVcpu(g: KvmGlobal, kvm: Kvm, id: number): number
     return fd;
   }
   kvm.vcpus.push(vcpu);
-  kvmArchVcpuPostcreate(vcpu);
   return fd;
 }
 

@@ -127,8 +127,6 @@ import {
   KVM_CAP_VCPU_EVENTS,
   KVM_CAP_VM_TYPES,
   KVM_CAP_X86_TRIPLE_FAULT_EVENT,
-  KVM_CREATE_IRQCHIP,
-  KVM_CREATE_PIT2,
   KVM_ENABLE_CAP,
   KVM_EXIT_DEBUG,
   KVM_EXIT_HLT,
@@ -213,6 +211,7 @@ import {
   encodeKvmDebugregs,
   encodeKvmFpu,
   encodeKvmMpState,
+  encodeKvmMsrList,
   encodeKvmRegs,
   encodeKvmSregs,
   encodeKvmVcpuEvents,
@@ -316,13 +315,11 @@ export function kvmGetRflags(vcpu: KvmVcpu): number {
   return rflags >>> 0;
 }
 
-const singlestepRip = new WeakMap<KvmVcpu, bigint>();
-
 /** __kvm_set_rflags + KVM_REQ_EVENT: re-adds TF while single-stepping at the same RIP. */
 export function kvmSetRflags(vcpu: KvmVcpu, rflags: number): void {
   if (
     (vcpu.guestDebug & KVM_GUESTDBG_SINGLESTEP) !== 0 &&
-    kvmGetLinearRip(vcpu) === singlestepRip.get(vcpu)
+    kvmGetLinearRip(vcpu) === vcpu.arch.singlestepRip
   ) {
     rflags |= X86_EFLAGS_TF;
   }
@@ -508,10 +505,7 @@ function msrListToUser(proc: File["owner"], arg: IoctlArg, list: readonly number
   if (n < list.length) return -E2BIG;
   const out = proc.userArg(arg, KVM_MSR_LIST_HEADER_SIZE + 4 * list.length);
   if (typeof out === "number") return out;
-  const ov = new DataView(out.buffer, out.byteOffset, out.length);
-  list.forEach((idx, i) => {
-    ov.setUint32(KVM_MSR_LIST_HEADER_SIZE + 4 * i, idx, true);
-  });
+  encodeKvmMsrList(list.length, list, out);
   return 0;
 }
 
@@ -551,17 +545,6 @@ function msrIo(
 }
 
 // ───────────────────────────── VM ioctls (arch part) ─────────────────────────────
-
-/** Per-VM capabilities userspace enabled (kvm->arch.exception_payload_enabled …). */
-const vmCaps = new WeakMap<Kvm, { exceptionPayload: boolean; tripleFaultEvent: boolean }>();
-const capsOf = (kvm: Kvm) => {
-  let c = vmCaps.get(kvm);
-  if (!c) {
-    c = { exceptionPayload: false, tripleFaultEvent: false };
-    vmCaps.set(kvm, c);
-  }
-  return c;
-};
 
 /** kvm_vm_ioctl_check_extension (x86): what this kernel model implements. */
 export function kvmVmIoctlCheckExtension(g: KvmGlobal, _kvm: Kvm | null, cap: number): number {
@@ -611,7 +594,6 @@ export function kvmArchVmIoctl(kvm: Kvm, request: number, arg: IoctlArg): number
       const r = kvm.ops.setTssAddr?.(kvm, addr) ?? 0;
       if (r === 0) {
         kvm.arch.tssAddr = addr;
-        kvm.arch.tssAddrSet = true;
       }
       return r;
     }
@@ -623,7 +605,6 @@ export function kvmArchVmIoctl(kvm: Kvm, request: number, arg: IoctlArg): number
       const r = kvm.ops.setIdentityMapAddr?.(kvm, addr) ?? 0;
       if (r === 0) {
         kvm.arch.identityMapAddr = addr;
-        kvm.arch.identityMapAddrSet = true;
       }
       return r;
     }
@@ -640,11 +621,11 @@ export function kvmArchVmIoctl(kvm: Kvm, request: number, arg: IoctlArg): number
       const cap = decodeKvmEnableCap(b);
       if (cap.flags !== 0) return -EINVAL;
       if (cap.cap === KVM_CAP_EXCEPTION_PAYLOAD) {
-        capsOf(kvm).exceptionPayload = cap.args[0] !== 0n;
+        kvm.arch.exceptionPayloadEnabled = cap.args[0] !== 0n;
         return 0;
       }
       if (cap.cap === KVM_CAP_X86_TRIPLE_FAULT_EVENT) {
-        capsOf(kvm).tripleFaultEvent = cap.args[0] !== 0n;
+        kvm.arch.tripleFaultEvent = cap.args[0] !== 0n;
         return 0;
       }
       return -EINVAL;
@@ -655,9 +636,7 @@ export function kvmArchVmIoctl(kvm: Kvm, request: number, arg: IoctlArg): number
     case KVM_GET_IRQCHIP:
     case KVM_SET_IRQCHIP:
       return -ENXIO;
-    case KVM_CREATE_IRQCHIP:
-    case KVM_CREATE_PIT2:
-      return -ENOTTY;
+    // KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2: not in this kernel yet (-ENOTTY below).
     default:
       return -ENOTTY;
   }
@@ -680,8 +659,6 @@ export function kvmArchVcpuCreate(vcpu: KvmVcpu): number {
   kvmVcpuReset(vcpu, false);
   return 0;
 }
-
-export function kvmArchVcpuPostcreate(_vcpu: KvmVcpu): void {}
 
 export function kvmArchVcpuDestroy(vcpu: KvmVcpu): void {
   vcpu.kvm.ops.vcpuFree(vcpu);
@@ -741,8 +718,6 @@ export function kvmVcpuReset(vcpu: KvmVcpu, initEvent: boolean): void {
 }
 
 // ───────────────────────────── vCPU ioctls (arch part) ─────────────────────────────
-
-const hasRun = new WeakSet<KvmVcpu>();
 
 /** kvm_arch_vcpu_ioctl (plus the generic vCPU ioctls kvm_vcpu_ioctl handles itself). */
 export function kvmArchVcpuIoctl(vcpu: KvmVcpu, request: number, arg: IoctlArg): number {
@@ -826,7 +801,7 @@ export function kvmArchVcpuIoctl(vcpu: KvmVcpu, request: number, arg: IoctlArg):
       case KVM_SET_MSRS:
         return msrIo(proc, arg, (msr) => kvmSetMsr(vcpu, msr), true);
       case KVM_SET_CPUID2:
-        return kvmVcpuIoctlSetCpuid2(vcpu, hasRun.has(vcpu), arg);
+        return kvmVcpuIoctlSetCpuid2(vcpu, vcpu.arch.lastVmentryCpu !== -1, arg);
       case KVM_GET_CPUID2:
         return kvmVcpuIoctlGetCpuid2(vcpu, arg);
       case KVM_GET_VCPU_EVENTS:
@@ -1056,18 +1031,18 @@ export function getVcpuEvents(vcpu: KvmVcpu): KvmVcpuEvents {
   const ops = vcpu.kvm.ops;
   const a = vcpu.arch;
   const ex = a.exception;
-  const caps = capsOf(vcpu.kvm);
+  const caps = vcpu.kvm.arch;
   const soft = ex.vector === BP_VECTOR || ex.vector === 4;
   let flags =
     KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SHADOW | KVM_VCPUEVENT_VALID_SMM;
-  if (caps.exceptionPayload) flags |= KVM_VCPUEVENT_VALID_PAYLOAD;
+  if (caps.exceptionPayloadEnabled) flags |= KVM_VCPUEVENT_VALID_PAYLOAD;
   if (caps.tripleFaultEvent) flags |= KVM_VCPUEVENT_VALID_TRIPLE_FAULT;
   return {
     exception: {
-      injected: Number((ex.injected || (!caps.exceptionPayload && ex.pending)) && !soft),
+      injected: Number((ex.injected || (!caps.exceptionPayloadEnabled && ex.pending)) && !soft),
       nr: ex.vector,
       hasErrorCode: Number(ex.hasErrorCode),
-      pending: Number(caps.exceptionPayload && ex.pending && !soft),
+      pending: Number(caps.exceptionPayloadEnabled && ex.pending && !soft),
       errorCode: ex.errorCode >>> 0,
     },
     interrupt: {
@@ -1087,15 +1062,15 @@ export function getVcpuEvents(vcpu: KvmVcpu): KvmVcpuEvents {
     tripleFault: {
       pending: Number(caps.tripleFaultEvent && (vcpu.requests & KVM_REQ_TRIPLE_FAULT) !== 0),
     },
-    exceptionHasPayload: Number(caps.exceptionPayload && ex.hasPayload),
-    exceptionPayload: caps.exceptionPayload ? ex.payload : 0n,
+    exceptionHasPayload: Number(caps.exceptionPayloadEnabled && ex.hasPayload),
+    exceptionPayload: caps.exceptionPayloadEnabled ? ex.payload : 0n,
   };
 }
 
 /** kvm_vcpu_ioctl_x86_set_vcpu_events: checked in full before anything changes. */
 export function setVcpuEvents(vcpu: KvmVcpu, e: KvmVcpuEvents): number {
   const ops = vcpu.kvm.ops;
-  const caps = capsOf(vcpu.kvm);
+  const caps = vcpu.kvm.arch;
   const valid =
     KVM_VCPUEVENT_VALID_NMI_PENDING |
     KVM_VCPUEVENT_VALID_SIPI_VECTOR |
@@ -1108,7 +1083,7 @@ export function setVcpuEvents(vcpu: KvmVcpu, e: KvmVcpuEvents): number {
   let injected = e.exception.injected;
   let hasPayload = e.exceptionHasPayload;
   if ((e.flags & KVM_VCPUEVENT_VALID_PAYLOAD) !== 0) {
-    if (!caps.exceptionPayload) return -EINVAL;
+    if (!caps.exceptionPayloadEnabled) return -EINVAL;
     if (pending) injected = 0;
     else hasPayload = 0;
   } else {
@@ -1165,7 +1140,7 @@ export function setGuestDebug(vcpu: KvmVcpu, control: number, debugreg: readonly
     vcpu.kvm.ops.setDr7?.(vcpu, debugreg[7] ?? 0x400n);
   }
   if ((vcpu.guestDebug & KVM_GUESTDBG_SINGLESTEP) !== 0) {
-    singlestepRip.set(vcpu, kvmGetLinearRip(vcpu));
+    vcpu.arch.singlestepRip = kvmGetLinearRip(vcpu);
   }
   // Re-set RFLAGS so TF is added (or dropped) for single-stepping.
   kvmSetRflags(vcpu, rflags);
@@ -1575,7 +1550,6 @@ function kvmVcpuReadyForInterruptInjection(vcpu: KvmVcpu): boolean {
 export function kvmArchVcpuIoctlRun(vcpu: KvmVcpu): number {
   const run = vcpu.run;
   vcpuLoad(vcpu);
-  vcpu.running = true;
   run.flags = 0;
   const fpu = vcpu.kvm.kernel.trace.kvm_fpu;
   if (fpu.enabled) fpu.emit({ vcpu_id: vcpu.vcpuId, load: 1 });
@@ -1583,7 +1557,6 @@ export function kvmArchVcpuIoctlRun(vcpu: KvmVcpu): number {
   if (fpu.enabled) fpu.emit({ vcpu_id: vcpu.vcpuId, load: 0 });
   if (run.kvmValidRegs !== 0n) storeRegs(vcpu);
   postKvmRunSave(vcpu);
-  vcpu.running = false;
   vcpuPut(vcpu);
   return r;
 }
@@ -1616,7 +1589,6 @@ function kvmArchVcpuIoctlRunInner(vcpu: KvmVcpu): number {
   }
   const pre = vcpu.kvm.ops.vcpuPreRun?.(vcpu) ?? 1;
   if (pre <= 0) return pre;
-  hasRun.add(vcpu);
   return vcpuRun(vcpu);
 }
 
@@ -1924,22 +1896,24 @@ export function emulatorOps(vcpu: KvmVcpu): X86EmulateOps {
         dst.set(vcpu.mmioReadCache[vcpu.mmioReadCacheIndex++]!.subarray(0, dst.length));
         return X86EMUL_CONTINUE;
       }
+      // RAM pieces are read now; MMIO pieces become fragments that are views of one
+      // buffer, so userspace's answers assemble the read in place.
+      const buf = new Uint8Array(dst.length);
       const frags: KvmMmioFragment[] = [];
       forEachPiece(kvm, gpa, dst.length, (slot, off, at, n) => {
-        if (slot) dst.set(slot.bytes.subarray(off, off + n), at);
-        else frags.push({ gpa: gpa + at, len: n, data: dst.subarray(at, at + n) });
+        if (slot) buf.set(slot.bytes.subarray(off, off + n), at);
+        else frags.push({ gpa: gpa + at, len: n, data: buf.subarray(at, at + n) });
       });
-      if (frags.length === 0) return X86EMUL_CONTINUE;
+      if (frags.length === 0) {
+        dst.set(buf);
+        return X86EMUL_CONTINUE;
+      }
       vcpu.mmioNeeded = true;
       vcpu.mmioIsWrite = false;
       vcpu.mmioCurFragment = 0;
       vcpu.mmioFragments.length = 0;
       vcpu.mmioFragments.push(...frags);
-      pendingRead.set(vcpu, dst.slice());
-      pendingReadFrags.set(
-        vcpu,
-        frags.map((f) => ({ ...f, at: f.gpa - gpa })),
-      );
+      vcpu.mmioReadBuffer = buf;
       return X86EMUL_IO_NEEDED;
     },
     writeEmulated(gpa, src) {
@@ -1987,9 +1961,6 @@ const pioFitsPage = (size: number, count: number): boolean =>
   Number.isInteger(count) &&
   count >= 1 &&
   size * count <= PAGE_SIZE;
-
-const pendingRead = new WeakMap<KvmVcpu, Uint8Array>();
-const pendingReadFrags = new WeakMap<KvmVcpu, (KvmMmioFragment & { at: number })[]>();
 
 /** Split a guest-physical range at page boundaries and look each piece's slot up. */
 function forEachPiece(
@@ -2059,10 +2030,9 @@ function completeEmulatedMmio(vcpu: KvmVcpu): number {
     endEmulation(vcpu);
     return 1;
   }
-  // Merge the answered pieces into the read's buffer and replay the instruction.
-  const buf = pendingRead.get(vcpu)!;
-  for (const f of pendingReadFrags.get(vcpu)!) buf.set(f.data, f.at);
-  vcpu.mmioReadCache.push(buf);
+  // The answered pieces are in the read's buffer: replay the instruction.
+  vcpu.mmioReadCache.push(vcpu.mmioReadBuffer!);
+  vcpu.mmioReadBuffer = null;
   return x86EmulateInstruction(vcpu, 0);
 }
 
@@ -2080,9 +2050,6 @@ function endEmulation(vcpu: KvmVcpu): void {
   vcpu.pioReadCache = null;
 }
 
-/** The instruction bytes the emulator saw last, for KVM_EXIT_INTERNAL_ERROR. */
-export const emulatedInsnBytes = new WeakMap<KvmVcpu, Uint8Array>();
-
 /**
  * prepare_emulation_failure_exit: KVM_EXIT_INTERNAL_ERROR / EMULATION with the
  * instruction bytes (when known) and the exit information (reason, info1, info2,
@@ -2094,7 +2061,7 @@ export function prepareEmulationFailureExit(vcpu: KvmVcpu): void {
   run.exitReason = KVM_EXIT_INTERNAL_ERROR;
   run.internalSuberror = KVM_INTERNAL_ERROR_EMULATION;
   let ndata = 0;
-  const insn = emulatedInsnBytes.get(vcpu);
+  const insn = vcpu.emulatedInsnBytes;
   if (insn && insn.length > 0) {
     run.emulationFailureFlags = BigInt(KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES);
     const n = Math.min(15, insn.length);

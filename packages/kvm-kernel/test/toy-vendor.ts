@@ -13,7 +13,6 @@
  */
 import {
   EXIT_FASTPATH_NONE,
-  emulatedInsnBytes,
   gfnToMemslot,
   KVM_ISA_VMX,
   type KvmExitInfo,
@@ -534,7 +533,7 @@ function toyEmulate(vcpu: KvmVcpu, ops: X86EmulateOps): number {
     if (typeof b !== "number") break;
     bytes.push(b);
   }
-  emulatedInsnBytes.set(vcpu, Uint8Array.from(bytes));
+  vcpu.emulatedInsnBytes = Uint8Array.from(bytes);
   let i = 0;
   let rep = false;
   if (bytes[0] === 0xf3) {

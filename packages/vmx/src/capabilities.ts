@@ -2,6 +2,7 @@
  * arch/x86/kvm/vmx/capabilities.h and setup_vmcs_config (vmx.c): what kvm_intel learns
  * from the capability MSRs at module load, and the control words it will use.
  */
+import { EIO } from "@glassvm/kvm-kernel/uapi";
 import {
   CPU_BASED_ACTIVATE_SECONDARY_CONTROLS,
   CPU_BASED_CR3_LOAD_EXITING,
@@ -23,6 +24,14 @@ import {
   CPU_BASED_USE_IO_BITMAPS,
   CPU_BASED_USE_MSR_BITMAPS,
   CPU_BASED_USE_TSC_OFFSETTING,
+  MSR_IA32_VMX_BASIC,
+  MSR_IA32_VMX_ENTRY_CTLS,
+  MSR_IA32_VMX_EPT_VPID_CAP,
+  MSR_IA32_VMX_EXIT_CTLS,
+  MSR_IA32_VMX_MISC,
+  MSR_IA32_VMX_PINBASED_CTLS,
+  MSR_IA32_VMX_PROCBASED_CTLS,
+  MSR_IA32_VMX_PROCBASED_CTLS2,
   PIN_BASED_EXT_INTR_MASK,
   PIN_BASED_NMI_EXITING,
   PIN_BASED_POSTED_INTR,
@@ -55,8 +64,6 @@ import {
   VM_EXIT_SAVE_IA32_PAT,
   VM_EXIT_SAVE_VMX_PREEMPTION_TIMER,
 } from "./asm/vmx.js";
-
-const EIO = 5;
 
 /** struct vmcs_config. */
 export interface VmcsConfig {
@@ -157,34 +164,38 @@ export function setupVmcsConfig(rdmsr: (index: number) => bigint | undefined): V
   const pin = adjustVmxControls(
     KVM_REQUIRED_VMX_PIN_BASED_VM_EXEC_CONTROL,
     KVM_OPTIONAL_VMX_PIN_BASED_VM_EXEC_CONTROL,
-    msr(0x481),
+    msr(MSR_IA32_VMX_PINBASED_CTLS),
   );
   const cpu = adjustVmxControls(
     KVM_REQUIRED_VMX_CPU_BASED_VM_EXEC_CONTROL,
     KVM_OPTIONAL_VMX_CPU_BASED_VM_EXEC_CONTROL,
-    msr(0x482),
+    msr(MSR_IA32_VMX_PROCBASED_CTLS),
   );
   if (pin < 0 || cpu < 0) return -EIO;
   const cpu2 =
     (cpu & CPU_BASED_ACTIVATE_SECONDARY_CONTROLS) !== 0
-      ? adjustVmxControls(0, KVM_OPTIONAL_VMX_SECONDARY_VM_EXEC_CONTROL, msr(0x48b))
+      ? adjustVmxControls(
+          0,
+          KVM_OPTIONAL_VMX_SECONDARY_VM_EXEC_CONTROL,
+          msr(MSR_IA32_VMX_PROCBASED_CTLS2),
+        )
       : 0;
   const exit = adjustVmxControls(
     KVM_REQUIRED_VMX_VM_EXIT_CONTROLS,
     KVM_OPTIONAL_VMX_VM_EXIT_CONTROLS,
-    msr(0x483),
+    msr(MSR_IA32_VMX_EXIT_CTLS),
   );
   const entry = adjustVmxControls(
     KVM_REQUIRED_VMX_VM_ENTRY_CONTROLS,
     KVM_OPTIONAL_VMX_VM_ENTRY_CONTROLS,
-    msr(0x484),
+    msr(MSR_IA32_VMX_ENTRY_CTLS),
   );
   if (cpu2 < 0 || exit < 0 || entry < 0) return -EIO;
-  const basic = msr(0x480);
+  const basic = msr(MSR_IA32_VMX_BASIC);
   const size = Number((basic >> 32n) & 0x1fffn);
   // The VMCS must fit a page and be write-back.
   if (size > 4096 || ((basic >> 50n) & 0xfn) !== 6n) return -EIO;
-  const eptVpid = msr(0x48c);
+  const eptVpid = msr(MSR_IA32_VMX_EPT_VPID_CAP);
   return {
     revisionId: Number(basic & 0x7fff_ffffn),
     size,
@@ -194,7 +205,7 @@ export function setupVmcsConfig(rdmsr: (index: number) => bigint | undefined): V
     cpuBasedExec2Ctrl: cpu2,
     vmexitCtrl: exit,
     vmentryCtrl: entry,
-    misc: msr(0x485),
+    misc: msr(MSR_IA32_VMX_MISC),
     eptCap: Number(eptVpid & 0xffff_ffffn),
     vpidCap: Number(eptVpid >> 32n),
   };

@@ -5,6 +5,7 @@
  * vmx_vcpu_run and the exit handlers build on these.
  */
 import type { HostKernel } from "@glassvm/kvm-kernel";
+import { EBUSY, EIO } from "@glassvm/kvm-kernel/uapi";
 import {
   CPU_BASED_CR3_LOAD_EXITING,
   CPU_BASED_CR3_STORE_EXITING,
@@ -102,9 +103,6 @@ import {
   vmcsWritel,
 } from "./vmx_ops.js";
 import { vmxSetSegment } from "./vmx_segments.js";
-
-const EIO = 5;
-const EBUSY = 16;
 
 /** A VMCS (or VMXON region) page: its physical address and bytes. */
 export interface VmcsPage {

@@ -5,6 +5,7 @@
  * is the host kernel's pages.
  */
 import type { HostKernel } from "@glassvm/kvm-kernel";
+import { MSR_IA32_FEAT_CTL } from "../asm/vmx.js";
 import type { VmxProcessor } from "./vmx_cpu.js";
 import { VmxCpu } from "./vmx_cpu.js";
 
@@ -59,7 +60,7 @@ export class HostCpu implements VmxProcessor {
 
   /** rdmsr on this CPU for the VMX capability MSRs (undefined = #GP). */
   rdmsr(index: number): bigint | undefined {
-    if (index === 0x3a) return BigInt(HOST_FEATURE_CONTROL);
+    if (index === MSR_IA32_FEAT_CTL) return BigInt(HOST_FEATURE_CONTROL);
     return this.vmx.capabilityMsr(index);
   }
 }

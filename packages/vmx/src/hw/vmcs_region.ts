@@ -7,18 +7,15 @@
  * Private layout: byte 8 holds the launch state, and each supported field has an 8-byte
  * little-endian slot from byte 16 on, in VMCS_FIELDS order.
  */
-import { VMCS_FIELDS, type VmcsFieldInfo } from "../vmcs-fields.js";
+import { VMCS_FIELDS } from "../vmcs-fields.js";
 
 const LAUNCH_STATE = 8;
 const FIRST_SLOT = 16;
 
 /** encoding (bits 14:0, with the HIGH bit cleared) → slot offset, or 0 when unsupported. */
 const SLOT = new Uint16Array(0x8000);
-/** encoding → field info, for the supported full encodings. */
-const INFO: (VmcsFieldInfo | undefined)[] = new Array(0x8000);
 VMCS_FIELDS.forEach((f, i) => {
   SLOT[f.encoding] = FIRST_SLOT + 8 * i;
-  INFO[f.encoding] = f;
 });
 
 if (FIRST_SLOT + 8 * VMCS_FIELDS.length > 0x1000)
@@ -31,10 +28,6 @@ export const VMCS_STATE_LAUNCHED = 1;
 /** The slot offset of a full field encoding, or 0 when this implementation lacks it. */
 export function vmcsSlot(encoding: number): number {
   return encoding >= 0 && encoding < 0x8000 ? SLOT[encoding]! : 0;
-}
-
-export function vmcsSlotInfo(encoding: number): VmcsFieldInfo | undefined {
-  return encoding >= 0 && encoding < 0x8000 ? INFO[encoding] : undefined;
 }
 
 /** One VMCS region seen through a DataView (the current VMCS is held this way). */

@@ -7,6 +7,27 @@
  * virtualization, posted interrupts, PML, VMCS shadowing or VM functions.
  */
 
+import {
+  MSR_IA32_VMX_BASIC,
+  MSR_IA32_VMX_CR0_FIXED0,
+  MSR_IA32_VMX_CR0_FIXED1,
+  MSR_IA32_VMX_CR4_FIXED0,
+  MSR_IA32_VMX_CR4_FIXED1,
+  MSR_IA32_VMX_ENTRY_CTLS,
+  MSR_IA32_VMX_EPT_VPID_CAP,
+  MSR_IA32_VMX_EXIT_CTLS,
+  MSR_IA32_VMX_MISC,
+  MSR_IA32_VMX_PINBASED_CTLS,
+  MSR_IA32_VMX_PROCBASED_CTLS,
+  MSR_IA32_VMX_PROCBASED_CTLS2,
+  MSR_IA32_VMX_TRUE_ENTRY_CTLS,
+  MSR_IA32_VMX_TRUE_EXIT_CTLS,
+  MSR_IA32_VMX_TRUE_PINBASED_CTLS,
+  MSR_IA32_VMX_TRUE_PROCBASED_CTLS,
+  MSR_IA32_VMX_VMCS_ENUM,
+} from "../asm/vmx.js";
+import { VMCS_FIELDS } from "../vmcs-fields.js";
+
 const bits = (...b: number[]): number => b.reduce((v, n) => v | (1 << n), 0) >>> 0;
 
 /** allowed-0 (must be 1) in bits 31:0, allowed-1 (may be 1) in bits 63:32. */
@@ -74,28 +95,40 @@ export const IA32_VMX_CR4_FIXED0_VALUE = 0x2000n;
 /** The CR4 bits the x86 core implements: VME … OSXMMEXCPT, VMXE, SMXE, FSGSBASE, PCIDE, OSXSAVE, SMEP, SMAP. */
 export const IA32_VMX_CR4_FIXED1_VALUE = 0x0037_67ffn;
 
+/** The highest field index of any encoding this part supports (IA32_VMX_VMCS_ENUM[9:1]). */
+const HIGHEST_FIELD_INDEX = VMCS_FIELDS.reduce((m, f) => Math.max(m, (f.encoding >> 1) & 0x1ff), 0);
+
 /** The capability MSRs of this part (numbers as in msr-index.h). */
-export function vmxCapabilities(highestFieldIndex: number): VmxCapabilities {
+export function vmxCapabilities(highestFieldIndex = HIGHEST_FIELD_INDEX): VmxCapabilities {
   const msrs = new Map<number, bigint>([
-    [0x480, IA32_VMX_BASIC_VALUE],
-    [0x481, ctls(PIN_BASED_ALWAYSON_WITHOUT_TRUE_MSR, PIN_MAY1)],
-    [0x482, ctls(CPU_BASED_ALWAYSON_WITHOUT_TRUE_MSR, PROC_MAY1)],
-    [0x483, ctls(VM_EXIT_ALWAYSON_WITHOUT_TRUE_MSR, EXIT_MAY1)],
-    [0x484, ctls(VM_ENTRY_ALWAYSON_WITHOUT_TRUE_MSR, ENTRY_MAY1)],
-    [0x485, IA32_VMX_MISC_VALUE],
-    [0x486, IA32_VMX_CR0_FIXED0_VALUE],
-    [0x487, IA32_VMX_CR0_FIXED1_VALUE],
-    [0x488, IA32_VMX_CR4_FIXED0_VALUE],
-    [0x489, IA32_VMX_CR4_FIXED1_VALUE],
-    [0x48a, BigInt(highestFieldIndex << 1)],
-    [0x48b, ctls(0, PROC2_MAY1)],
-    [0x48c, IA32_VMX_EPT_VPID_CAP_VALUE],
+    [MSR_IA32_VMX_BASIC, IA32_VMX_BASIC_VALUE],
+    [MSR_IA32_VMX_PINBASED_CTLS, ctls(PIN_BASED_ALWAYSON_WITHOUT_TRUE_MSR, PIN_MAY1)],
+    [MSR_IA32_VMX_PROCBASED_CTLS, ctls(CPU_BASED_ALWAYSON_WITHOUT_TRUE_MSR, PROC_MAY1)],
+    [MSR_IA32_VMX_EXIT_CTLS, ctls(VM_EXIT_ALWAYSON_WITHOUT_TRUE_MSR, EXIT_MAY1)],
+    [MSR_IA32_VMX_ENTRY_CTLS, ctls(VM_ENTRY_ALWAYSON_WITHOUT_TRUE_MSR, ENTRY_MAY1)],
+    [MSR_IA32_VMX_MISC, IA32_VMX_MISC_VALUE],
+    [MSR_IA32_VMX_CR0_FIXED0, IA32_VMX_CR0_FIXED0_VALUE],
+    [MSR_IA32_VMX_CR0_FIXED1, IA32_VMX_CR0_FIXED1_VALUE],
+    [MSR_IA32_VMX_CR4_FIXED0, IA32_VMX_CR4_FIXED0_VALUE],
+    [MSR_IA32_VMX_CR4_FIXED1, IA32_VMX_CR4_FIXED1_VALUE],
+    [MSR_IA32_VMX_VMCS_ENUM, BigInt(highestFieldIndex << 1)],
+    [MSR_IA32_VMX_PROCBASED_CTLS2, ctls(0, PROC2_MAY1)],
+    [MSR_IA32_VMX_EPT_VPID_CAP, IA32_VMX_EPT_VPID_CAP_VALUE],
     // TRUE controls: CR3-load/store exiting (primary 15, 16) and the debug-controls
     // save/load bits (exit 2, entry 2) may be cleared.
-    [0x48d, ctls(PIN_BASED_ALWAYSON_WITHOUT_TRUE_MSR, PIN_MAY1)],
-    [0x48e, ctls(CPU_BASED_ALWAYSON_WITHOUT_TRUE_MSR & ~bits(15, 16), PROC_MAY1 | bits(15, 16))],
-    [0x48f, ctls(VM_EXIT_ALWAYSON_WITHOUT_TRUE_MSR & ~bits(2), EXIT_MAY1 | bits(2))],
-    [0x490, ctls(VM_ENTRY_ALWAYSON_WITHOUT_TRUE_MSR & ~bits(2), ENTRY_MAY1 | bits(2))],
+    [MSR_IA32_VMX_TRUE_PINBASED_CTLS, ctls(PIN_BASED_ALWAYSON_WITHOUT_TRUE_MSR, PIN_MAY1)],
+    [
+      MSR_IA32_VMX_TRUE_PROCBASED_CTLS,
+      ctls(CPU_BASED_ALWAYSON_WITHOUT_TRUE_MSR & ~bits(15, 16), PROC_MAY1 | bits(15, 16)),
+    ],
+    [
+      MSR_IA32_VMX_TRUE_EXIT_CTLS,
+      ctls(VM_EXIT_ALWAYSON_WITHOUT_TRUE_MSR & ~bits(2), EXIT_MAY1 | bits(2)),
+    ],
+    [
+      MSR_IA32_VMX_TRUE_ENTRY_CTLS,
+      ctls(VM_ENTRY_ALWAYSON_WITHOUT_TRUE_MSR & ~bits(2), ENTRY_MAY1 | bits(2)),
+    ],
   ]);
   return { msrs, revisionId: VMCS_REVISION_ID, physAddrBits: VMX_PHYS_ADDR_BITS };
 }

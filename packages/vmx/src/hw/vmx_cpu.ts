@@ -11,7 +11,34 @@
  * and physical memory through VmxProcessor.
  */
 import {
-  VMCS_FIELDS,
+  EXIT_QUALIFICATION,
+  FEAT_CTL_LOCKED,
+  FEAT_CTL_VMX_ENABLED_OUTSIDE_SMX,
+  MSR_IA32_VMX_CR0_FIXED0,
+  MSR_IA32_VMX_CR0_FIXED1,
+  MSR_IA32_VMX_CR4_FIXED0,
+  MSR_IA32_VMX_CR4_FIXED1,
+  MSR_IA32_VMX_EPT_VPID_CAP,
+  MSR_IA32_VMX_MISC,
+  VM_ENTRY_INTR_INFO_FIELD,
+  VM_EXIT_REASON,
+  VM_INSTRUCTION_ERROR,
+  VMXERR_ENTRY_EVENTS_BLOCKED_BY_MOV_SS,
+  VMXERR_INVALID_OPERAND_TO_INVEPT_INVVPID,
+  VMXERR_UNSUPPORTED_VMCS_COMPONENT,
+  VMXERR_VMCALL_IN_VMX_ROOT_OPERATION,
+  VMXERR_VMCLEAR_INVALID_ADDRESS,
+  VMXERR_VMCLEAR_VMXON_POINTER,
+  VMXERR_VMLAUNCH_NONCLEAR_VMCS,
+  VMXERR_VMPTRLD_INCORRECT_VMCS_REVISION_ID,
+  VMXERR_VMPTRLD_INVALID_ADDRESS,
+  VMXERR_VMPTRLD_VMXON_POINTER,
+  VMXERR_VMRESUME_NONLAUNCHED_VMCS,
+  VMXERR_VMWRITE_READ_ONLY_VMCS_COMPONENT,
+  VMXERR_VMXON_IN_VMX_ROOT_OPERATION,
+  X86_CR4_VMXE,
+} from "../asm/vmx.js";
+import {
   type VmcsFieldInfo,
   vmcsEncodingReserved,
   vmcsFieldInfo,
@@ -32,32 +59,6 @@ export const VMX_VMEXIT = -2;
 /** The instruction faulted instead: #UD or #GP(0). */
 export const VMX_FAULT_UD = -6;
 export const VMX_FAULT_GP = -13;
-
-/** VM-instruction error numbers used here (SDM 31.4; the full table is in asm/vmx.ts). */
-const VMXERR_VMCALL_IN_VMX_ROOT_OPERATION = 1;
-const VMXERR_VMCLEAR_INVALID_ADDRESS = 2;
-const VMXERR_VMCLEAR_VMXON_POINTER = 3;
-const VMXERR_VMPTRLD_INVALID_ADDRESS = 9;
-const VMXERR_VMPTRLD_VMXON_POINTER = 10;
-const VMXERR_VMPTRLD_INCORRECT_VMCS_REVISION_ID = 11;
-const VMXERR_UNSUPPORTED_VMCS_COMPONENT = 12;
-const VMXERR_VMWRITE_READ_ONLY_VMCS_COMPONENT = 13;
-const VMXERR_VMLAUNCH_NONCLEAR_VMCS = 4;
-const VMXERR_VMRESUME_NONLAUNCHED_VMCS = 5;
-const VMXERR_VMXON_IN_VMX_ROOT_OPERATION = 15;
-const VMXERR_ENTRY_EVENTS_BLOCKED_BY_MOV_SS = 26;
-const VMXERR_INVALID_OPERAND_TO_INVEPT_INVVPID = 28;
-
-/** VM_INSTRUCTION_ERROR (32-bit, read-only data), VM_EXIT_REASON, EXIT_QUALIFICATION. */
-const VM_INSTRUCTION_ERROR = 0x4400;
-const VM_EXIT_REASON = 0x4402;
-const EXIT_QUALIFICATION = 0x6400;
-/** VM_ENTRY_INTR_INFO_FIELD: its valid bit is cleared by every VM exit. */
-const VM_ENTRY_INTR_INFO_FIELD = 0x4016;
-
-const X86_CR4_VMXE = 0x2000;
-const FEAT_CTL_LOCKED = 1;
-const FEAT_CTL_VMX_ENABLED_OUTSIDE_SMX = 4;
 
 /** Who wrote a VMCS field: software through VMWRITE, or the processor itself. */
 export type VmcsWriter = "vmwrite" | "cpu";
@@ -130,8 +131,7 @@ export class VmxCpu {
   lastEntryFailure: VmEntryFailure | null = null;
 
   constructor(caps?: VmxCapabilities) {
-    const maxIndex = VMCS_FIELDS.reduce((m, f) => Math.max(m, (f.encoding >> 1) & 0x1ff), 0);
-    this.caps = caps ?? vmxCapabilities(maxIndex);
+    this.caps = caps ?? vmxCapabilities();
   }
 
   /** The MSR value this part reports for a capability MSR, or undefined (#GP). */
@@ -170,7 +170,10 @@ export class VmxCpu {
       const may1 = Number(f1 ?? 0xffff_ffffn);
       return (v & must1) >>> 0 === must1 >>> 0 && (v & ~may1) >>> 0 === 0;
     };
-    return fixed(p.cr0(), m.get(0x486), m.get(0x487)) && fixed(p.cr4(), m.get(0x488), m.get(0x489));
+    return (
+      fixed(p.cr0(), m.get(MSR_IA32_VMX_CR0_FIXED0), m.get(MSR_IA32_VMX_CR0_FIXED1)) &&
+      fixed(p.cr4(), m.get(MSR_IA32_VMX_CR4_FIXED0), m.get(MSR_IA32_VMX_CR4_FIXED1))
+    );
   }
 
   /** VMXON (SDM 31.3): enter VMX root operation with the region at `pa`. */
@@ -304,7 +307,7 @@ export class VmxCpu {
     if (!v) return VMX_FAIL_INVALID;
     const info = this.field(encoding);
     if (!info) return this.vmfail(VMXERR_UNSUPPORTED_VMCS_COMPONENT);
-    const misc = this.caps.msrs.get(0x485) ?? 0n;
+    const misc = this.caps.msrs.get(MSR_IA32_VMX_MISC) ?? 0n;
     if (info.readOnly && ((misc >> 29n) & 1n) === 0n) {
       return this.vmfail(VMXERR_VMWRITE_READ_ONLY_VMCS_COMPONENT);
     }
@@ -319,7 +322,7 @@ export class VmxCpu {
   invept(p: VmxProcessor, type: number, eptp: bigint): number {
     const r = this.rootChecks(p);
     if (r !== VMX_SUCCEED) return r;
-    const cap = this.caps.msrs.get(0x48c) ?? 0n;
+    const cap = this.caps.msrs.get(MSR_IA32_VMX_EPT_VPID_CAP) ?? 0n;
     const supported = type === 1 ? (cap >> 25n) & 1n : type === 2 ? (cap >> 26n) & 1n : 0n;
     if (((cap >> 20n) & 1n) === 0n || supported === 0n) {
       return this.vmfail(VMXERR_INVALID_OPERAND_TO_INVEPT_INVVPID);
@@ -332,7 +335,7 @@ export class VmxCpu {
   invvpid(p: VmxProcessor, type: number, vpid: number, gla: bigint): number {
     const r = this.rootChecks(p);
     if (r !== VMX_SUCCEED) return r;
-    const cap = this.caps.msrs.get(0x48c) ?? 0n;
+    const cap = this.caps.msrs.get(MSR_IA32_VMX_EPT_VPID_CAP) ?? 0n;
     const supported = type >= 0 && type <= 3 ? (cap >> BigInt(40 + type)) & 1n : 0n;
     if (((cap >> 32n) & 1n) === 0n || supported === 0n) {
       return this.vmfail(VMXERR_INVALID_OPERAND_TO_INVEPT_INVVPID);
