@@ -250,6 +250,11 @@ export function physRead32(cpu: X86Cpu, p: number): number {
   return lo | (physRead16(cpu, (p + 2) | 0) << 16);
 }
 
+/**
+ * A write reaching a page with decoded code or a read-only page: drop the code; false when
+ * the page is read-only — the write then takes the MMIO path (the hook, then the devices),
+ * as a write to a KVM_MEM_READONLY slot exits to userspace as MMIO.
+ */
 function noteWrite(cpu: X86Cpu, page: number): boolean {
   const mem = cpu.mem;
   if (mem.codePage[page] !== 0) cpu.invalidateCodePage(page);
@@ -262,7 +267,7 @@ export function physWrite8(cpu: X86Cpu, p: number, v: number): void {
   const e = mem.pageMap[page]!;
   if (e >= 0) {
     if (mem.codePage[page] !== 0 || mem.roPage[page] !== 0) {
-      if (!noteWrite(cpu, page)) return;
+      if (!noteWrite(cpu, page)) return void mmio(cpu, p, 1, true, v & 0xff);
     }
     mem.mem8[e >>> 20]![((e & 0xfffff) << PAGE_SHIFT) | (p & 0xfff)] = v;
     return;
@@ -277,7 +282,7 @@ export function physWrite16(cpu: X86Cpu, p: number, v: number): void {
   if ((p & 0xfff) !== 0xfff) {
     if (e >= 0) {
       if (mem.codePage[page] !== 0 || mem.roPage[page] !== 0) {
-        if (!noteWrite(cpu, page)) return;
+        if (!noteWrite(cpu, page)) return void mmio(cpu, p, 2, true, v & 0xffff);
       }
       const m = mem.mem8[e >>> 20]!;
       const o = ((e & 0xfffff) << PAGE_SHIFT) | (p & 0xfff);
@@ -299,7 +304,7 @@ export function physWrite32(cpu: X86Cpu, p: number, v: number): void {
   if ((p & 0xfff) <= 0xffc) {
     if (e >= 0) {
       if (mem.codePage[page] !== 0 || mem.roPage[page] !== 0) {
-        if (!noteWrite(cpu, page)) return;
+        if (!noteWrite(cpu, page)) return void mmio(cpu, p, 4, true, v);
       }
       const o = ((e & 0xfffff) << PAGE_SHIFT) | (p & 0xfff);
       if ((o & 3) === 0) {

@@ -432,6 +432,25 @@ export class X86Cpu {
     }
   }
 
+  /**
+   * Decode the instruction at CS:RIP without running or caching it; returns its length in
+   * bytes, or 0 when fetching it faults. Its decoded form is left in slot `dc.scratch`
+   * (e.g. `dc.opcode[dc.scratch]`). For virtualization extensions between run() calls: a
+   * VM exit's instruction length and the form of the exiting instruction, which the hot
+   * loop never needs.
+   */
+  decodeAtRip(): number {
+    const st = this.st;
+    const mode = fetchMode(this);
+    const f = this.fetcher;
+    f.long = (mode & 4) !== 0;
+    f.startHi = st[RIP_HI]!;
+    f.start = st[EIP]!;
+    f.uncached = false;
+    const n = decodeInsn(this.dc, this.dc.scratch, f, f.long ? 64 : (mode & 1) !== 0);
+    return n < 0 ? 0 : n;
+  }
+
   /** Execute exactly one instruction (or deliver one pending event). */
   step(): ExitReason {
     return this.run(1);

@@ -80,6 +80,8 @@ import {
   EFER,
   EIP,
   EVENT_DEPTH,
+  EVENT_ERROR,
+  EVENT_KIND,
   EVENT_VECTOR,
   EXIT_REASON,
   FLAGS,
@@ -156,12 +158,31 @@ export function tripleFault(cpu: X86Cpu): void {
   st[EXIT_REASON] = 2;
 }
 
+/**
+ * Deliver an event from outside the instruction stream — VM entry's event injection
+ * (SDM 27.6): `kind` EVENT_EXTERNAL (interrupt or NMI), EVENT_FAULT (hardware exception,
+ * `errorCode` -1 = none), EVENT_SOFTWARE or EVENT_PRIV_SOFTWARE (`nextEip` is where IRET
+ * returns). The event itself is not offered to the EV_EXCEPTION hook (an injected
+ * exception does not consult the exception bitmap); faults while delivering it are.
+ * Leaves the CPU at the handler, or faulted/exited like any delivery.
+ */
+export function injectEvent(
+  cpu: X86Cpu,
+  vector: number,
+  errorCode: number,
+  kind: number,
+  nextEip: number,
+): void {
+  deliverEvent(cpu, vector, errorCode, kind, nextEip, false);
+}
+
 function deliverEvent(
   cpu: X86Cpu,
   vector: number,
   errorCode: number,
   kind: number,
   nextEip: number,
+  hookable = true,
 ): void {
   const st = cpu.st;
   const depth = st[EVENT_DEPTH]!;
@@ -183,7 +204,7 @@ function deliverEvent(
     tripleFault(cpu);
     return;
   }
-  if (cpu.hooks !== null && kind !== EVENT_EXTERNAL) {
+  if (cpu.hooks !== null && kind !== EVENT_EXTERNAL && hookable) {
     const x = cpu.exitInfo;
     x[0] = EV_EXCEPTION;
     x[1] = vector;
@@ -199,6 +220,8 @@ function deliverEvent(
   const returnEip = retires ? nextEip : st[EIP]!;
   st[EVENT_DEPTH] = depth + 1;
   st[EVENT_VECTOR] = vector;
+  st[EVENT_KIND] = kind;
+  st[EVENT_ERROR] = errorCode;
   st[STOP] = 0;
   const ok = cpu.realMode
     ? deliverReal(cpu, vector, returnEip)

@@ -23,7 +23,13 @@ export const EV_HLT = 2;
 export const EV_CPUID = 3; // [1] leaf (EAX), [2] subleaf (ECX)
 export const EV_RDMSR = 4; // [1] msr (ECX)
 export const EV_WRMSR = 5; // [1] msr, [2] low, [3] high
-export const EV_CR_ACCESS = 6; // [1] cr, [2] 0 = mov to, 1 = mov from, 2 = clts, 3 = lmsw, [3] gpr, [4] value
+/**
+ * [1] cr, [2] 0 = mov to, 1 = mov from, 2 = clts, 3 = lmsw, [3] gpr (-1 = memory/none),
+ * [4] the value: written (mov to), read (mov from; CR0/CR4), CR0 after CLTS, or LMSW's
+ * source. A hook that passes may change [4] — the instruction then uses that value, as
+ * VMX's guest/host masks and read shadows require.
+ */
+export const EV_CR_ACCESS = 6;
 export const EV_DR_ACCESS = 7; // [1] dr, [2] 0 = mov to, 1 = mov from, [3] gpr
 export const EV_INVLPG = 8; // [1] linear address
 export const EV_DESC_TABLE = 9; // [1] 0 SGDT 1 SIDT 2 LGDT 3 LIDT 4 SLDT 5 STR 6 LLDT 7 LTR

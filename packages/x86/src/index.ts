@@ -32,6 +32,13 @@ export {
   type OpDesc,
   opcodeDesc,
 } from "./fetchdecode.js";
+export {
+  EVENT_EXTERNAL,
+  EVENT_FAULT,
+  EVENT_PRIV_SOFTWARE,
+  EVENT_SOFTWARE,
+  injectEvent,
+} from "./exception.js";
 export type { HookResult, X86Hooks } from "./hooks.js";
 export * as hooks from "./hooks.js";
 export { getMsr, setMsr } from "./insn/proc_ctrl.js";

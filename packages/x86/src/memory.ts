@@ -45,7 +45,7 @@ export class PhysMemory {
   readonly pageMap = new Int32Array(PAGE_COUNT).fill(NO_RAM);
   /** Per physical page: nonzero when decoded instructions were cached from it. */
   readonly codePage = new Uint8Array(PAGE_COUNT);
-  /** Per physical page: nonzero when writes must not reach RAM (KVM_MEM_READONLY). */
+  /** Per physical page: nonzero when writes go to the MMIO path, not RAM (KVM_MEM_READONLY). */
   readonly roPage = new Uint8Array(PAGE_COUNT);
   /** The byte view of each range, indexed by range number. */
   readonly mem8: Uint8Array[] = [];

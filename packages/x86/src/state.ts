@@ -95,6 +95,13 @@ export const MSR_LSTAR = 54;
 export const MSR_CSTAR = 56;
 export const MSR_FMASK = 58;
 export const MSR_KERNEL_GS_BASE = 60;
+/**
+ * How the event being delivered came (exception.ts EVENT_FAULT …) and its error code (-1 =
+ * none): with EVENT_VECTOR, what a VM exit during delivery reports as IDT-vectoring
+ * information.
+ */
+export const EVENT_KIND = 62;
+export const EVENT_ERROR = 63;
 export const ST_COUNT = 64;
 
 export const STOP_JUMP = 1;

@@ -313,12 +313,13 @@ const movRdCd = (cpu: X86Cpu, i: number) => {
   x[1] = n;
   x[2] = 1;
   x[3] = gpr;
-  x[4] = 0;
+  x[4] = n === 0 ? cpu.st[CR0]! : n === 4 ? cpu.st[CR4]! : 0;
   if (intercepted(cpu, EV_CR_ACCESS)) return;
   const st = cpu.st;
   switch (n) {
     case 0:
-      setReg(cpu, gpr, 64, st[CR0]!, 0);
+      // CR0 and CR4 as the hook may have changed them (VMX read shadows).
+      setReg(cpu, gpr, 64, x[4]!, 0);
       return;
     case 2:
       setReg(cpu, gpr, 64, st[CR2]!, st[CR2_HI]!);
@@ -327,7 +328,7 @@ const movRdCd = (cpu: X86Cpu, i: number) => {
       setReg(cpu, gpr, 64, st[CR3]!, 0);
       return;
     case 4:
-      setReg(cpu, gpr, 64, st[CR4]!, 0);
+      setReg(cpu, gpr, 64, x[4]!, 0);
       return;
     default:
       setReg(cpu, gpr, 64, st[CR8]! & 0xf, 0);
@@ -355,7 +356,8 @@ const movCdRd = (cpu: X86Cpu, i: number) => {
   switch (n) {
     case 0:
       if (vh !== 0) return raiseFault(cpu, GP_VECTOR, 0);
-      writeCr0(cpu, v);
+      // The value as the hook may have changed it (VMX: host-owned bits kept).
+      writeCr0(cpu, x[4]!);
       return;
     case 2:
       st[CR2] = v;
@@ -367,7 +369,7 @@ const movCdRd = (cpu: X86Cpu, i: number) => {
       return;
     case 4:
       if (vh !== 0) return raiseFault(cpu, GP_VECTOR, 0);
-      writeCr4(cpu, v);
+      writeCr4(cpu, x[4]!);
       return;
     default:
       if (vh !== 0 || (v & ~0xf) !== 0) return raiseFault(cpu, GP_VECTOR, 0);
@@ -448,8 +450,9 @@ function lmsw(isMem: boolean) {
     x[3] = isMem ? -1 : cpu.dc.rm[i]!;
     x[4] = v;
     if (intercepted(cpu, EV_CR_ACCESS)) return;
+    const src = x[4]!;
     const old = cpu.st[CR0]!;
-    writeCr0(cpu, (old & ~0xe) | (v & 0xf) | (old & CR0_PE));
+    writeCr0(cpu, (old & ~0xe) | (src & 0xf) | (old & CR0_PE));
   };
 }
 
@@ -459,9 +462,9 @@ const clts = (cpu: X86Cpu) => {
   x[1] = 0;
   x[2] = 2;
   x[3] = -1;
-  x[4] = 0;
+  x[4] = cpu.st[CR0]! & ~CR0_TS;
   if (intercepted(cpu, EV_CR_ACCESS)) return;
-  cpu.st[CR0] = cpu.st[CR0]! & ~CR0_TS;
+  cpu.st[CR0] = x[4]!;
 };
 
 // Descriptor tables ------------------------------------------------------------------------

@@ -534,8 +534,10 @@ const lmsw = (cpu: X86Cpu, i: number) => {
   x[3] = cpu.dc.flags[i]! & F_MEM ? -1 : cpu.dc.rm[i]!;
   x[4] = v;
   if (intercepted(cpu, EV_CR_ACCESS)) return;
+  // The hook may have changed the source (VMX: bits the guest/host mask owns).
+  const src = x[4]!;
   const old = cpu.st[CR0]!;
-  writeCr0(cpu, (old & ~0xe) | (v & 0xf) | (old & CR0_PE));
+  writeCr0(cpu, (old & ~0xe) | (src & 0xf) | (old & CR0_PE));
 };
 
 const clts = (cpu: X86Cpu) => {
@@ -544,9 +546,10 @@ const clts = (cpu: X86Cpu) => {
   x[1] = 0;
   x[2] = 2;
   x[3] = -1;
-  x[4] = 0;
+  x[4] = cpu.st[CR0]! & ~CR0_TS;
   if (intercepted(cpu, EV_CR_ACCESS)) return;
-  cpu.st[CR0] = cpu.st[CR0]! & ~CR0_TS;
+  // x[4]: CR0 after CLTS, unless the hook kept TS (VMX: TS owned by the host, shadow 0).
+  cpu.st[CR0] = x[4]!;
 };
 
 /** MOV r32, CRn. The ModRM mod field is ignored: always a register (SDM Vol. 2 MOV CR). */
@@ -559,9 +562,10 @@ const movRdCd = (cpu: X86Cpu, i: number) => {
   x[1] = n;
   x[2] = 1;
   x[3] = gpr;
-  x[4] = 0;
+  x[4] = readCr(cpu, n);
   if (intercepted(cpu, EV_CR_ACCESS)) return;
-  cpu.regs[gpr] = readCr(cpu, n);
+  // The value read, as the hook may have changed it (VMX: CR0/CR4 read shadows).
+  cpu.regs[gpr] = x[4]!;
 };
 
 /** MOV CRn, r32 with the reserved-bit and combination checks of SDM Vol. 2 MOV CR. */
@@ -580,7 +584,8 @@ const movCdRd = (cpu: X86Cpu, i: number) => {
   const st = cpu.st;
   switch (n) {
     case 0:
-      writeCr0(cpu, v);
+      // The value written, as the hook may have changed it (VMX: host-owned bits kept).
+      writeCr0(cpu, x[4]!);
       return;
     case 2:
       st[CR2] = v;
@@ -589,7 +594,7 @@ const movCdRd = (cpu: X86Cpu, i: number) => {
       writeCr3(cpu, v);
       return;
     default:
-      writeCr4(cpu, v);
+      writeCr4(cpu, x[4]!);
   }
 };
 
