@@ -9,8 +9,10 @@ import { EBUSY, EIO } from "@glassvm/kvm-kernel/uapi";
 import {
   CPU_BASED_CR3_LOAD_EXITING,
   CPU_BASED_CR3_STORE_EXITING,
+  CPU_BASED_INTR_WINDOW_EXITING,
   CPU_BASED_INVLPG_EXITING,
   CPU_BASED_MONITOR_TRAP_FLAG,
+  CPU_BASED_NMI_WINDOW_EXITING,
   CPU_BASED_PAUSE_EXITING,
   CPU_BASED_RDTSC_EXITING,
   CPU_BASED_USE_IO_BITMAPS,
@@ -70,6 +72,7 @@ import {
   PAGE_FAULT_ERROR_CODE_MATCH,
   PIN_BASED_POSTED_INTR,
   PIN_BASED_VM_EXEC_CONTROL,
+  PIN_BASED_VMX_PREEMPTION_TIMER,
   SECONDARY_EXEC_ENABLE_VPID,
   SECONDARY_VM_EXEC_CONTROL,
   VIRTUAL_PROCESSOR_ID,
@@ -83,6 +86,9 @@ import {
   VM_EXIT_LOAD_IA32_PAT,
   VM_EXIT_MSR_LOAD_COUNT,
   VM_EXIT_MSR_STORE_COUNT,
+  VM_EXIT_SAVE_IA32_EFER,
+  VM_EXIT_SAVE_IA32_PAT,
+  VM_EXIT_SAVE_VMX_PREEMPTION_TIMER,
   VMCS_LINK_POINTER,
   X86_CR4_VMXE,
 } from "./asm/vmx.js";
@@ -259,7 +265,10 @@ export function vmxSetConstantHostState(kvm: KvmIntel, vmx: VcpuVmx): void {
 /** vmx_exec_control: the primary controls for this vCPU (EPT: no CR3/INVLPG exits). */
 export function vmxExecControl(cfg: VmcsConfig): number {
   let c = cfg.cpuBasedExecCtrl;
+  // The window-exiting controls are turned on only while KVM waits for a window.
   c &= ~(
+    CPU_BASED_INTR_WINDOW_EXITING |
+    CPU_BASED_NMI_WINDOW_EXITING |
     CPU_BASED_RDTSC_EXITING |
     CPU_BASED_USE_IO_BITMAPS |
     CPU_BASED_MONITOR_TRAP_FLAG |
@@ -276,7 +285,13 @@ export function initVmcs(kvm: KvmIntel, vmx: VcpuVmx): void {
   const cpu = vmx.cpu;
   const cfg = kvm.vmcsConfig!;
   vmcsWrite64(cpu, VMCS_LINK_POINTER, 0xffff_ffff_ffff_ffffn);
-  vmcsWrite32(cpu, PIN_BASED_VM_EXEC_CONTROL, cfg.pinBasedExecCtrl & ~PIN_BASED_POSTED_INTR);
+  // vmx_pin_based_exec_ctrl: no posted interrupts (no APICv); the preemption timer is
+  // armed only when a deadline needs it.
+  vmcsWrite32(
+    cpu,
+    PIN_BASED_VM_EXEC_CONTROL,
+    cfg.pinBasedExecCtrl & ~(PIN_BASED_POSTED_INTR | PIN_BASED_VMX_PREEMPTION_TIMER),
+  );
   vmcsWrite32(cpu, CPU_BASED_VM_EXEC_CONTROL, vmxExecControl(cfg));
   vmcsWrite32(cpu, SECONDARY_VM_EXEC_CONTROL, cfg.cpuBasedExec2Ctrl);
   if (vmx.vpid) vmcsWrite16(cpu, VIRTUAL_PROCESSOR_ID, vmx.vpid);
@@ -296,7 +311,13 @@ export function initVmcs(kvm: KvmIntel, vmx: VcpuVmx): void {
   vmcsWrite32(cpu, VM_ENTRY_MSR_LOAD_COUNT, 0);
   if ((cfg.vmentryCtrl & VM_ENTRY_LOAD_IA32_PAT) !== 0)
     vmcsWrite64(cpu, GUEST_IA32_PAT, PAT_DEFAULT);
-  vmcsWrite32(cpu, VM_EXIT_CONTROLS, cfg.vmexitCtrl);
+  // vmx_vmexit_ctrl: the save-PAT/EFER/timer controls exist for nested guests only.
+  vmcsWrite32(
+    cpu,
+    VM_EXIT_CONTROLS,
+    cfg.vmexitCtrl &
+      ~(VM_EXIT_SAVE_IA32_PAT | VM_EXIT_SAVE_IA32_EFER | VM_EXIT_SAVE_VMX_PREEMPTION_TIMER),
+  );
   // The guest starts outside IA-32e mode; set_efer turns the entry control on.
   vmcsWrite32(cpu, VM_ENTRY_CONTROLS, cfg.vmentryCtrl & ~VM_ENTRY_IA32E_MODE);
   vmcsWritel(cpu, CR0_GUEST_HOST_MASK, BigInt(~CR0_GUEST_OWNED >>> 0) | 0xffff_ffff_0000_0000n);

@@ -341,3 +341,41 @@ export function setSystemRegisters64(cpu: X86Cpu, s: X86SystemRegisters64): void
   st[IDTR_BASE_HI] = hi32(s.idt.base);
   st[CR2_HI] = hi32(s.cr2);
 }
+
+/**
+ * Load a segment register and its hidden cache as given — VM entry and VM exit load them
+ * this way from the VMCS (no descriptor-table reads). `ar` in the VMCS layout, bit 16 =
+ * unusable; the base as two halves. Call syncLoadedState after a batch of loads.
+ */
+export function loadSegment(
+  cpu: X86Cpu,
+  n: number,
+  selector: number,
+  baseLo: number,
+  baseHi: number,
+  limit: number,
+  ar: number,
+): void {
+  cpu.segSel[n] = selector;
+  cpu.segBase[n] = baseLo | 0;
+  cpu.segBaseHi[n] = baseHi | 0;
+  cpu.segLimit[n] = limit | 0;
+  cpu.segAr[n] = ar;
+  recomputeSegment(cpu, n);
+}
+
+/**
+ * After state was written straight into `cpu.st` and the segment caches (a VM entry or
+ * exit): CPL from SS.DPL (0 in real mode), PAE's PDPTEs from CR3, the TLB emptied when
+ * `flushTlb` (the caller knows whether translations can have changed) and chosen for the
+ * CPL. Decoded code stays: it is keyed by physical address and mode.
+ */
+export function syncLoadedState(cpu: X86Cpu, flushTlb: boolean): void {
+  const st = cpu.st;
+  st[CPL] = st[CR0]! & CR0_PE ? (cpu.segAr[2]! >> 5) & 3 : 0;
+  if (pagingMode(cpu) === PAGING_PAE) loadPdptesQuiet(cpu);
+  if (flushTlb) cpu.flushTlb();
+  else cpu.dc.bumpEpoch();
+  selectTlb(cpu);
+  st[PENDING] = 1;
+}

@@ -11,7 +11,7 @@ import { chainBudget, chainRunner, noteRetired, slotRunner } from "./dispatch.js
 import { serviceEvents } from "./exception.js";
 import { decodeInsn, type FetchSource, opcodeDesc } from "./fetchdecode.js";
 import { FpuState } from "./fpu.js";
-import type { X86Hooks } from "./hooks.js";
+import { EV_MMIO, FETCH_HOOK_EXIT, HOOK_DONE, HOOK_EXIT, type X86Hooks } from "./hooks.js";
 import { BLOCK_MAX, DecodeCache, FRONT_MASK } from "./icache.js";
 import { F_END } from "./instr.js";
 import { getFlags, setFlags } from "./lazy_flags.js";
@@ -124,6 +124,19 @@ class CodeFetcher implements FetchSource {
     const e = mem.pageMap[page]!;
     if (e < 0) {
       this.uncached = true;
+      const hooks = cpu.hooks;
+      if (hooks !== null) {
+        // A fetch from outside RAM is offered to the extension (EPT: a violation).
+        const x = cpu.exitInfo;
+        x[0] = EV_MMIO;
+        x[1] = phys;
+        x[2] = 1;
+        x[3] = 2;
+        x[4] = 0;
+        const r = hooks.onEvent(cpu, EV_MMIO);
+        if (r === HOOK_EXIT) return -FETCH_HOOK_EXIT;
+        if (r === HOOK_DONE) return x[4]! & 0xff;
+      }
       return mem.devices.mmioRead(phys >>> 0, 1) & 0xff;
     }
     return mem.mem8[e >>> 20]![((e & 0xfffff) << PAGE_SHIFT) | (phys & 0xfff)]!;
@@ -447,8 +460,7 @@ export class X86Cpu {
     f.startHi = st[RIP_HI]!;
     f.start = st[EIP]!;
     f.uncached = false;
-    const n = decodeInsn(this.dc, this.dc.scratch, f, f.long ? 64 : (mode & 1) !== 0);
-    return n < 0 ? 0 : n;
+    return Math.max(0, decodeInsn(this.dc, this.dc.scratch, f, f.long ? 64 : (mode & 1) !== 0));
   }
 
   /** Execute exactly one instruction (or deliver one pending event). */

@@ -76,8 +76,10 @@ export function handlerNames(): string[] {
 
 // Handlers the decoder itself stores.
 import { raiseFault } from "./exception.js";
+import { FETCH_HOOK_EXIT } from "./hooks.js";
+import { pageFault } from "./paging.js";
 import { CS, PF_VECTOR, UD_VECTOR } from "./regs.js";
-import { CR2, EIP } from "./state.js";
+import { EIP, EXIT_REASON, RIP_HI, STOP, STOP_FAULT } from "./state.js";
 
 /** An undefined or invalid encoding. */
 export const HANDLER_UD = idOf(function ud(cpu) {
@@ -87,9 +89,17 @@ export const HANDLER_UD = idOf(function ud(cpu) {
 /** Fetching the instruction faulted; the vector is in `imm` (#GP(0) or #PF). */
 export const HANDLER_FETCH_FAULT = idOf(function fetchFault(cpu, i) {
   const vector = cpu.dc.imm[i]!;
+  if (vector === FETCH_HOOK_EXIT) {
+    // The extension claimed the fetch (hooks.ts EV_MMIO): the instruction never starts.
+    cpu.st[STOP] = STOP_FAULT;
+    cpu.st[EXIT_REASON] = 3;
+    return;
+  }
   if (vector === PF_VECTOR) {
     // The byte that could not be fetched: `len` holds its offset in the instruction.
-    cpu.st[CR2] = (cpu.segBase[CS]! + cpu.st[EIP]! + cpu.dc.len[i]!) | 0;
+    const lin = (cpu.segBase[CS]! + cpu.st[EIP]! + cpu.dc.len[i]!) | 0;
+    pageFault(cpu, lin, cpu.fetchErrorCode, cpu.st[RIP_HI]!);
+    return;
   }
   raiseFault(cpu, vector, vector === 13 ? 0 : cpu.fetchErrorCode);
 });

@@ -31,11 +31,16 @@ export const EV_WRMSR = 5; // [1] msr, [2] low, [3] high
  */
 export const EV_CR_ACCESS = 6;
 export const EV_DR_ACCESS = 7; // [1] dr, [2] 0 = mov to, 1 = mov from, [3] gpr
-export const EV_INVLPG = 8; // [1] linear address
+export const EV_INVLPG = 8; // [1] linear address, [2] its high half (64-bit mode)
 export const EV_DESC_TABLE = 9; // [1] 0 SGDT 1 SIDT 2 LGDT 3 LIDT 4 SLDT 5 STR 6 LLDT 7 LTR
 export const EV_RDTSC = 10;
 export const EV_RDTSCP = 11;
-export const EV_EXCEPTION = 12; // [1] vector, [2] error code (-1 none), [3] 1 = software (INT n, INT3, INTO), 2 = privileged software (INT1)
+/**
+ * [1] vector, [2] error code (-1 none), [3] 1 = software (INT n, INT3, INTO), 2 =
+ * privileged software (INT1); for #PF [4]/[5] the linear address (low, high) — CR2 is
+ * written only when the fault is delivered, not when the hook claims it.
+ */
+export const EV_EXCEPTION = 12;
 export const EV_EXT_INTR = 13; // [1] vector
 export const EV_NMI = 14;
 export const EV_INTR_WINDOW = 15;
@@ -44,7 +49,12 @@ export const EV_TRIPLE_FAULT = 17;
 export const EV_VMCALL = 18; // VMCALL (0F 01 C1) or VMMCALL (0F 01 D9): [1] 0 = VMCALL, 1 = VMMCALL
 export const EV_VMX_INSN = 19; // [1] opcode id (see VMX_INSN_*), [2] slot of the decoded instruction
 export const EV_SVM_INSN = 20; // [1] opcode id (see SVM_INSN_*), [2] slot
-export const EV_MMIO = 21; // [1] physical address, [2] size, [3] 1 = write, [4] value
+/**
+ * [1] physical address, [2] size, [3] 0 = read, 1 = write, 2 = instruction fetch (asked
+ * while decoding, so possibly for an instruction that does not run: only an exit that
+ * run() reports counts), [4] value (written; or supplied by a hook answering HOOK_DONE).
+ */
+export const EV_MMIO = 21;
 export const EV_INVD = 22; // [1] 0 = INVD, 1 = WBINVD
 export const EV_RDPMC = 23;
 export const EV_XSETBV = 24;
@@ -52,6 +62,9 @@ export const EV_MONITOR_MWAIT = 25; // [1] 0 = MONITOR, 1 = MWAIT
 export const EV_PAUSE = 26;
 export const EV_TASK_SWITCH = 27; // [1] new TSS selector, [2] source (0 CALL 1 IRET 2 JMP 3 gate)
 export const EV_RSM = 28;
+
+/** The pseudo-vector a fetch that a hook claimed carries through the decoder. */
+export const FETCH_HOOK_EXIT = 256;
 
 export const VMX_INSN_VMCLEAR = 0;
 export const VMX_INSN_VMLAUNCH = 1;

@@ -13,10 +13,12 @@ export {
   getRegisters64,
   getSystemRegisters,
   getSystemRegisters64,
+  loadSegment,
   setRegisters,
   setRegisters64,
   setSystemRegisters,
   setSystemRegisters64,
+  syncLoadedState,
   type X86Registers,
   type X86Registers64,
   type X86Segment,
@@ -26,22 +28,24 @@ export {
 } from "./cpu-state.js";
 export { experimental_useCallDispatch } from "./dispatch.js";
 export {
-  decodeInsn,
-  type FetchSource,
-  MAX_INSN_LENGTH,
-  type OpDesc,
-  opcodeDesc,
-} from "./fetchdecode.js";
-export {
   EVENT_EXTERNAL,
   EVENT_FAULT,
   EVENT_PRIV_SOFTWARE,
   EVENT_SOFTWARE,
   injectEvent,
 } from "./exception.js";
+export {
+  decodeInsn,
+  type FetchSource,
+  MAX_INSN_LENGTH,
+  type OpDesc,
+  opcodeDesc,
+} from "./fetchdecode.js";
 export type { HookResult, X86Hooks } from "./hooks.js";
 export * as hooks from "./hooks.js";
 export { getMsr, setMsr } from "./insn/proc_ctrl.js";
+/** Flag bits of a decoded instruction (`cpu.dc.flags[slot]`). */
+export * as instr from "./instr.js";
 export {
   type AccessSize,
   OPEN_BUS,
@@ -50,5 +54,6 @@ export {
   type RamRange,
   type X86Devices,
 } from "./memory.js";
+export { readMemOperand, writeMemOperand } from "./operand.js";
 export * as regs from "./regs.js";
 export * as state from "./state.js";

@@ -29,7 +29,7 @@ import {
   PAGE_SHIFT,
   PF_VECTOR,
 } from "./regs.js";
-import { A20_MASK, CPL, CR0, CR2, CR2_HI, CR3, CR4, EFER, FLAGS } from "./state.js";
+import { A20_MASK, CPL, CR0, CR2, CR2_HI, CR3, CR4, EFER, EXIT_REASON, FLAGS } from "./state.js";
 
 export { EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE } from "./regs.js";
 
@@ -256,9 +256,19 @@ export function translateLinear(cpu: X86Cpu, lin: number, acc: number, hi = 0): 
 
 /** Raise #PF for linear address hi:lin with error code `ec`. */
 export function pageFault(cpu: X86Cpu, lin: number, ec: number, hi = 0): void {
-  cpu.st[CR2] = lin;
-  cpu.st[CR2_HI] = hi;
+  const st = cpu.st;
+  const oldLo = st[CR2]!;
+  const oldHi = st[CR2_HI]!;
+  st[CR2] = lin;
+  st[CR2_HI] = hi;
+  // For a hook (hooks.ts EV_EXCEPTION): the address, since a VM exit leaves CR2 alone.
+  cpu.exitInfo[4] = lin;
+  cpu.exitInfo[5] = hi;
   raiseFault(cpu, PF_VECTOR, ec);
+  if (st[EXIT_REASON] === 3) {
+    st[CR2] = oldLo;
+    st[CR2_HI] = oldHi;
+  }
 }
 
 /**

@@ -633,6 +633,7 @@ const invlpg = (cpu: X86Cpu, i: number) => {
     lo = s | 0;
   }
   cpu.exitInfo[1] = lo;
+  cpu.exitInfo[2] = hi;
   if (intercepted(cpu, EV_INVLPG)) return;
   if (canonical(hi)) invalidatePage(cpu, lo);
   // Blocks found through the old translation may be running: finish this one.

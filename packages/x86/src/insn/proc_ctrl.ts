@@ -775,6 +775,7 @@ export const PROC_CTRL: Readonly<Record<string, HandlerSpec>> = {
     if (!needCpl0(cpu)) return;
     const lin = (cpu.segBase[cpu.dc.seg[i]!]! + ea(cpu, i)) | 0;
     cpu.exitInfo[1] = lin;
+    cpu.exitInfo[2] = 0;
     if (intercepted(cpu, EV_INVLPG)) return;
     invalidatePage(cpu, lin);
     // Blocks found through the old translation may be running: finish this one.
