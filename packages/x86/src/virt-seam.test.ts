@@ -34,7 +34,12 @@ describe("the core's virtualization seams", () => {
   it("CLTS does what the hook leaves in exitInfo[4]", () => {
     const cpu = realMode([0x0f, 0x06, 0xf4]); // clts; hlt
     cpu.st[CR0] = cpu.st[CR0]! | 8;
-    cpu.hooks = { onEvent: (c) => ((c.exitInfo[4] = c.st[CR0]!), H.HOOK_PASS) };
+    cpu.hooks = {
+      onEvent: (c) => {
+        c.exitInfo[4] = c.st[CR0]!;
+        return H.HOOK_PASS;
+      },
+    };
     cpu.run(10);
     expect(cpu.st[CR0]! & 8).toBe(8);
   });
@@ -52,7 +57,12 @@ describe("the core's virtualization seams", () => {
     cpu.mem.load(0x21 * 4, [0x00, 0x20, 0x00, 0x00]);
     cpu.mem.load(0x2000, [0xf4]);
     const kinds: number[] = [];
-    cpu.hooks = { onEvent: (_c, k) => (kinds.push(k), H.HOOK_PASS) };
+    cpu.hooks = {
+      onEvent: (_c, k) => {
+        kinds.push(k);
+        return H.HOOK_PASS;
+      },
+    };
     injectEvent(cpu, 0x21, -1, EVENT_SOFTWARE, 0x102);
     expect(cpu.st[EIP]).toBe(0x2000);
     expect(kinds).not.toContain(H.EV_EXCEPTION);
