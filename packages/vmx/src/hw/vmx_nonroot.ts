@@ -33,6 +33,7 @@ import {
   injectEvent,
   instr,
   loadSegment,
+  OPEN_BUS,
   PhysMemory,
   setMsr,
   state,
@@ -343,12 +344,10 @@ const INSTRUCTION_EXITS = new Set([
 ]);
 
 export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
-  /** The execution core while a guest runs. */
-  readonly cpu: X86Cpu;
   /** Instructions between host timer interrupts (each an external-interrupt VM exit). */
   timeslice = 1_000_000;
   /** Where port I/O that does not cause a VM exit goes (the processor's own ports). */
-  ports: X86Devices;
+  ports: X86Devices = OPEN_BUS;
   /** Guest instructions retired in non-root operation, over all entries. */
   instructions = 0;
 
@@ -393,17 +392,33 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
   private ioString = false;
   private ioIn = false;
 
-  constructor(readonly host: VmxNonRootHost) {
-    const mem = new PhysMemory();
-    this.cpu = new X86Cpu(mem);
-    if (host.cpuid) this.cpu.cpuid = host.cpuid;
-    this.ports = mem.devices;
-    mem.devices = {
+  constructor(readonly host: VmxNonRootHost) {}
+
+  #cpu: X86Cpu | null = null;
+
+  /** The execution core while a guest runs (made at the first VM entry: it is large). */
+  get cpu(): X86Cpu {
+    if (this.#cpu) return this.#cpu;
+    const mem = new PhysMemory({
       ioRead: (port, size) => this.ports.ioRead(port, size),
       ioWrite: (port, size, value) => this.ports.ioWrite(port, size, value),
+      // Every access outside RAM is decided by the EV_MMIO hook; these never run.
       mmioRead: (_a, size) => (size === 4 ? 0xffff_ffff : (1 << (size * 8)) - 1),
       mmioWrite: () => {},
-    };
+    });
+    const cpu = new X86Cpu(mem);
+    if (this.host.cpuid) cpu.cpuid = this.host.cpuid;
+    this.#cpu = cpu;
+    return cpu;
+  }
+
+  /**
+   * Forget decoded instructions, as a processor's caches would see writes by other agents
+   * (the VMM, its emulator, userspace) to guest memory. Call before an entry after such
+   * writes may have happened.
+   */
+  invalidateCode(): void {
+    this.#cpu?.flushDecodeCache();
   }
 
   // ── VmxTlbHooks ──
