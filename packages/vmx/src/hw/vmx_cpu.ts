@@ -351,11 +351,17 @@ export class VmxCpu {
 
   /** Read a field of the current VMCS by encoding (the entry checks' view). */
   private reader(v: VmcsRegion) {
+    const read = (encoding: number): bigint => {
+      const info = vmcsFieldInfo(encoding);
+      const slot = info ? vmcsSlot(info.encoding) : 0;
+      return info && slot ? vmcsValue(v, slot, info) : 0n;
+    };
     return {
-      read: (encoding: number): bigint => {
-        const info = vmcsFieldInfo(encoding);
-        const slot = info ? vmcsSlot(info.encoding) : 0;
-        return info && slot ? vmcsValue(v, slot, info) : 0n;
+      read,
+      // A full field's slot holds it zero-extended: its low 32 bits need no BigInt.
+      read32: (encoding: number): number => {
+        const slot = vmcsSlot(encoding);
+        return slot !== 0 ? v.read32(slot) : Number(read(encoding) & 0xffff_ffffn);
       },
     };
   }
