@@ -20,7 +20,16 @@ const packages = loadWorkspaces(root).filter((w) => !w.private);
 /** Runtime exports each package must have (on top of ESM and CJS agreeing). */
 const EXPECTED_EXPORTS: Readonly<Record<string, readonly string[]>> = {
   "@glassvm/kvm-kernel": ["HostKernel", "KVM_X86_OPS", "kvmModule", "readKvmStats"],
-  "@glassvm/vmx": ["GUEST_RIP", "KvmIntel", "VMCS_FIELDS", "VmxCpu", "setupVmcsConfig"],
+  "@glassvm/vmx": [
+    "GUEST_RIP",
+    "KvmIntel",
+    "VMCS_FIELDS",
+    "VmxCpu",
+    "VmxRootCpu",
+    "kvmIntelModule",
+    "setupVmcsConfig",
+    "vmxX86Ops",
+  ],
   "@glassvm/qom": [
     "MODULE_INIT_QOM",
     "QomError",

@@ -1,9 +1,10 @@
 /**
  * @glassvm/vmx — Intel VT-x on the software x86 CPU and the kvm_intel module.
- * This release: the VMX hardware (VMX operation, the VMCS region and field encodings,
- * the VMX instructions and their outcomes, the VM-entry checks as named SDM rules,
- * capability MSRs, VMCS snapshots) and kvm_intel's setup (setup_vmcs_config, VMXON per
- * CPU, VMCS allocation and accessors).
+ * The VMX hardware (VMX operation, the VMCS region and field encodings, the VMX
+ * instructions and their outcomes, the VM-entry checks as named SDM rules, non-root
+ * operation, capability MSRs, VMCS snapshots) and kvm_intel (vmx.c: setup_vmcs_config,
+ * VMXON per CPU, the vCPU's VMCS, vmx_vcpu_run, the exit handlers; main.c: vmxX86Ops and
+ * the module, kvmIntelModule; KVM's instruction emulator, emulate.ts).
  */
 export * from "./asm/vmx.js";
 export * from "./asm/vmx-exit-reasons.js";
@@ -19,6 +20,7 @@ export {
   cpuHasVmxVpid,
   setupVmcsConfig,
 } from "./capabilities.js";
+export { vmxEmulateInstruction } from "./emulate.js";
 export type { EptRange, EptStatus, EptTranslation, PhysReader } from "./hw/ept_walk.js";
 export {
   EPT_MISCONFIG,
@@ -65,6 +67,15 @@ export {
   vmxOutcomeName,
   vmxResultFlags,
 } from "./hw/vmx_cpu.js";
+export { HOST_TIMER_VECTOR, VmxNonRoot, type VmxNonRootHost } from "./hw/vmx_nonroot.js";
+export { VmxRootCpu } from "./hw/vmx_root.js";
+export {
+  type KvmIntelModule,
+  type KvmIntelOptions,
+  kvmIntelModule,
+  VMX_SUPPORTED_CPUID,
+  vmxX86Ops,
+} from "./main.js";
 export { type EptMemslot, EptMmu } from "./mmu/ept.js";
 export type { VmcsFieldChange, VmcsFieldValue, VmcsSnapshot } from "./vmcs_snapshot.js";
 export { VmcsProvenance, vmcsDiff, vmcsSnapshot } from "./vmcs_snapshot.js";
@@ -77,17 +88,82 @@ export {
   vmcsFieldName,
 } from "./vmcs-fields.js";
 export {
+  eptSpteMakeWritable,
   initVmcs,
   KvmIntel,
+  type KvmIntelVendorModule,
+  KvmVmx,
+  kvmMmuLoad,
+  kvmVmxExitHandlers,
+  loadedVmcsClear,
+  toKvmIntel,
+  toKvmVmx,
+  toVmx,
   VcpuVmx,
   type VmcsPage,
+  vmxCacheReg,
+  vmxCancelInjection,
+  vmxCompleteInterrupts,
   vmxCreateVcpuVmx,
+  vmxEnableIrqWindow,
+  vmxEnableNmiWindow,
   vmxExecControl,
+  vmxFlushTlbAll,
+  vmxFlushTlbCurrent,
+  vmxFlushTlbGuest,
+  vmxFlushTlbGva,
+  vmxGetCpl,
+  vmxGetCsDbLBits,
+  vmxGetExitInfo,
+  vmxGetExitQual,
+  vmxGetGdt,
+  vmxGetIdt,
+  vmxGetIfFlag,
+  vmxGetInterruptShadow,
+  vmxGetIntrInfo,
+  vmxGetMsr,
+  vmxGetNmiMask,
+  vmxGetRflags,
+  vmxGetSegment,
+  vmxGetSegmentBase,
+  vmxHandleExit,
+  vmxHasEmulatedMsr,
+  vmxInjectException,
+  vmxInjectIrq,
+  vmxInjectNmi,
+  vmxInterruptAllowed,
+  vmxInterruptBlocked,
+  vmxIsValidCr4,
   vmxLoadMmuPgd,
+  vmxNmiAllowed,
+  vmxNmiBlocked,
+  vmxPrepareSwitchToGuest,
+  vmxPrepareSwitchToHost,
   vmxSetConstantHostState,
   vmxSetCr0,
   vmxSetCr4,
+  vmxSetDr7,
+  vmxSetEfer,
+  vmxSetGdt,
+  vmxSetIdt,
+  vmxSetInterruptShadow,
+  vmxSetMsr,
+  vmxSetNmiMask,
+  vmxSetRflags,
+  vmxSetSegment,
+  vmxSkipEmulatedInstruction,
+  vmxSyncGuestFpu,
+  vmxUpdateExceptionBitmap,
+  vmxVcpuAfterSetCpuid,
+  vmxVcpuCreate,
+  vmxVcpuFree,
+  vmxVcpuLoad,
+  vmxVcpuPut,
   vmxVcpuReset,
+  vmxVcpuRun,
+  vmxVmDestroy,
+  vmxVmInit,
+  vmxWriteTscOffset,
 } from "./vmx.js";
 export {
   vmcsClear,
@@ -103,13 +179,14 @@ export {
   vmcsWrite64,
   vmcsWritel,
 } from "./vmx_ops.js";
+/** The VMCS-level halves of the segment ops (a HostCpu with the vCPU's VMCS current). */
 export {
   KVM_VMX_SEGMENT_FIELDS,
   type KvmVmxSegmentField,
   kvmSegmentFromVmx,
-  vmxGetCpl,
-  vmxGetCsDbLBits,
-  vmxGetSegment,
+  vmxGetCpl as __vmxGetCpl,
+  vmxGetCsDbLBits as __vmxGetCsDbLBits,
+  vmxGetSegment as __vmxGetSegment,
   vmxSegmentAccessRights,
-  vmxSetSegment,
+  vmxSetSegment as __vmxSetSegment,
 } from "./vmx_segments.js";

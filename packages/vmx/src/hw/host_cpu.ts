@@ -33,8 +33,8 @@ export function hostCpuid(leaf: number, _subleaf: number, out: Int32Array): void
     case 1:
       out[0] = 0x0002_06a7; // family 6, model 42, stepping 7
       out[1] = 0x0010_0800; // CLFLUSH line 64 bytes
-      // SSE3 PCLMULQDQ VMX SSSE3 CX16 SSE4.1 SSE4.2 POPCNT XSAVE
-      out[2] = 0x0498_2223 | 0;
+      // VMX. (A real SandyBridge also has SSE3 … AVX; this core stops at SSE2.)
+      out[2] = 1 << 5;
       out[3] = 0xbfeb_fbff | 0;
       break;
     case 0x8000_0000:

@@ -1090,9 +1090,14 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
     if ((this.exitCtls & VM_EXIT_SAVE_VMX_PREEMPTION_TIMER) !== 0) {
       this.w32(v, VMX_PREEMPTION_TIMER_VALUE, Math.floor(timerLeft / 2 ** this.preemptionRate));
     }
-    // The general registers and CR2 stay in the processor.
+    // The general registers and CR2 stay in the processor — all but RSP, which the exit
+    // takes from HOST_RSP (loadHostState), so the processor's own is kept here.
+    const rsp = host.regs[4]!;
+    const rspHi = host.regsHi[4]!;
     host.regs.set(cpu.regs.subarray(0, 16));
     host.regsHi.set(cpu.regsHi.subarray(0, 16));
+    host.regs[4] = rsp;
+    host.regsHi[4] = rspHi;
     host.cr2 = (BigInt(st[CR2_HI]! >>> 0) << 32n) | BigInt(st[CR2]! >>> 0);
     st[HALTED] = 0;
     // What the TLB's translations were made under, for the next entry.
