@@ -4,8 +4,9 @@
  * SET_SREGS/REGS → the KVM_RUN loop. Raw request numbers and struct bytes through HostOs,
  * exactly what a VMM written in C does.
  *
- * The hardware is the tests' scripted vendor module (toyvt) until @glassvm/vmx provides
- * kvm_intel. Run: npx tsx --conditions=@glassvm/source packages/kvm-kernel/examples/hello-kvm.ts
+ * The hardware is the tests' scripted vendor module (toyvt): kvm-kernel may not import a
+ * vendor package. The same path on kvm_intel and VT-x is packages/vmx/examples/hello-vmx.ts.
+ * Run: npx tsx --conditions=@glassvm/source packages/kvm-kernel/examples/hello-kvm.ts
  */
 import { HostKernel, kvmModule } from "@glassvm/kvm-kernel";
 import {

@@ -1,10 +1,11 @@
 /**
  * @glassvm/vmx — Intel VT-x on the software x86 CPU and the kvm_intel module.
- * The VMX hardware (VMX operation, the VMCS region and field encodings, the VMX
- * instructions and their outcomes, the VM-entry checks as named SDM rules, non-root
- * operation, capability MSRs, VMCS snapshots) and kvm_intel (vmx.c: setup_vmcs_config,
- * VMXON per CPU, the vCPU's VMCS, vmx_vcpu_run, the exit handlers; main.c: vmxX86Ops and
- * the module, kvmIntelModule; KVM's instruction emulator, emulate.ts).
+ * The hardware: VMX operation, the VMCS (field encodings, private layout, snapshots and
+ * provenance), the VMX instructions with their outcomes, the VM-entry checks as named SDM
+ * rules, non-root operation on the x86 core with exits by the controls, EPT, and the VMX
+ * instructions executed by x86 code (`VmxRootCpu`). The module: `kvmIntelModule` and
+ * `vmxX86Ops` for kvm-kernel — vCPU setup, vmx_vcpu_run, the exit handlers, injection,
+ * EPT management and the instruction emulator.
  */
 export * from "./asm/vmx.js";
 export * from "./asm/vmx-exit-reasons.js";
