@@ -6,15 +6,33 @@
 import { HostKernel } from "@glassvm/kvm-kernel";
 import { beforeEach, describe, expect, it } from "vitest";
 import {
+  CPU_BASED_CR3_LOAD_EXITING,
   CPU_BASED_INTR_WINDOW_EXITING,
+  CPU_BASED_INVLPG_EXITING,
+  CPU_BASED_MOV_DR_EXITING,
+  CPU_BASED_PAUSE_EXITING,
+  CPU_BASED_RDPMC_EXITING,
+  CPU_BASED_RDTSC_EXITING,
   CPU_BASED_UNCOND_IO_EXITING,
   CPU_BASED_USE_IO_BITMAPS,
+  CPU_BASED_USE_TSC_OFFSETTING,
   CPU_BASED_VM_EXEC_CONTROL,
+  CR0_GUEST_HOST_MASK,
+  CR0_READ_SHADOW,
+  CR3_TARGET_COUNT,
+  CR3_TARGET_VALUE0,
+  EPT_POINTER,
   EXCEPTION_BITMAP,
   EXIT_QUALIFICATION,
   GUEST_ACTIVITY_STATE,
+  GUEST_CR0,
+  GUEST_CR3,
   GUEST_CS_BASE,
   GUEST_CS_SELECTOR,
+  GUEST_ES_AR_BYTES,
+  GUEST_ES_BASE,
+  GUEST_ES_LIMIT,
+  GUEST_ES_SELECTOR,
   GUEST_IDTR_LIMIT,
   GUEST_INTERRUPTIBILITY_INFO,
   GUEST_PHYSICAL_ADDRESS,
@@ -22,13 +40,21 @@ import {
   GUEST_RIP,
   GUEST_RSP,
   GUEST_SS_BASE,
+  GUEST_TR_AR_BYTES,
+  GUEST_TR_LIMIT,
+  GUEST_TR_SELECTOR,
   IDT_VECTORING_INFO_FIELD,
   IO_BITMAP_A,
   IO_BITMAP_B,
+  MSR_BITMAP,
+  PAGE_FAULT_ERROR_CODE_MASK,
+  PAGE_FAULT_ERROR_CODE_MATCH,
   PIN_BASED_VM_EXEC_CONTROL,
   PIN_BASED_VMX_PREEMPTION_TIMER,
+  TSC_OFFSET,
   VM_ENTRY_INTR_INFO_FIELD,
   VM_EXIT_INSTRUCTION_LEN,
+  VM_EXIT_INTR_ERROR_CODE,
   VM_EXIT_INTR_INFO,
   VM_EXIT_REASON,
   VMX_PREEMPTION_TIMER_VALUE,
@@ -36,14 +62,24 @@ import {
 import {
   EXIT_REASON_CPUID,
   EXIT_REASON_CR_ACCESS,
+  EXIT_REASON_DR_ACCESS,
+  EXIT_REASON_EPT_MISCONFIG,
   EXIT_REASON_EPT_VIOLATION,
   EXIT_REASON_EXCEPTION_NMI,
   EXIT_REASON_EXTERNAL_INTERRUPT,
   EXIT_REASON_HLT,
   EXIT_REASON_INTERRUPT_WINDOW,
+  EXIT_REASON_INVD,
+  EXIT_REASON_INVLPG,
   EXIT_REASON_IO_INSTRUCTION,
+  EXIT_REASON_MSR_READ,
+  EXIT_REASON_PAUSE_INSTRUCTION,
   EXIT_REASON_PREEMPTION_TIMER,
+  EXIT_REASON_RDPMC,
+  EXIT_REASON_RDTSC,
   EXIT_REASON_TRIPLE_FAULT,
+  EXIT_REASON_VMCALL,
+  EXIT_REASON_VMOFF,
 } from "../asm/vmx-exit-reasons.js";
 import { EptMmu } from "../mmu/ept.js";
 import { KvmIntel, type VcpuVmx, vmxCreateVcpuVmx, vmxLoadMmuPgd, vmxVcpuReset } from "../vmx.js";
@@ -293,5 +329,155 @@ describe("VMX non-root operation on the x86 core", () => {
     expect(writes).toContain(VM_EXIT_REASON);
     expect(writes).toContain(GUEST_RIP);
     expect(writes).toContain(VM_EXIT_INSTRUCTION_LEN);
+  });
+
+  /** Flat 32-bit protected mode (CS 0x08, data 0x10, TR 0x18), paging per `cr3` (0 = off). */
+  const protectedFlat = (cr3 = 0) => {
+    for (let n = 0; n < 6; n++) {
+      vmcsWrite16(cpu, GUEST_ES_SELECTOR + 2 * n, n === 1 ? 0x08 : 0x10);
+      vmcsWritel(cpu, GUEST_ES_BASE + 2 * n, 0n);
+      vmcsWrite32(cpu, GUEST_ES_LIMIT + 2 * n, 0xffff_ffff);
+      vmcsWrite32(cpu, GUEST_ES_AR_BYTES + 2 * n, n === 1 ? 0xc09b : 0xc093);
+    }
+    vmcsWrite16(cpu, GUEST_TR_SELECTOR, 0x18);
+    vmcsWrite32(cpu, GUEST_TR_AR_BYTES, 0x8b);
+    vmcsWrite32(cpu, GUEST_TR_LIMIT, 0x67);
+    const cr0 = 0x31 | (cr3 ? 0x8000_0000 : 0); // PE ET NE (PG)
+    vmcsWritel(cpu, GUEST_CR0, BigInt(cr0 >>> 0));
+    vmcsWritel(cpu, CR0_READ_SHADOW, BigInt(cr0 >>> 0));
+    vmcsWritel(cpu, GUEST_CR3, BigInt(cr3));
+  };
+  const setProc = (set: number, clear = 0) =>
+    vmcsWrite32(
+      cpu,
+      CPU_BASED_VM_EXEC_CONTROL,
+      (vmcsRead32(cpu, CPU_BASED_VM_EXEC_CONTROL) | set) & ~clear,
+    );
+  /** The EPT leaf for guest-physical `gpa` (4 KiB pages), as a DataView on its 8 bytes. */
+  const eptLeaf = (gpa: number) => {
+    let table = Number(vmcsRead64(cpu, EPT_POINTER) & ~0xfffn);
+    for (let level = 4; level > 1; level--) {
+      const idx = Math.floor(gpa / 2 ** (12 + 9 * (level - 1))) % 512;
+      const e = kernel.physBytes(table + idx * 8, 8)!;
+      const dv = new DataView(e.buffer, e.byteOffset, 8);
+      table = dv.getUint32(4, true) * 2 ** 32 + (dv.getUint32(0, true) & ~0xfff);
+    }
+    const e = kernel.physBytes(table + ((gpa / 4096) % 512) * 8, 8)!;
+    return new DataView(e.buffer, e.byteOffset, 8);
+  };
+
+  it("RDMSR exits unless the MSR bitmap clears the MSR's read bit", () => {
+    code(0x1000, 0x66, 0xb9, 0x10, 0, 0, 0, 0x0f, 0x32, 0xf4); // mov ecx,0x10; rdmsr; hlt
+    expect(run()).toBe(EXIT_REASON_MSR_READ);
+    // kvm_intel's bitmap page: clear read-low bit 0x10 (IA32_TIME_STAMP_COUNTER).
+    const bitmap = kernel.physBytes(Number(vmcsRead64(cpu, MSR_BITMAP)), 4096)!;
+    bitmap[0x10 >>> 3]! &= ~(1 << (0x10 & 7));
+    expect(run()).toBe(EXIT_REASON_HLT);
+  });
+
+  it("RDTSC exits with RDTSC exiting; without it, TSC offsetting applies", () => {
+    code(0x1000, 0x0f, 0x31, 0xf4); // rdtsc; hlt
+    setProc(CPU_BASED_RDTSC_EXITING);
+    expect(run()).toBe(EXIT_REASON_RDTSC);
+    expect(vmcsRead32(cpu, VM_EXIT_INSTRUCTION_LEN)).toBe(2);
+    setProc(CPU_BASED_USE_TSC_OFFSETTING, CPU_BASED_RDTSC_EXITING);
+    vmcsWrite64(cpu, TSC_OFFSET, 0x5_0000_0000n);
+    expect(run()).toBe(EXIT_REASON_HLT);
+    expect(cpu.regs[2]).toBe(5); // EDX: the offset's high half (the count is small)
+  });
+
+  it("a #PF exits by the bitmap when the error code matches mask/match, else goes to the guest", () => {
+    // Paging on with an empty page directory: the first fetch, at 0x1000, faults.
+    protectedFlat(0x2000);
+    vmcsWrite32(cpu, EXCEPTION_BITMAP, 1 << 14);
+    expect(run()).toBe(EXIT_REASON_EXCEPTION_NMI);
+    expect(vmcsRead32(cpu, VM_EXIT_INTR_INFO)).toBe((0x8000_0000 | 0x800 | (3 << 8) | 14) >>> 0);
+    expect(vmcsRead32(cpu, VM_EXIT_INTR_ERROR_CODE)).toBe(0);
+    // The qualification is the linear address; CR2 was not written.
+    expect(vmcsReadl(cpu, EXIT_QUALIFICATION)).toBe(0x1000n);
+    expect(cpu.cr2).toBe(0n);
+    // Only present-page faults (P = 1) should exit now: this one is delivered instead, and
+    // with no IDT the delivery ends in a triple fault.
+    vmcsWrite32(cpu, PAGE_FAULT_ERROR_CODE_MASK, 1);
+    vmcsWrite32(cpu, PAGE_FAULT_ERROR_CODE_MATCH, 1);
+    expect(run()).toBe(EXIT_REASON_TRIPLE_FAULT);
+  });
+
+  it("MOV to CR3 exits with CR3-load exiting unless the value is a CR3-target value", () => {
+    setProc(CPU_BASED_CR3_LOAD_EXITING);
+    code(0x1000, 0x66, 0xb8, 0, 0x50, 0, 0, 0x0f, 0x22, 0xd8, 0xf4); // mov eax,0x5000; mov cr3,eax; hlt
+    expect(run()).toBe(EXIT_REASON_CR_ACCESS);
+    expect(vmcsReadl(cpu, EXIT_QUALIFICATION)).toBe(3n); // CR3, MOV to CR, EAX
+    vmcsWrite32(cpu, CR3_TARGET_COUNT, 1);
+    vmcsWritel(cpu, CR3_TARGET_VALUE0, 0x5000n);
+    expect(run()).toBe(EXIT_REASON_HLT);
+    expect(vmcsReadl(cpu, GUEST_CR3)).toBe(0x5000n);
+  });
+
+  it("CLTS exits when TS is host-owned and set in the shadow; LMSW reports its source", () => {
+    vmcsWritel(cpu, CR0_GUEST_HOST_MASK, 0xffff_ffffn);
+    vmcsWritel(cpu, CR0_READ_SHADOW, 0x6000_0018n); // TS set in the shadow
+    code(0x1000, 0x0f, 0x06); // clts
+    expect(run()).toBe(EXIT_REASON_CR_ACCESS);
+    expect(vmcsReadl(cpu, EXIT_QUALIFICATION)).toBe(0x20n);
+    vmcsWritel(cpu, GUEST_RIP, 0x1100n);
+    code(0x1100, 0xb8, 0x01, 0x00, 0x0f, 0x01, 0xf0); // mov ax,1; lmsw ax (sets PE)
+    expect(run()).toBe(EXIT_REASON_CR_ACCESS);
+    // LMSW (type 3), register operand, source data 1 in bits 31:16.
+    expect(vmcsReadl(cpu, EXIT_QUALIFICATION)).toBe(0x1_0030n);
+  });
+
+  it("INVLPG and MOV DR exit with their qualifications", () => {
+    setProc(CPU_BASED_INVLPG_EXITING | CPU_BASED_MOV_DR_EXITING);
+    code(0x1000, 0x0f, 0x01, 0x3e, 0x34, 0x12); // invlpg [0x1234]
+    expect(run()).toBe(EXIT_REASON_INVLPG);
+    expect(vmcsReadl(cpu, EXIT_QUALIFICATION)).toBe(0x1234n);
+    skip();
+    code(0x1005, 0x0f, 0x21, 0xf8); // mov eax, dr7
+    expect(run()).toBe(EXIT_REASON_DR_ACCESS);
+    expect(vmcsReadl(cpu, EXIT_QUALIFICATION)).toBe(0x17n); // DR7, MOV from DR, EAX
+  });
+
+  it("VMCALL exits; a VMX instruction exits in protected mode and is #UD in real mode", () => {
+    code(0x1000, 0x0f, 0x01, 0xc1); // vmcall
+    expect(run()).toBe(EXIT_REASON_VMCALL);
+    expect(vmcsRead32(cpu, VM_EXIT_INSTRUCTION_LEN)).toBe(3);
+    vmcsWritel(cpu, GUEST_RIP, 0x1100n);
+    code(0x1100, 0x0f, 0x01, 0xc4); // vmxoff
+    expect(run()).toBe(EXIT_REASON_EXCEPTION_NMI); // #UD, in KVM's exception bitmap
+    expect(vmcsRead32(cpu, VM_EXIT_INTR_INFO) & 0xff).toBe(6);
+    protectedFlat();
+    expect(run()).toBe(EXIT_REASON_VMOFF);
+  });
+
+  it("EPT: a write to a read-only page is a violation with the page's permissions", () => {
+    const leaf = eptLeaf(0x5000);
+    leaf.setUint32(0, leaf.getUint32(0, true) & ~2, true); // clear W
+    // The EPT is cached: software changing it must INVEPT (single-context).
+    expect(cpu.vmx.invept(cpu, 1, vmcsRead64(cpu, EPT_POINTER))).toBe(0);
+    code(0x1000, 0xa2, 0x00, 0x50); // mov [0x5000], al
+    expect(run()).toBe(EXIT_REASON_EPT_VIOLATION);
+    // Write access (bit 1); the translation allows read and execute (bits 3 and 5).
+    expect(vmcsReadl(cpu, EXIT_QUALIFICATION)).toBe(0x2an);
+    expect(vmcsRead64(cpu, GUEST_PHYSICAL_ADDRESS)).toBe(0x5000n);
+  });
+
+  it("EPT: a malformed entry (write without read) is a misconfiguration", () => {
+    const leaf = eptLeaf(0x5000);
+    leaf.setUint32(0, (leaf.getUint32(0, true) & ~7) | 2, true);
+    cpu.vmx.invept(cpu, 1, vmcsRead64(cpu, EPT_POINTER));
+    code(0x1000, 0xa0, 0x00, 0x50); // mov al, [0x5000]
+    expect(run()).toBe(EXIT_REASON_EPT_MISCONFIG);
+    expect(vmcsRead64(cpu, GUEST_PHYSICAL_ADDRESS)).toBe(0x5000n);
+  });
+
+  it("PAUSE, RDPMC and INVD exit by their controls (INVD always)", () => {
+    setProc(CPU_BASED_PAUSE_EXITING | CPU_BASED_RDPMC_EXITING);
+    code(0x1000, 0xf3, 0x90, 0x0f, 0x33, 0x0f, 0x08); // pause; rdpmc; invd
+    expect(run()).toBe(EXIT_REASON_PAUSE_INSTRUCTION);
+    skip();
+    expect(run()).toBe(EXIT_REASON_RDPMC);
+    skip();
+    expect(run()).toBe(EXIT_REASON_INVD);
   });
 });

@@ -763,6 +763,9 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
       case EV_VMCALL:
         return x[1] === 0 ? this.exit(EXIT_REASON_VMCALL, 0) : HOOK_PASS;
       case EV_VMX_INSN:
+        // #UD comes first (SDM 31.3): outside protected mode, in virtual-8086 or
+        // compatibility mode; otherwise every VMX instruction exits in non-root operation.
+        if (!this.vmxInstructionsAvailable()) return HOOK_PASS;
         return this.exit(VMX_INSN_EXIT[x[1]!]!, 0);
       case EV_INVD:
         if (x[1] === 0) return this.exit(EXIT_REASON_INVD, 0);
@@ -796,6 +799,14 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
       default:
         return HOOK_PASS;
     }
+  }
+
+  /** CR0.PE = 1, RFLAGS.VM = 0 and not compatibility mode: VMX instructions do not #UD. */
+  private vmxInstructionsAvailable(): boolean {
+    const cpu = this.cpu;
+    const st = cpu.st;
+    if ((st[CR0]! & CR0_PE) === 0 || (cpu.getEflags() & (1 << 17)) !== 0) return false;
+    return (st[EFER]! & EFER_LMA) === 0 || (cpu.segAr[1]! & (1 << 13)) !== 0;
   }
 
   /** I/O instructions (SDM 26.1.3): unconditional I/O exiting, or the I/O bitmaps. */
@@ -910,7 +921,8 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
     if (differs !== 0 || setsPe !== 0) {
       return this.exit(
         EXIT_REASON_CR_ACCESS,
-        (3 << 4) | (gpr < 0 ? 1 << 6 : (gpr & 15) << 8) | ((value & 0xffff) << 16),
+        // Bit 6: memory operand; bits 11:8 stay 0 for LMSW; 31:16 the source data.
+        (3 << 4) | (gpr < 0 ? 1 << 6 : 0) | ((value & 0xffff) << 16),
       );
     }
     x[4] = (src & ~owned) | (cur[CR0]! & owned);
