@@ -30,6 +30,7 @@ const EXPECTED_EXPORTS: Readonly<Record<string, readonly string[]>> = {
     "setupVmcsConfig",
     "vmxX86Ops",
   ],
+  "@glassvm/qemu-machine": ["AddressSpace", "memoryRegionInitIo", "qemuSetIrq", "traceEnable"],
   "@glassvm/qom": [
     "MODULE_INIT_QOM",
     "QomError",
