@@ -1,0 +1,652 @@
+/**
+ * accel/kvm/kvm-all.c — QEMU's side of /dev/kvm: `kvmInit` (the accelerator's init_machine:
+ * open, API version, KVM_CREATE_VM, vCPU limits, required capabilities, the x86 arch
+ * setup, memory slots from the flattened RAM), `kvmInitVcpu` (KVM_CREATE_VCPU, the kvm_run
+ * mapping), and `kvmCpuExec` (the KVM_RUN loop with QEMU's exit table: port I/O and MMIO
+ * to the address spaces, shutdown to a reset request, failures to QEMU's messages).
+ * Everything goes through HostOs system calls with the real request numbers and struct
+ * bytes, traced under QEMU's event names (kvm_ioctl, kvm_vm_ioctl, kvm_vcpu_ioctl,
+ * kvm_run_exit …).
+ */
+import {
+  EAGAIN,
+  EINTR,
+  encodeKvmUserspaceMemoryRegion,
+  type HostOs,
+  KVM_API_VERSION,
+  KVM_CAP_ADJUST_CLOCK,
+  KVM_CAP_DEBUGREGS,
+  KVM_CAP_DESTROY_MEMORY_REGION_WORKS,
+  KVM_CAP_EXT_CPUID,
+  KVM_CAP_IMMEDIATE_EXIT,
+  KVM_CAP_INTERNAL_ERROR_DATA,
+  KVM_CAP_IOEVENTFD,
+  KVM_CAP_IOEVENTFD_ANY_LENGTH,
+  KVM_CAP_IRQ_ROUTING,
+  KVM_CAP_JOIN_MEMORY_REGIONS_WORKS,
+  KVM_CAP_MAX_VCPUS,
+  KVM_CAP_MCE,
+  KVM_CAP_MP_STATE,
+  KVM_CAP_NAMES,
+  KVM_CAP_NR_MEMSLOTS,
+  KVM_CAP_NR_VCPUS,
+  KVM_CAP_SET_IDENTITY_MAP_ADDR,
+  KVM_CAP_SET_TSS_ADDR,
+  KVM_CAP_SIGNAL_MSI,
+  KVM_CAP_USER_MEMORY,
+  KVM_CAP_VCPU_EVENTS,
+  KVM_CAP_X86_ROBUST_SINGLESTEP,
+  KVM_CAP_XSAVE,
+  KVM_CHECK_EXTENSION,
+  KVM_CREATE_VCPU,
+  KVM_CREATE_VM,
+  KVM_EXIT_DEBUG,
+  KVM_EXIT_EXCEPTION,
+  KVM_EXIT_FAIL_ENTRY,
+  KVM_EXIT_HLT,
+  KVM_EXIT_INTERNAL_ERROR,
+  KVM_EXIT_IO,
+  KVM_EXIT_IO_OUT,
+  KVM_EXIT_IRQ_WINDOW_OPEN,
+  KVM_EXIT_MMIO,
+  KVM_EXIT_SET_TPR,
+  KVM_EXIT_SHUTDOWN,
+  KVM_EXIT_SYSTEM_EVENT,
+  KVM_EXIT_UNKNOWN,
+  KVM_GET_API_VERSION,
+  KVM_GET_VCPU_MMAP_SIZE,
+  KVM_MEM_READONLY,
+  KVM_RUN,
+  KVM_SET_IDENTITY_MAP_ADDR,
+  KVM_SET_TSS_ADDR,
+  KVM_SET_USER_MEMORY_REGION,
+  KVM_SYSTEM_EVENT_CRASH,
+  KVM_SYSTEM_EVENT_RESET,
+  KVM_SYSTEM_EVENT_SHUTDOWN,
+  KvmRun,
+  O_CLOEXEC,
+  O_RDWR,
+  strerror,
+} from "@glassvm/kvm-kernel/uapi";
+import type { AccessSize, AddressSpace } from "../../system/memory.js";
+import { defineTraceEvent, traceEvent } from "../../trace/control.js";
+
+// ── trace events (accel/kvm/trace-events) ──
+
+const ptr = (v: unknown): string =>
+  typeof v === "number" && v !== 0
+    ? `0x${v.toString(16)}`
+    : typeof v === "bigint" && v !== 0n
+      ? `0x${v.toString(16)}`
+      : "(nil)";
+const hex = (v: unknown): string => `0x${Number(v).toString(16)}`;
+defineTraceEvent("kvm_ioctl", (a) => `type ${hex(a.type)}, arg ${ptr(a.arg)}`);
+defineTraceEvent("kvm_vm_ioctl", (a) => `type ${hex(a.type)}, arg ${ptr(a.arg)}`);
+defineTraceEvent(
+  "kvm_vcpu_ioctl",
+  (a) => `cpu_index ${a.cpu_index}, type ${hex(a.type)}, arg ${ptr(a.arg)}`,
+);
+defineTraceEvent("kvm_run_exit", (a) => `cpu_index ${a.cpu_index}, reason ${a.reason}`);
+defineTraceEvent("kvm_init_vcpu", (a) => `index: ${a.cpu_index} id: ${a.arch_cpu_id}`);
+defineTraceEvent(
+  "kvm_create_vcpu",
+  (a) => `index: ${a.cpu_index}, id: ${a.arch_cpu_id}, kvm fd: ${a.kvm_fd}`,
+);
+defineTraceEvent("kvm_cpu_exec", () => "");
+defineTraceEvent("kvm_io_window_exit", () => "");
+defineTraceEvent("kvm_interrupt_exit_request", () => "");
+defineTraceEvent(
+  "kvm_run_exit_system_event",
+  (a) => `cpu_index ${a.cpu_index}, system_even_type ${a.event_type}`,
+);
+defineTraceEvent(
+  "kvm_set_user_memory",
+  (a) =>
+    `AddrSpace#${a.as} Slot#${a.slot} flags=${hex(a.flags)} gpa=${hex(a.gpa)} size=${hex(a.size)} ` +
+    `ua=${hex(a.ua)} guest_memfd=-1 guest_memfd_offset=0x0 ret=${a.ret}`,
+);
+
+/** EXCP_* codes kvm_cpu_exec returns (include/exec/cpu-all.h). */
+export const EXCP_INTERRUPT = 0x10000;
+export const EXCP_HLT = 0x10001;
+export const EXCP_DEBUG = 0x10002;
+export const EXCP_HALTED = 0x10003;
+
+/**
+ * kvm_required_capabilites (sic) + kvm_arch_required_capabilities (x86), in QEMU's order.
+ * kvm_init fails on the first one the kernel lacks.
+ */
+export const KVM_REQUIRED_CAPABILITIES: readonly number[] = [
+  KVM_CAP_USER_MEMORY,
+  KVM_CAP_DESTROY_MEMORY_REGION_WORKS,
+  KVM_CAP_JOIN_MEMORY_REGIONS_WORKS,
+  KVM_CAP_INTERNAL_ERROR_DATA,
+  KVM_CAP_IOEVENTFD,
+  KVM_CAP_IOEVENTFD_ANY_LENGTH,
+  KVM_CAP_SET_TSS_ADDR,
+  KVM_CAP_EXT_CPUID,
+  KVM_CAP_MP_STATE,
+  KVM_CAP_SIGNAL_MSI,
+  KVM_CAP_IRQ_ROUTING,
+  KVM_CAP_DEBUGREGS,
+  KVM_CAP_XSAVE,
+  KVM_CAP_VCPU_EVENTS,
+  KVM_CAP_X86_ROBUST_SINGLESTEP,
+  KVM_CAP_MCE,
+  KVM_CAP_ADJUST_CLOCK,
+  KVM_CAP_SET_IDENTITY_MAP_ADDR,
+];
+
+/**
+ * Required capabilities the glassvm kernel model does not offer yet: they belong to the
+ * in-kernel irqchip, ioeventfd, XSAVE, MCE and kvmclock, which come with later issues.
+ * kvm_init checks every other one as QEMU does and says which of these it let pass
+ * (`kvmState.waivedCapabilities`), instead of refusing to start as QEMU would.
+ */
+export const KVM_CAPABILITIES_NOT_YET_IN_GLASSVM: ReadonlySet<number> = new Set([
+  KVM_CAP_IOEVENTFD,
+  KVM_CAP_IOEVENTFD_ANY_LENGTH,
+  KVM_CAP_SIGNAL_MSI,
+  KVM_CAP_IRQ_ROUTING,
+  KVM_CAP_XSAVE,
+  KVM_CAP_X86_ROBUST_SINGLESTEP,
+  KVM_CAP_MCE,
+  KVM_CAP_ADJUST_CLOCK,
+]);
+
+/** The x86 addresses kvm_arch_init reserves (identity map page and TSS, below the BIOS). */
+export const KVM_IDENTITY_MAP_ADDR = 0xfeff_c000;
+export const KVM_TSS_ADDR = 0xfeff_d000;
+
+/** How kvm_init reports: error_report / warn_report lines (the caller adds the prefix). */
+export type KvmReport = (kind: "error" | "warning", text: string) => void;
+
+/** What kvm_init needs from the machine (MachineState, the system address spaces). */
+export interface KvmMachine {
+  readonly smpCpus: number;
+  readonly maxCpus: number;
+  /** address_space_memory and address_space_io. */
+  readonly memory: AddressSpace;
+  readonly io: AddressSpace;
+}
+
+/** One memory slot (KVMSlot). */
+export interface KvmSlot {
+  readonly slot: number;
+  readonly gpa: number;
+  readonly size: number;
+  readonly hostAddr: number;
+  readonly flags: number;
+}
+
+/** KVMState: the accelerator's state after kvm_init. */
+export class KVMState {
+  vmfd = -1;
+  nrSlots = 32;
+  immediateExit = false;
+  /** KVM_CAP_NR_VCPUS (soft) and KVM_CAP_MAX_VCPUS (hard) limits. */
+  softVcpusLimit = 4;
+  hardVcpusLimit = 4;
+  /** kernel-irqchip: the model has no in-kernel irqchip yet, so QEMU's userspace one. */
+  readonly kernelIrqchip = false;
+  /** Required capabilities let pass because the kernel model lacks them (see above). */
+  waivedCapabilities: string[] = [];
+  slots: KvmSlot[] = [];
+  readonly vcpus: KvmVcpuState[] = [];
+
+  constructor(
+    readonly os: HostOs,
+    /** The /dev/kvm fd. */
+    readonly fd: number,
+    readonly machine: KvmMachine,
+  ) {}
+}
+
+/** The per-vCPU part of CPUState that KVM uses (kvm_fd, kvm_run, vcpu_dirty …). */
+export class KvmVcpuState {
+  readonly kvmRun: KvmRun;
+  /** State changed in QEMU that must be pushed before the next KVM_RUN. */
+  vcpuDirty = true;
+  exitRequest = false;
+  halted = false;
+
+  constructor(
+    readonly cpuIndex: number,
+    /** The arch id (x86: the APIC ID) KVM_CREATE_VCPU was given. */
+    readonly archId: number,
+    readonly kvmFd: number,
+    /** The mmap'd kvm_run area (address and size in the VMM process). */
+    readonly mmapAddr: number,
+    readonly mmapSize: number,
+    view: Uint8Array,
+  ) {
+    this.kvmRun = new KvmRun(view);
+  }
+}
+
+/** kvm_ioctl: an ioctl on the /dev/kvm fd. */
+export function kvmIoctl(s: KVMState, type: number, arg: number | bigint | Uint8Array = 0): number {
+  traceEvent("kvm_ioctl", { type, arg: typeof arg === "object" ? 1 : arg });
+  return s.os.ioctl(s.fd, type, arg);
+}
+
+/** kvm_vm_ioctl: an ioctl on the VM fd. */
+export function kvmVmIoctl(
+  s: KVMState,
+  type: number,
+  arg: number | bigint | Uint8Array = 0,
+): number {
+  traceEvent("kvm_vm_ioctl", { type, arg: typeof arg === "object" ? 1 : arg });
+  return s.os.ioctl(s.vmfd, type, arg);
+}
+
+/** kvm_vcpu_ioctl: an ioctl on a vCPU fd. */
+export function kvmVcpuIoctl(
+  s: KVMState,
+  cpu: KvmVcpuState,
+  type: number,
+  arg: number | bigint | Uint8Array = 0,
+): number {
+  traceEvent("kvm_vcpu_ioctl", {
+    cpu_index: cpu.cpuIndex,
+    type,
+    arg: typeof arg === "object" ? 1 : arg,
+  });
+  return s.os.ioctl(cpu.kvmFd, type, arg);
+}
+
+/** kvm_check_extension on the /dev/kvm fd (0 = absent). */
+export function kvmCheckExtension(s: KVMState, cap: number): number {
+  const r = kvmIoctl(s, KVM_CHECK_EXTENSION, cap);
+  return r < 0 ? 0 : r;
+}
+
+/**
+ * kvm_init, in QEMU's order (reference §6.1). Returns the state, or a negative errno after
+ * reporting (the caller prints "failed to initialize kvm: …" as QEMU's accel code does).
+ */
+export function kvmInit(
+  os: HostOs,
+  machine: KvmMachine,
+  report: KvmReport,
+  device = "/dev/kvm",
+): KVMState | number {
+  const fd = os.open(device, O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    report("error", `Could not access KVM kernel module: ${strerror(fd)}`);
+    return fd;
+  }
+  const s = new KVMState(os, fd, machine);
+  const fail = (r: number): number => {
+    if (s.vmfd >= 0) os.close(s.vmfd);
+    os.close(fd);
+    return r;
+  };
+  const version = kvmIoctl(s, KVM_GET_API_VERSION);
+  if (version < KVM_API_VERSION) {
+    report("error", "kvm version too old");
+    return fail(-22);
+  }
+  if (version > KVM_API_VERSION) {
+    report("error", "kvm version not supported");
+    return fail(-22);
+  }
+  s.immediateExit = kvmCheckExtension(s, KVM_CAP_IMMEDIATE_EXIT) > 0;
+  s.nrSlots = kvmCheckExtension(s, KVM_CAP_NR_MEMSLOTS) || 32;
+
+  let vmfd: number;
+  do {
+    vmfd = kvmIoctl(s, KVM_CREATE_VM, 0);
+  } while (vmfd === -EINTR);
+  if (vmfd < 0) {
+    report("error", `ioctl(KVM_CREATE_VM) failed: ${strerror(vmfd)}`);
+    return fail(vmfd);
+  }
+  s.vmfd = vmfd;
+
+  s.softVcpusLimit = kvmCheckExtension(s, KVM_CAP_NR_VCPUS) || 4;
+  s.hardVcpusLimit = kvmCheckExtension(s, KVM_CAP_MAX_VCPUS) || s.softVcpusLimit;
+  for (const [what, n] of [
+    ["SMP", machine.smpCpus],
+    ["hotpluggable", machine.maxCpus],
+  ] as const) {
+    if (n > s.softVcpusLimit) {
+      report(
+        "warning",
+        `Number of ${what} cpus requested (${n}) exceeds the recommended cpus supported by KVM (${s.softVcpusLimit})`,
+      );
+      if (n > s.hardVcpusLimit) {
+        report(
+          "error",
+          `Number of ${what} cpus requested (${n}) exceeds the maximum cpus supported by KVM (${s.hardVcpusLimit})`,
+        );
+        return fail(-22);
+      }
+    }
+  }
+
+  for (const cap of KVM_REQUIRED_CAPABILITIES) {
+    if (kvmCheckExtension(s, cap) > 0) continue;
+    if (KVM_CAPABILITIES_NOT_YET_IN_GLASSVM.has(cap)) {
+      s.waivedCapabilities.push(capName(cap));
+      continue;
+    }
+    report("error", `kvm does not support ${capName(cap)}`);
+    report("error", "Please upgrade to at least kernel 4.5.");
+    return fail(-22);
+  }
+
+  // kvm_arch_init (x86): the identity-map page and the TSS below the BIOS.
+  let r = kvmVmIoctl(s, KVM_SET_IDENTITY_MAP_ADDR, u64Bytes(KVM_IDENTITY_MAP_ADDR));
+  if (r < 0) {
+    report("error", `Failed to set identity map address: ${strerror(r)}`);
+    return fail(r);
+  }
+  r = kvmVmIoctl(s, KVM_SET_TSS_ADDR, KVM_TSS_ADDR);
+  if (r < 0) {
+    report("error", `Failed to set TSS address: ${strerror(r)}`);
+    return fail(r);
+  }
+
+  // The memory listener: every RAM/ROM range of system memory becomes a slot, and follows
+  // layout changes from now on.
+  r = kvmMemoryListenerCommit(s);
+  if (r < 0) return fail(r);
+  machine.memory.onLayoutChange(() => {
+    kvmMemoryListenerCommit(s);
+  });
+  return s;
+}
+
+const capName = (cap: number): string => KVM_CAP_NAMES.get(cap) ?? `KVM_CAP_${cap}`;
+
+function u64Bytes(v: number): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(v), true);
+  return b;
+}
+
+/** kvm_set_user_memory_region for one slot (size 0 deletes it). */
+function kvmSetUserMemoryRegion(s: KVMState, slot: KvmSlot, size: number): number {
+  const region = encodeKvmUserspaceMemoryRegion({
+    slot: slot.slot,
+    flags: slot.flags,
+    guestPhysAddr: BigInt(slot.gpa),
+    memorySize: BigInt(size),
+    userspaceAddr: BigInt(slot.hostAddr),
+  });
+  const r = kvmVmIoctl(s, KVM_SET_USER_MEMORY_REGION, region);
+  traceEvent("kvm_set_user_memory", {
+    as: 0,
+    slot: slot.slot,
+    flags: slot.flags,
+    gpa: slot.gpa,
+    size,
+    ua: slot.hostAddr,
+    ret: r,
+  });
+  return r;
+}
+
+/**
+ * kvm_region_commit for address_space_memory: compare the flattened RAM with the slots KVM
+ * has, delete what went away, add what is new (kvm_set_phys_mem). RAM without a host
+ * address (not mmap'd process memory) cannot be given to KVM and is skipped.
+ */
+export function kvmMemoryListenerCommit(s: KVMState): number {
+  const want = s.machine.memory
+    .ramBlocks()
+    .filter((b) => b.region.hostAddr >= 0)
+    .map((b) => ({
+      gpa: b.gpa,
+      size: b.size,
+      hostAddr: b.region.hostAddr + b.offset,
+      flags: b.readonly ? KVM_MEM_READONLY : 0,
+    }));
+  const same = (a: { gpa: number; size: number; hostAddr: number; flags: number }, b: KvmSlot) =>
+    a.gpa === b.gpa && a.size === b.size && a.hostAddr === b.hostAddr && a.flags === b.flags;
+  for (const old of [...s.slots]) {
+    if (want.some((w) => same(w, old))) continue;
+    const r = kvmSetUserMemoryRegion(s, old, 0);
+    if (r < 0) return r;
+    s.slots.splice(s.slots.indexOf(old), 1);
+  }
+  for (const w of want) {
+    if (s.slots.some((o) => same(w, o))) continue;
+    const used = new Set(s.slots.map((o) => o.slot));
+    let slot = 0;
+    while (used.has(slot)) slot++;
+    if (slot >= s.nrSlots) return -28; // ENOSPC: out of slots
+    const entry = { slot, ...w };
+    const r = kvmSetUserMemoryRegion(s, entry, w.size);
+    if (r < 0) return r;
+    s.slots.push(entry);
+  }
+  return 0;
+}
+
+/**
+ * kvm_init_vcpu: KVM_CREATE_VCPU with the arch id (the APIC ID), KVM_GET_VCPU_MMAP_SIZE,
+ * mmap of kvm_run; then `archInit` (kvm_arch_init_vcpu: CPUID, MSRs). Returns the vCPU
+ * state or an error text as QEMU words it.
+ */
+export function kvmInitVcpu(
+  s: KVMState,
+  cpuIndex: number,
+  archId: number,
+  archInit?: (cpu: KvmVcpuState) => number,
+): KvmVcpuState | string {
+  traceEvent("kvm_init_vcpu", { cpu_index: cpuIndex, arch_cpu_id: archId });
+  const fd = kvmVmIoctl(s, KVM_CREATE_VCPU, archId);
+  if (fd < 0) return `kvm_init_vcpu: kvm_create_vcpu failed (${archId}): ${strerror(fd)}`;
+  traceEvent("kvm_create_vcpu", { cpu_index: cpuIndex, arch_cpu_id: archId, kvm_fd: fd });
+  const size = kvmIoctl(s, KVM_GET_VCPU_MMAP_SIZE, 0);
+  if (size < 0) {
+    traceEvent("kvm_failed_get_vcpu_mmap_size", {});
+    return `kvm_init_vcpu: KVM_GET_VCPU_MMAP_SIZE failed: ${strerror(size)}`;
+  }
+  const addr = s.os.mmap(fd, size, 0);
+  if (addr < 0) return `kvm_init_vcpu: mmap'ing vcpu state failed (${archId})`;
+  const cpu = new KvmVcpuState(cpuIndex, archId, fd, addr, size, s.os.view(addr, size));
+  if (archInit) {
+    const r = archInit(cpu);
+    if (r < 0) return `kvm_init_vcpu: kvm_arch_init_vcpu failed (${archId}): ${strerror(r)}`;
+  }
+  s.vcpus.push(cpu);
+  return cpu;
+}
+
+/** What kvm_cpu_exec needs from the rest of QEMU for one vCPU. */
+export interface KvmCpuExecHooks {
+  /** Push dirty registers (kvm_arch_put_registers); return <0 on failure. */
+  putRegisters?(cpu: KvmVcpuState): number;
+  /** kvm_arch_pre_run: inject interrupts, request an interrupt window. */
+  preRun?(cpu: KvmVcpuState): void;
+  /** kvm_arch_post_run. */
+  postRun?(cpu: KvmVcpuState): void;
+  /** KVM_EXIT_HLT with the userspace irqchip (kvm_handle_halt): EXCP_HLT or 0. */
+  handleHalt?(cpu: KvmVcpuState): number;
+  /** KVM_EXIT_DEBUG (kvm_handle_debug): EXCP_DEBUG, or 0 after re-injecting. */
+  handleDebug?(cpu: KvmVcpuState): number;
+  /** Reset and shutdown requests (system/runstate.c). */
+  resetRequest(cause: "guest-reset"): void;
+  shutdownRequest(cause: "guest-shutdown"): void;
+  /** error_report for the exit messages; a register dump follows QEMU's failures. */
+  report(text: string): void;
+  dumpState?(cpu: KvmVcpuState): string;
+}
+
+/**
+ * kvm_handle_io: `count` accesses of `size` bytes at `port` in the I/O address space, the
+ * data in the kvm_run mapping at io.data_offset.
+ */
+export function kvmHandleIo(
+  s: KVMState,
+  port: number,
+  data: Uint8Array,
+  direction: number,
+  size: number,
+  count: number,
+): void {
+  const io = s.machine.io;
+  for (let i = 0; i < count; i++) {
+    const at = i * size;
+    if (direction === KVM_EXIT_IO_OUT) {
+      let v = 0;
+      for (let k = size - 1; k >= 0; k--) v = (v << 8) | data[at + k]!;
+      io.write(port, v >>> 0, size as AccessSize);
+    } else {
+      const v = io.read(port, size as AccessSize);
+      for (let k = 0; k < size; k++) data[at + k] = (v >>> (8 * k)) & 0xff;
+    }
+  }
+}
+
+/** MMIO through address_space_memory, 1–8 bytes (8 as two 4-byte accesses). */
+function kvmHandleMmio(s: KVMState, gpa: number, data: Uint8Array, len: number, isWrite: boolean) {
+  const mem = s.machine.memory;
+  for (let off = 0; off < len; ) {
+    const n = len - off >= 4 ? 4 : len - off >= 2 ? 2 : 1;
+    if (isWrite) {
+      let v = 0;
+      for (let k = n - 1; k >= 0; k--) v = (v << 8) | data[off + k]!;
+      mem.write(gpa + off, v >>> 0, n as AccessSize);
+    } else {
+      const v = mem.read(gpa + off, n as AccessSize);
+      for (let k = 0; k < n; k++) data[off + k] = (v >>> (8 * k)) & 0xff;
+    }
+    off += n;
+  }
+}
+
+/**
+ * kvm_cpu_exec: KVM_RUN until something needs the rest of QEMU (reference §6.3). Returns
+ * EXCP_INTERRUPT, EXCP_HLT, EXCP_DEBUG, or -1 after a failure (the caller stops the VM).
+ */
+export function kvmCpuExec(s: KVMState, cpu: KvmVcpuState, hooks: KvmCpuExecHooks): number {
+  traceEvent("kvm_cpu_exec", {});
+  const run = cpu.kvmRun;
+  let ret = 0;
+  while (ret === 0) {
+    if (cpu.vcpuDirty && hooks.putRegisters) {
+      if (hooks.putRegisters(cpu) < 0) {
+        hooks.report("Failed to put registers after init: Invalid argument");
+        return -1;
+      }
+      cpu.vcpuDirty = false;
+    }
+    hooks.preRun?.(cpu);
+    if (cpu.exitRequest) {
+      traceEvent("kvm_interrupt_exit_request", {});
+      run.immediateExit = 1;
+    }
+    const r = kvmVcpuIoctl(s, cpu, KVM_RUN, 0);
+    run.immediateExit = 0;
+    hooks.postRun?.(cpu);
+    if (r < 0) {
+      if (r === -EINTR || r === -EAGAIN) {
+        traceEvent("kvm_io_window_exit", {});
+        cpu.exitRequest = false;
+        ret = EXCP_INTERRUPT;
+        break;
+      }
+      hooks.report(`error: kvm run failed ${strerror(r)}`);
+      ret = -1;
+      break;
+    }
+    const reason = run.exitReason;
+    traceEvent("kvm_run_exit", { cpu_index: cpu.cpuIndex, reason });
+    switch (reason) {
+      case KVM_EXIT_IO:
+        kvmHandleIo(s, run.ioPort, run.ioData(), run.ioDirection, run.ioSize, run.ioCount);
+        ret = 0;
+        break;
+      case KVM_EXIT_MMIO:
+        kvmHandleMmio(
+          s,
+          Number(run.mmioPhysAddr),
+          run.mmioData,
+          run.mmioLen,
+          run.mmioIsWrite !== 0,
+        );
+        ret = 0;
+        break;
+      case KVM_EXIT_IRQ_WINDOW_OPEN:
+        ret = EXCP_INTERRUPT;
+        break;
+      case KVM_EXIT_SHUTDOWN:
+        hooks.resetRequest("guest-reset");
+        ret = EXCP_INTERRUPT;
+        break;
+      case KVM_EXIT_UNKNOWN:
+        hooks.report(`KVM: unknown exit, hardware reason ${run.hwHardwareExitReason.toString(16)}`);
+        ret = -1;
+        break;
+      case KVM_EXIT_INTERNAL_ERROR:
+        ret = kvmHandleInternalError(cpu, hooks);
+        break;
+      case KVM_EXIT_SYSTEM_EVENT: {
+        const type = run.systemEventType;
+        traceEvent("kvm_run_exit_system_event", { cpu_index: cpu.cpuIndex, event_type: type });
+        if (type === KVM_SYSTEM_EVENT_SHUTDOWN) {
+          hooks.shutdownRequest("guest-shutdown");
+          ret = EXCP_INTERRUPT;
+        } else if (type === KVM_SYSTEM_EVENT_RESET) {
+          hooks.resetRequest("guest-reset");
+          ret = EXCP_INTERRUPT;
+        } else if (type === KVM_SYSTEM_EVENT_CRASH) {
+          ret = 0;
+        } else {
+          ret = -1;
+        }
+        break;
+      }
+      case KVM_EXIT_HLT:
+        ret = hooks.handleHalt ? hooks.handleHalt(cpu) : EXCP_HLT;
+        if (ret === EXCP_HLT) cpu.halted = true;
+        break;
+      case KVM_EXIT_SET_TPR:
+        ret = 0;
+        break;
+      case KVM_EXIT_FAIL_ENTRY: {
+        const code = run.failEntryHardwareEntryFailureReason;
+        hooks.report(`KVM: entry failed, hardware error 0x${code.toString(16)}`);
+        if (code === 0x8000_0021n) {
+          hooks.report(
+            "\nIf you're running a guest on an Intel machine without unrestricted mode\n" +
+              "support, the failure can be most likely due to the guest entering an invalid\n" +
+              "state for Intel VT. For example, the guest maybe running in big real mode\n" +
+              "which is not supported on less recent Intel processors.\n",
+          );
+        }
+        ret = -1;
+        break;
+      }
+      case KVM_EXIT_EXCEPTION:
+        hooks.report(
+          `KVM: exception ${run.exException} exit (error code 0x${run.exErrorCode.toString(16)})`,
+        );
+        ret = -1;
+        break;
+      case KVM_EXIT_DEBUG:
+        ret = hooks.handleDebug ? hooks.handleDebug(cpu) : EXCP_DEBUG;
+        break;
+      default:
+        hooks.report(`KVM: unknown exit reason ${reason}`);
+        ret = -1;
+    }
+  }
+  if (ret < 0 && hooks.dumpState) hooks.report(hooks.dumpState(cpu));
+  return ret;
+}
+
+/** kvm_handle_internal_error: QEMU's text, the extra data; emulation failures included. */
+function kvmHandleInternalError(cpu: KvmVcpuState, hooks: KvmCpuExecHooks): number {
+  const run = cpu.kvmRun;
+  hooks.report(`KVM internal error. Suberror: ${run.internalSuberror}`);
+  for (let i = 0; i < run.internalNdata; i++) {
+    hooks.report(`extra data[${i}]: 0x${run.internalData(i).toString(16).padStart(16, "0")}`);
+  }
+  if (run.internalSuberror === 1) hooks.report("emulation failure");
+  return -1;
+}
