@@ -257,8 +257,7 @@ export function kvmVcpuIoctl(
 
 /** kvm_check_extension on the /dev/kvm fd (0 = absent). */
 export function kvmCheckExtension(s: KVMState, cap: number): number {
-  const r = kvmIoctl(s, KVM_CHECK_EXTENSION, cap);
-  return r < 0 ? 0 : r;
+  return Math.max(0, kvmIoctl(s, KVM_CHECK_EXTENSION, cap));
 }
 
 /**
