@@ -13,6 +13,12 @@ export {
   TYPE_KVM_ACCEL,
 } from "./accel/kvm/kvm-accel.js";
 export {
+  KvmVcpuThread,
+  kvmStartVcpuThread,
+  kvmVcpuThreadFn,
+  TYPE_KVM_ACCEL_OPS,
+} from "./accel/kvm/kvm-accel-ops.js";
+export {
   CHR_EVENT_BREAK,
   CHR_EVENT_CLOSED,
   CHR_EVENT_MUX_IN,
@@ -81,6 +87,7 @@ export { machineParseSmpConfig } from "./hw/core/machine-smp.js";
 export { definePropChr, qdevPropChr } from "./hw/core/qdev-properties-system.js";
 export { type PCMachineState, TYPE_PC_MACHINE } from "./hw/i386/pc.js";
 export { setPcInit1 } from "./hw/i386/pc_piix.js";
+export { pcInit1 } from "./hw/i386/pc-init.js";
 export {
   PORT92_A20_LINE,
   type Port92State,
@@ -100,6 +107,7 @@ export {
   x86TopoInfoFromSmp,
 } from "./hw/i386/topology.js";
 export { TYPE_X86_MACHINE, type X86MachineState, x86PossibleCpuArchIds } from "./hw/i386/x86.js";
+export { x86CpuNew, x86CpusInit } from "./hw/i386/x86-common.js";
 export {
   I8042_A20_LINE,
   type ISAKBDState,
@@ -201,6 +209,13 @@ export {
 export { errorReportErr, QemuError, type QemuErrorCode, QemuExit } from "./qapi/error.js";
 export { lookupOpt, QEMU_VERSION, type QemuOption, qemuOptions } from "./qemu-options.js";
 export {
+  cpuCanRun,
+  pauseAllVcpus,
+  qemuInitVcpu,
+  resumeAllVcpus,
+  type VcpuThread,
+} from "./system/cpus.js";
+export {
   type AccessSize,
   AddressSpace,
   type MemoryRegion,
@@ -251,6 +266,15 @@ export {
   type ShutdownCause,
   shutdownCausedByGuest,
 } from "./system/runstate.js";
+export type { StartupStep } from "./system/startup-trace.js";
+export {
+  type QemuEnv,
+  type QemuMachineInstance,
+  type QemuRunState,
+  qemuInit,
+  qemuMain,
+  qemuMainLoop,
+} from "./system/vl.js";
 export {
   configureAccelerators,
   findMachine,

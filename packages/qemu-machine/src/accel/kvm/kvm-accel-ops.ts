@@ -1,0 +1,180 @@
+/**
+ * accel/kvm/kvm-accel-ops.c: the `kvm-accel-ops` type (how KVM runs vCPUs) —
+ * `kvm_start_vcpu_thread` creates the thread `CPU <n>/KVM` running `kvm_vcpu_thread_fn`:
+ * kvm_init_vcpu (KVM_CREATE_VCPU, mmap of kvm_run, kvm_arch_init_vcpu), report
+ * `created`, then loop: process events (sleep while stopped or halted), and
+ * `kvm_cpu_exec` when the CPU may run.
+ *
+ * glassvm's `thread=single`: a thread is the explicit object {@link KvmVcpuThread}; its
+ * prologue runs inside kvm_start_vcpu_thread (so qemu_init_vcpu finds it created) and its
+ * loop body is `step()`, which the main loop calls for every vCPU in turn on one JS
+ * thread — deterministic. (`thread=multi`, a worker per vCPU, is not wired yet.)
+ */
+import { type ObjectClass, type QomObject, typeInit, typeRegisterStatic } from "@glassvm/qom";
+import {
+  cpuCanRun,
+  cpusSetCreateVcpuThread,
+  cpuThreadIsIdle,
+  type VcpuThread,
+} from "../../system/cpus.js";
+import {
+  qemuSystemResetRequest,
+  qemuSystemShutdownRequest,
+  SHUTDOWN_CAUSE_GUEST_RESET,
+  SHUTDOWN_CAUSE_GUEST_SHUTDOWN,
+} from "../../system/runstate.js";
+import { startupStep } from "../../system/startup-trace.js";
+import type { CPUState, X86CPU } from "../../target/i386/cpu.js";
+import { kvmArchInitVcpu } from "../../target/i386/kvm/kvm.js";
+import {
+  kvmArchPostRun,
+  kvmArchPreRun,
+  kvmArchProcessAsyncEvents,
+  kvmHandleHalt,
+} from "../../target/i386/kvm/kvm-irq.js";
+import { kvmArchPutRegisters } from "../../target/i386/kvm/kvm-regs.js";
+import { errorReport } from "../../util/error-report.js";
+import { currentAccel } from "../accel-common.js";
+import { type AccelOpsClass, TYPE_ACCEL_OPS } from "../accel-system.js";
+import type { KVMAccelState } from "./kvm-accel.js";
+import {
+  EXCP_HLT,
+  type KVMState,
+  type KvmCpuExecHooks,
+  type KvmVcpuState,
+  kvmCpuExec,
+  kvmInitVcpu,
+} from "./kvm-all.js";
+
+export const TYPE_KVM_ACCEL_OPS = "kvm-accel-ops";
+
+const FILE = "accel/kvm/kvm-accel-ops.ts";
+
+/** What a vCPU thread does when kvm_cpu_exec fails (vm_stop(RUN_STATE_INTERNAL_ERROR)). */
+let onInternalError: (() => void) | null = null;
+
+/** Install the vm_stop(INTERNAL_ERROR) the threads call after a failed kvm_cpu_exec. */
+export function kvmSetInternalErrorHandler(fn: (() => void) | null): void {
+  onInternalError = fn;
+}
+
+/** One vCPU thread, `CPU <index>/KVM`. */
+export class KvmVcpuThread implements VcpuThread {
+  readonly name: string;
+  created = false;
+  /** The accelerator's vCPU (kvm_fd, kvm_run) once kvm_init_vcpu ran. */
+  vcpu: KvmVcpuState | null = null;
+  /** Last kvm_cpu_exec result (EXCP_* or -1). */
+  lastExit = 0;
+  readonly hooks: KvmCpuExecHooks;
+
+  constructor(
+    readonly s: KVMState,
+    readonly cpu: X86CPU,
+  ) {
+    this.name = `CPU ${cpu.cpuIndex}/KVM`;
+    const os = s.os;
+    this.hooks = {
+      putRegisters: (v) => kvmArchPutRegisters(os, v.kvmFd, cpu),
+      preRun: (v) => kvmArchPreRun(s, v, cpu),
+      postRun: (v) => kvmArchPostRun(cpu, v.kvmRun),
+      handleHalt: () => kvmHandleHalt(cpu),
+      resetRequest: () => qemuSystemResetRequest(SHUTDOWN_CAUSE_GUEST_RESET),
+      shutdownRequest: () => qemuSystemShutdownRequest(SHUTDOWN_CAUSE_GUEST_SHUTDOWN),
+      report: (t) => errorReport(t),
+    };
+  }
+
+  step(): void {
+    kvmVcpuThreadLoopBody(this);
+  }
+
+  kick(): void {
+    if (this.vcpu) this.vcpu.exitRequest = true;
+  }
+}
+
+/**
+ * `kvm_vcpu_thread_fn`, the prologue: kvm_init_vcpu (fatal on error, as &error_fatal),
+ * then signal `created`. The loop body is {@link kvmVcpuThreadLoopBody}.
+ */
+export function kvmVcpuThreadFn(t: KvmVcpuThread): void {
+  startupStep(FILE, "kvmVcpuThreadFn");
+  startupStep("accel/kvm/kvm-all.ts", "kvmInitVcpu");
+  const s = t.s;
+  const r = kvmInitVcpu(s, t.cpu.cpuIndex, t.cpu.apicId, (v) => {
+    startupStep("target/i386/kvm/kvm.ts", "kvmArchInitVcpu");
+    return kvmArchInitVcpu(s.os, v.kvmFd, t.cpu, {
+      kvmFd: s.fd,
+      irqchipInKernel: false,
+      errorReport: (m) => errorReport(m),
+    });
+  });
+  if (typeof r === "string") throw new Error(r);
+  t.vcpu = r;
+  t.created = true;
+}
+
+/**
+ * One turn of kvm_vcpu_thread_fn's loop: `qemu_process_cpu_events` (nothing to do while
+ * the CPU is idle: stopped, or halted without an interrupt), then `kvm_cpu_exec` if
+ * `cpu_can_run`. A halted CPU with a takeable interrupt wakes first
+ * (kvm_arch_process_async_events).
+ */
+export function kvmVcpuThreadLoopBody(t: KvmVcpuThread): void {
+  const cpu = t.cpu;
+  if (!t.vcpu || cpuThreadIsIdle(cpu) || !cpuCanRun(cpu)) return;
+  if (kvmArchProcessAsyncEvents(cpu)) {
+    t.lastExit = EXCP_HLT;
+    return;
+  }
+  const r = kvmCpuExec(t.s, t.vcpu, t.hooks);
+  t.lastExit = r;
+  if (r < 0) onInternalError?.();
+}
+
+const threads = new WeakMap<CPUState, KvmVcpuThread>();
+
+/** The thread of `cpu`, if started. */
+export function kvmVcpuThreadOf(cpu: CPUState): KvmVcpuThread | undefined {
+  return threads.get(cpu);
+}
+
+/** `kvm_cpu_synchronize_post_reset`: QEMU's state is newer than KVM's; push before running. */
+export function kvmCpuSynchronizePostReset(cpu: CPUState): void {
+  const t = threads.get(cpu);
+  if (t?.vcpu) t.vcpu.vcpuDirty = true;
+}
+
+/** `kvm_start_vcpu_thread`: the thread `CPU <n>/KVM`, started (single: prologue run now). */
+export function kvmStartVcpuThread(cpu: CPUState): KvmVcpuThread {
+  startupStep(FILE, "kvmStartVcpuThread");
+  const accel = currentAccel() as KVMAccelState | null;
+  const s = accel?.state as KVMState | undefined;
+  if (!s) throw new Error("kvm_start_vcpu_thread: KVM is not initialized");
+  const t = new KvmVcpuThread(s, cpu as X86CPU);
+  threads.set(cpu, t);
+  kvmVcpuThreadFn(t);
+  return t;
+}
+
+/** `kvm_accel_ops_init`: register the thread factory with cpus.c. */
+function kvmAccelOpsInit(_ops: AccelOpsClass): void {
+  cpusSetCreateVcpuThread(kvmStartVcpuThread);
+}
+
+typeInit(() => {
+  typeRegisterStatic<AccelOpsClass, QomObject>({
+    name: TYPE_KVM_ACCEL_OPS,
+    parent: TYPE_ACCEL_OPS,
+    classInit: (klass: ObjectClass) => {
+      const ops = klass as AccelOpsClass;
+      ops.opsInit = kvmAccelOpsInit;
+      ops.createVcpuThread = (cpu) => {
+        kvmStartVcpuThread(cpu as CPUState);
+      };
+      ops.synchronizePostReset = (cpu) => kvmCpuSynchronizePostReset(cpu as CPUState);
+      ops.cpuThreadIsIdle = (cpu) => cpuThreadIsIdle(cpu as CPUState);
+    },
+  });
+});

@@ -1,0 +1,188 @@
+/**
+ * The pc board body: `pc_init1` (hw/i386/pc_piix.c, reference §3.3) with the parts of
+ * hw/i386/pc.c it calls — `pc_memory_init`, `pc_basic_device_init`, the PIC's INTR line
+ * to the first CPU (`pic_irq_request`), the CMOS memory sizes (`pc_cmos_init`).
+ * Installed into the pc-i440fx machine types with `setPcInit1(pcInit1)` by qemu_init.
+ *
+ * glassvm's board has no PCI yet: no i440FX host bridge, no PIIX3 function, so the ISA
+ * bus hangs off the machine and the RTC and i8259 are created directly; no fw_cfg,
+ * VGA, NICs, HPET, IOAPIC, APIC, kvmclock, option ROMs or `-kernel` loading. The CMOS
+ * sizes are written at the end of pc_init1 (QEMU: pc_machine_done).
+ */
+import { objectPropertySetLink, objectPropertySetStr, objectPropertySetUint } from "@glassvm/qom";
+import { CPU_INTERRUPT_HARD, cpuInterrupt, cpuResetInterrupt } from "../../system/cpus.js";
+import { memoryRegionAddSubregion, memoryRegionInitAlias } from "../../system/memory.js";
+import { getSystemIo, getSystemMemory } from "../../system/physmem.js";
+import { serialHd } from "../../system/qemu-host.js";
+import { startupStep } from "../../system/startup-trace.js";
+import { cpuForeach, type X86CPU } from "../../target/i386/cpu.js";
+import { TYPE_PC_SPEAKER } from "../audio/pcspk.js";
+import { ISA_SERIAL_IO, MAX_ISA_SERIAL_PORTS, TYPE_ISA_SERIAL } from "../char/serial.js";
+import type { MachineState } from "../core/machine.js";
+import { TYPE_I8042 } from "../input/pckbd.js";
+import { i8259Init } from "../intc/i8259.js";
+import { qemuAllocateIrq } from "../irq.js";
+import {
+  type ISABus,
+  isaBusNew,
+  isaBusRegisterInputIrqs,
+  isaCreateSimple,
+  isaNew,
+  isaRealizeAndUnref,
+} from "../isa/isa-bus.js";
+import { TYPE_PIIX_RCR } from "../isa/piix-rcr.js";
+import { type MC146818RtcState, mc146818RtcInit, rtcSetMemory } from "../rtc/mc146818rtc.js";
+import { i8254PitInit } from "../timer/i8254.js";
+import { type PCMachineState, pcMachineGetClass } from "./pc.js";
+import { TYPE_PORT92 } from "./port92.js";
+import { x86BiosRomInit, x86CpusInit } from "./x86-common.js";
+
+const FILE = "hw/i386/pc-init.ts";
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+/** The firmware the pc machine types name by default (`default_machine_opts`). */
+export const PC_DEFAULT_BIOS = "bios-256k.bin";
+
+/** What pc_init1 built, for the main loop, resets and tests. */
+export interface PcBoard {
+  isaBus: ISABus;
+  rtc: MC146818RtcState;
+  cpus: X86CPU[];
+}
+
+let board: PcBoard | null = null;
+
+/** The board of the running machine (null before pc_init1). */
+export function pcBoard(): PcBoard | null {
+  return board;
+}
+
+/** Forget the board (a fresh process; for tests). */
+export function pcBoardReset(): void {
+  board = null;
+}
+
+/**
+ * `pc_memory_init`: `ram-below-4g` at 0 and `ram-above-4g` at 4 GiB (aliases of the
+ * machine's RAM), then the firmware (`pc_system_firmware_init` → x86_bios_rom_init).
+ * A null firmware (qemu_init: no `-bios` but `-device loader`) maps none.
+ */
+export function pcMemoryInit(pcms: PCMachineState): void {
+  startupStep(FILE, "pcMemoryInit");
+  const system = getSystemMemory();
+  const ram = pcms.ram!;
+  const below = memoryRegionInitAlias("/machine", "ram-below-4g", ram, 0, pcms.below4gMemSize);
+  memoryRegionAddSubregion(system, 0, below);
+  if (pcms.above4gMemSize > 0) {
+    const above = memoryRegionInitAlias(
+      "/machine",
+      "ram-above-4g",
+      ram,
+      pcms.below4gMemSize,
+      pcms.above4gMemSize,
+    );
+    memoryRegionAddSubregion(system, pcms.above4gMemStart, above);
+  }
+  if (pcms.firmware !== null) {
+    startupStep("hw/i386/pc-init.ts", "pcSystemFirmwareInit");
+    x86BiosRomInit(pcms.firmware, system);
+  }
+}
+
+/** `pic_irq_request`: the master 8259's INTR to the first CPU's interrupt_request. */
+function picIrqRequest(_opaque: unknown, _n: number, level: number): void {
+  const cpu = cpuForeach()[0];
+  if (!cpu) return;
+  if (level) cpuInterrupt(cpu, CPU_INTERRUPT_HARD);
+  else cpuResetInterrupt(cpu, CPU_INTERRUPT_HARD);
+}
+
+/**
+ * `pc_basic_device_init` (the parts glassvm has): PIT at 0x40 with the PC speaker, the
+ * Super-I/O serial ports for each `-serial` (`serial_hds_isa_init`), i8042 at 0x60/0x64,
+ * port92; plus the PIIX reset-control register at 0xCF9 (QEMU: part of PIIX3).
+ */
+export function pcBasicDeviceInit(isaBus: ISABus): void {
+  startupStep(FILE, "pcBasicDeviceInit");
+  const pit = i8254PitInit(isaBus, 0x40, 0, null);
+  const pcspk = isaNew(TYPE_PC_SPEAKER);
+  objectPropertySetLink(pcspk, "pit", pit);
+  isaRealizeAndUnref(pcspk, isaBus);
+  for (let i = 0; i < MAX_ISA_SERIAL_PORTS && i < ISA_SERIAL_IO.length; i++) {
+    const chr = serialHd(i);
+    if (!chr) continue;
+    const dev = isaNew(TYPE_ISA_SERIAL);
+    objectPropertySetUint(dev, "index", i);
+    objectPropertySetStr(dev, "chardev", chr.label!);
+    isaRealizeAndUnref(dev, isaBus);
+  }
+  isaCreateSimple(isaBus, TYPE_I8042);
+  isaCreateSimple(isaBus, TYPE_PORT92);
+  isaCreateSimple(isaBus, TYPE_PIIX_RCR);
+}
+
+/**
+ * `pc_cmos_init` (memory sizes): base memory (KiB, ≤ 640) at 0x15/0x16, extended memory
+ * above 1 MiB (KiB, ≤ 65535) at 0x17/0x18 and 0x30/0x31, memory above 16 MiB (64 KiB
+ * units) at 0x34/0x35, above 4 GiB (64 KiB units) at 0x5b–0x5d, CPU count − 1 at 0x5f.
+ */
+export function pcCmosInit(pcms: PCMachineState, rtc: MC146818RtcState): void {
+  const below = pcms.below4gMemSize;
+  const put16 = (lo: number, v: number) => {
+    rtcSetMemory(rtc, lo, v & 0xff);
+    rtcSetMemory(rtc, lo + 1, (v >>> 8) & 0xff);
+  };
+  put16(0x15, Math.min(Math.floor(below / 1024), 640));
+  const ext = below > MiB ? Math.min(Math.floor((below - MiB) / 1024), 65535) : 0;
+  put16(0x17, ext);
+  put16(0x30, ext);
+  const high = below > 16 * MiB ? Math.min(Math.floor((below - 16 * MiB) / 65536), 65535) : 0;
+  put16(0x34, high);
+  const above = Math.floor(pcms.above4gMemSize / 65536);
+  rtcSetMemory(rtc, 0x5b, above & 0xff);
+  rtcSetMemory(rtc, 0x5c, (above >>> 8) & 0xff);
+  rtcSetMemory(rtc, 0x5d, (above >>> 16) & 0xff);
+  rtcSetMemory(rtc, 0x5f, pcms.smp.cpus - 1);
+}
+
+/**
+ * `pc_init1(machine, "i440FX")` in QEMU's order (reference §3.3): the RAM split at the
+ * 4 GiB hole, x86_cpus_init, pc_memory_init, the ISA bus with the RTC and the i8259
+ * (INTR → first CPU), pc_basic_device_init, the CMOS sizes.
+ */
+export function pcInit1(machine: MachineState, _pciType: string): void {
+  startupStep(FILE, "pcInit1");
+  const pcms = machine as PCMachineState;
+  const pcmc = pcMachineGetClass(machine);
+  // 1. RAM below/above 4G: lowmem = max-ram-below-4g (default 3.5 GiB), 3 GiB when the
+  //    RAM reaches it and the machine type aligns to gigabytes.
+  let lowmem = pcms.maxRamBelow4g || 0xe000_0000;
+  if (machine.ramSize >= lowmem && pcmc.gigabyteAlign) lowmem = 0xc000_0000;
+  if (machine.ramSize >= lowmem) {
+    pcms.below4gMemSize = lowmem;
+    pcms.above4gMemSize = machine.ramSize - lowmem;
+  } else {
+    pcms.below4gMemSize = machine.ramSize;
+    pcms.above4gMemSize = 0;
+  }
+  pcms.above4gMemStart = 4 * GiB;
+  // 3. The CPUs.
+  const cpus = x86CpusInit(pcms, pcmc.defaultCpuVersion);
+  // 6. Memory and firmware.
+  pcMemoryInit(pcms);
+  // 7. The south bridge's ISA bus (and, below, its RTC).
+  const isaBus = isaBusNew(null, getSystemMemory(), getSystemIo());
+  // 8. The i8259 pair, its INTR to the CPU; its inputs are the ISA IRQs. (QEMU wires the
+  //    GSIs first and creates the PIC after PIIX3; here the PIC must exist before any
+  //    ISA device asks the bus for its IRQ.)
+  const picIrqs = i8259Init(isaBus, qemuAllocateIrq(picIrqRequest, null, 0));
+  isaBusRegisterInputIrqs(isaBus, picIrqs);
+  pcms.gsi = picIrqs;
+  const rtc = mc146818RtcInit(isaBus, 2000, null);
+  pcms.rtc = rtc;
+  // 11. PIT, speaker, serial ports, keyboard controller, port92.
+  pcBasicDeviceInit(isaBus);
+  pcCmosInit(pcms, rtc);
+  board = { isaBus, rtc, cpus };
+}

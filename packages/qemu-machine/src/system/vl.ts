@@ -1,0 +1,496 @@
+/**
+ * system/vl.c: `qemu_init(argv)` in the order of reference §1.1, and the main loop
+ * (`qemu_main_loop`, system/main.c + runstate.c's main_loop_should_exit). The path
+ * design.md calls the seed is recorded step by step in `startupTrace`:
+ *
+ *   qemuInit → qemuParseOptions → … → qemuCreateMachine → configureAccelerators →
+ *   accelInitMachine → kvmInit → parseCpuOption → machineRunBoardInit → pcInit1 →
+ *   x86CpusInit → x86CpuNew → x86CpuRealizefn → qemuInitVcpu → kvmStartVcpuThread →
+ *   kvmVcpuThreadFn → kvmInitVcpu → kvmArchInitVcpu → … → qemuSystemReset → vmStart
+ *
+ * Errors end the run as QEMU's do: the message on the error sink, then a thrown
+ * QemuExit carrying the status ({@link qemuMain} turns it into a return value).
+ *
+ * The host comes in through {@link QemuEnv}: the HostOs (the kernel's /dev/kvm and
+ * anonymous mmap for guest RAM and ROM), a file reader and the stdout/stderr sinks.
+ *
+ * Chardevs: `-chardev null|ringbuf|memory,id=…`; `-serial`/`-debugcon` take `none`,
+ * `null`, `stdio` (env.stdout) or `chardev:<id>`. Without `-serial`, `-nographic` gives
+ * a stdio serial port and otherwise there is none (QEMU's `vc` has no display here).
+ */
+import type { HostOs } from "@glassvm/kvm-kernel/uapi";
+import {
+  MODULE_INIT_QOM,
+  moduleCallInit,
+  objectClassByName,
+  objectClassDynamicCast,
+  objectGetRoot,
+  objectNewWithClass,
+  objectPropertyAddChild,
+  objectPropertyAddNewContainer,
+  objectPropertyParse,
+  objectUnref,
+  PHASE_ACCEL_CREATED,
+  PHASE_LATE_BACKENDS_CREATED,
+  PHASE_MACHINE_CREATED,
+  PHASE_MACHINE_READY,
+  phaseAdvance,
+  QomError,
+  type QValue,
+  qdevNew,
+  qdevRealizeAndUnref,
+  setWarnReporter,
+  TYPE_DEVICE,
+} from "@glassvm/qom";
+import "../accel/kvm/kvm-accel-ops.js";
+import "../hw/char/debugcon.js";
+import "../hw/core/generic-loader.js";
+import "../hw/misc/debugexit.js";
+import { type KVMAccelState, setKvmInitMachine } from "../accel/kvm/kvm-accel.js";
+import {
+  kvmCpuSynchronizePostReset,
+  kvmSetInternalErrorHandler,
+} from "../accel/kvm/kvm-accel-ops.js";
+import { type KVMState, kvmInit } from "../accel/kvm/kvm-all.js";
+import { type Chardev, qemuChardevNew, qemuChrFind } from "../chardev/char.js";
+import type { MachineClass, MachineState } from "../hw/core/machine.js";
+import { machineRunBoardInit } from "../hw/core/machine.js";
+import type { PCMachineState } from "../hw/i386/pc.js";
+import { setPcInit1 } from "../hw/i386/pc_piix.js";
+import { PC_DEFAULT_BIOS, pcBoard, pcInit1 } from "../hw/i386/pc-init.js";
+import { type ISADevice, isaRealizeAndUnref } from "../hw/isa/isa-bus.js";
+import { errorReportErr, QemuExit, withErrorFatal } from "../qapi/error.js";
+import {
+  cpuForeach,
+  cpuReset,
+  parseCpuOption,
+  type X86CPU,
+  x86CpuSetAccel,
+  x86CpuSetRealizeHooks,
+} from "../target/i386/cpu.js";
+import { kvmX86AccelCpuOps } from "../target/i386/kvm/kvm-cpu.js";
+import { traceEnable } from "../trace/control.js";
+import {
+  errorInit,
+  errorReport,
+  locSetCmdline,
+  locSetNone,
+  setErrorSink,
+  setOutputSink,
+  warnReport,
+} from "../util/error-report.js";
+import { keyvalParse } from "../util/keyval.js";
+import { type QemuOpts, qemuOptForeach, qemuOptGet, qemuOptsForeach } from "../util/qemu-option.js";
+import { QEMU_CLOCK_REALTIME, QEMU_CLOCK_VIRTUAL, qemuClockRunTimers } from "../util/qemu-timer.js";
+import {
+  cpusKickAll,
+  cpusVcpuThreads,
+  pauseAllVcpus,
+  qemuInitVcpu,
+  resumeAllVcpus,
+  type VcpuThread,
+} from "./cpus.js";
+import { memoryRegionInitRam } from "./memory.js";
+import { addressSpaceIo, addressSpaceMemory, cpuExecInitAll } from "./physmem.js";
+import { qemuHostSet, serialHdAdd } from "./qemu-host.js";
+import {
+  qemuRegisterReset,
+  qemuResetRequested,
+  qemuSetNotifyEvent,
+  qemuShutdownExitCode,
+  qemuShutdownRequested,
+  qemuSystemReset,
+  qmpSetAction,
+  SHUTDOWN_CAUSE_NONE,
+  type ShutdownCause,
+} from "./runstate.js";
+import { type StartupStep, startupStep, startupTraceBegin } from "./startup-trace.js";
+import {
+  configureAccelerators,
+  parseMemoryOptions,
+  qemuApplyLegacyMachineOptions,
+  qemuApplyMachineOptions,
+  qemuParseOptions,
+  qemuValidateOptions,
+  selectMachine,
+  type VlOptions,
+  vlOptionsNew,
+} from "./vl-options.js";
+
+const FILE = "system/vl.ts";
+
+/** What the QEMU process gets from its host. */
+export interface QemuEnv {
+  readonly os: HostOs;
+  /** A file's bytes (`-bios`, `-device loader,file=`), or null if it cannot be read. */
+  readonly files: (path: string) => Uint8Array | null;
+  /** Standard output (help texts, `stdio` chardevs) and standard error (messages). */
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+}
+
+export type QemuRunState = "prelaunch" | "running" | "internal-error" | "shutdown";
+
+/** The running QEMU after qemu_init. */
+export interface QemuMachineInstance {
+  readonly machine: PCMachineState;
+  readonly kvm: KVMState;
+  readonly startupTrace: readonly StartupStep[];
+  readonly vcpuThreads: readonly VcpuThread[];
+  /** System resets since start-up (the one qemu_machine_creation_done does not counted). */
+  resetCount: number;
+  runstate: QemuRunState;
+  /** The exit status once shut down. */
+  exitStatus: number | null;
+}
+
+// -------------------------------------------------------------------------------------
+// Chardevs (chardev/char.c's qemu_chr_new_from_opts, vl.c's serial_parse)
+
+const CHARDEV_BACKENDS = ["null", "ringbuf", "memory"] as const;
+
+function chardevFromOpts(opts: QemuOpts): number {
+  const backend = qemuOptGet(opts, "backend");
+  const id = opts.id;
+  if (backend === null) {
+    errorReport('chardev: "" missing backend');
+    throw new QemuExit(1);
+  }
+  if (!(CHARDEV_BACKENDS as readonly string[]).includes(backend)) {
+    errorReport(`'${backend}' is not a valid char driver name`);
+    throw new QemuExit(1);
+  }
+  if (id === null) {
+    errorReport("Parameter 'id' is missing");
+    throw new QemuExit(1);
+  }
+  qemuChardevNew(id, { type: backend as (typeof CHARDEV_BACKENDS)[number] });
+  return 0;
+}
+
+/** A chardev for `-serial`/`-debugcon` SPEC, labelled `label`; null for `none`. */
+function chardevForSpec(spec: string, label: string, env: QemuEnv): Chardev | null {
+  if (spec === "none") return null;
+  if (spec.startsWith("chardev:")) {
+    const chr = qemuChrFind(spec.slice("chardev:".length));
+    if (chr) return chr;
+  } else if (spec === "null") {
+    return qemuChardevNew(label, { type: "null" });
+  } else if (spec === "stdio") {
+    const dec = new TextDecoder("latin1");
+    return qemuChardevNew(label, { type: "callback", write: (b) => env.stdout(dec.decode(b)) });
+  }
+  errorReport(`could not connect serial device to character backend '${spec}'`);
+  throw new QemuExit(1);
+}
+
+// -------------------------------------------------------------------------------------
+// qemu_create_machine, qdev_device_add, resets
+
+/** `qemu_create_machine` (step 8): select, object_new, /machine, containers, memory, defaults. */
+function qemuCreateMachine(vl: VlOptions): PCMachineState {
+  startupStep(FILE, "qemuCreateMachine");
+  const mc: MachineClass = withErrorFatal(() => selectMachine(vl.machineOptsDict));
+  const machine = objectNewWithClass<PCMachineState>(mc);
+  objectPropertyAddChild(objectGetRoot(), "machine", machine);
+  objectUnref(machine);
+  for (const c of ["unattached", "peripheral", "peripheral-anon"]) {
+    objectPropertyAddNewContainer(machine, c);
+  }
+  cpuExecInitAll();
+  if (mc.defaultMachineOpts) {
+    const { dict } = withErrorFatal(() => keyvalParse(mc.defaultMachineOpts!, null, false));
+    // The user's options win (QEMU merges the defaults under them).
+    for (const k of Object.keys(dict)) {
+      if (k === "firmware" && vl.machineOptsDict.firmware !== undefined) delete dict[k];
+    }
+    qemuApplyMachineOptions(machine, dict);
+  }
+  return machine;
+}
+
+/** `qdev_device_add` for one `-device` (system/qdev-monitor.c), ISA devices on the ISA bus. */
+function qdevDeviceAdd(props: Record<string, QValue>): void {
+  const driver = props.driver;
+  if (typeof driver !== "string") {
+    errorReport("Parameter 'driver' is missing");
+    throw new QemuExit(1);
+  }
+  const oc = objectClassByName(driver);
+  if (!oc || !objectClassDynamicCast(oc, TYPE_DEVICE)) {
+    errorReport(`'${driver}' is not a valid device model name`);
+    throw new QemuExit(1);
+  }
+  withErrorFatal(() => {
+    const dev = qdevNew(driver);
+    for (const [k, v] of Object.entries(props)) {
+      if (k === "driver" || k === "id") continue;
+      objectPropertyParse(dev, k, String(v));
+    }
+    if ("ioportId" in dev) {
+      const bus = pcBoard()?.isaBus;
+      if (!bus) throw new QomError("invalid-parameter-value", "No 'ISA' bus found for device", {});
+      isaRealizeAndUnref(dev as ISADevice, bus);
+    } else {
+      qdevRealizeAndUnref(dev);
+    }
+  });
+}
+
+/** `qemu_create_cli_devices`: every `-device`, in order. */
+function qemuCreateCliDevices(vl: VlOptions): void {
+  startupStep(FILE, "qemuCreateCliDevices");
+  qemuOptsForeach(vl.lists.device, (opts) => {
+    const props: Record<string, QValue> = {};
+    qemuOptForeach(opts, (name, value) => {
+      props[name] = value;
+      return 0;
+    });
+    qdevDeviceAdd(props);
+    return 0;
+  });
+  for (const d of vl.deviceOpts) qdevDeviceAdd({ ...d.opts });
+}
+
+/** `x86_cpu_machine_reset_cb`: the CPU's part of a system reset. */
+function x86CpuMachineResetCb(opaque: unknown): void {
+  cpuReset(opaque as X86CPU);
+}
+
+/**
+ * `qemu_system_reset(reason)`: every reset handler (devices, CPUs), then
+ * `cpu_synchronize_all_post_reset` — KVM gets the reset state (KVM_SET_REGS/SREGS) before
+ * the next KVM_RUN.
+ */
+export function qemuSystemResetAll(reason: ShutdownCause): void {
+  qemuSystemReset(reason);
+  for (const cpu of cpuForeach()) kvmCpuSynchronizePostReset(cpu);
+}
+
+// -------------------------------------------------------------------------------------
+// qemu_init
+
+/**
+ * `qemu_init(argc, argv)`: parse, create the machine, start KVM, build the board with
+ * its CPUs (each with its vCPU thread and KVM vCPU), reset, and (unless `-S`) start.
+ * Throws QemuExit after reporting when QEMU would exit.
+ */
+export function qemuInit(argv: readonly string[], env: QemuEnv): QemuMachineInstance {
+  const trace: StartupStep[] = [];
+  startupTraceBegin(trace);
+  try {
+    return qemuInitSteps(argv, env, trace);
+  } finally {
+    startupTraceBegin(null);
+  }
+}
+
+function qemuInitSteps(
+  argv: readonly string[],
+  env: QemuEnv,
+  trace: StartupStep[],
+): QemuMachineInstance {
+  startupStep(FILE, "qemuInit");
+  setErrorSink(env.stderr);
+  setOutputSink(env.stdout);
+  setWarnReporter((m) => warnReport(m));
+  qemuHostSet({ os: env.os, files: env.files });
+  // 1. Option lists.
+  const vl = vlOptionsNew();
+  // 2. error_init, QOM types.
+  errorInit(argv[0] ?? "qemu-system-x86_64");
+  moduleCallInit(MODULE_INIT_QOM);
+  // 4. The argv loop.
+  startupStep("system/vl-options.ts", "qemuParseOptions");
+  qemuParseOptions(vl, argv);
+  const userBios = vl.machineOptsDict.firmware !== undefined;
+  // 5. Validation, actions.
+  locSetNone();
+  qemuValidateOptions(vl);
+  if (vl.noReboot) qmpSetAction({ reboot: "shutdown" });
+  // 6. Trace backends.
+  for (const p of vl.tracePatterns) traceEnable(p);
+  // 7. -m.
+  parseMemoryOptions(vl);
+  // 8. The machine.
+  const machine = qemuCreateMachine(vl);
+  // 9. Early backends: chardevs.
+  qemuOptsForeach(vl.lists.chardev, chardevFromOpts);
+  // 10–11. Machine options.
+  qemuApplyLegacyMachineOptions(vl, vl.machineOptsDict);
+  qemuApplyMachineOptions(machine, vl.machineOptsDict);
+  phaseAdvance(PHASE_MACHINE_CREATED);
+  // 12. The accelerator: kvm-accel's init_machine is kvm_init over this host.
+  let kvm: KVMState | null = null;
+  setKvmInitMachine((accel: KVMAccelState, ms: MachineState) => {
+    startupStep("accel/accel-system.ts", "accelInitMachine");
+    startupStep("accel/kvm/kvm-all.ts", "kvmInit");
+    const r = kvmInit(
+      env.os,
+      {
+        smpCpus: ms.smp.cpus,
+        maxCpus: ms.smp.maxCpus,
+        memory: addressSpaceMemory(),
+        io: addressSpaceIo(),
+      },
+      (kind, text) => (kind === "error" ? errorReport(text) : warnReport(text)),
+      accel.device ?? "/dev/kvm",
+    );
+    if (typeof r === "number") return r;
+    if (accel.thread === "multi") {
+      warnReport("kvm: thread=multi is not implemented yet, the vCPUs run with thread=single");
+    }
+    accel.state = r;
+    accel.fd = r.fd;
+    kvm = r;
+    x86CpuSetAccel(
+      kvmX86AccelCpuOps({
+        os: env.os,
+        kvmFd: r.fd,
+        irqchipInKernel: false,
+        errorReport: (m) => errorReport(m),
+      }),
+    );
+    return 0;
+  });
+  startupStep("system/vl-options.ts", "configureAccelerators");
+  configureAccelerators(vl, machine);
+  phaseAdvance(PHASE_ACCEL_CREATED);
+  // 14. Late backends: the serial and debugcon chardevs.
+  vl.serials.forEach((spec, i) => {
+    const chr = chardevForSpec(spec, `serial${i}`, env);
+    if (chr) serialHdAdd(chr);
+  });
+  if (vl.defaultSerial && vl.nographic) {
+    const chr = chardevForSpec("stdio", "serial0", env);
+    if (chr) serialHdAdd(chr);
+  }
+  const debugcons = vl.debugcons.map((spec, i) => chardevForSpec(spec, `debugcon${i}`, env));
+  phaseAdvance(PHASE_LATE_BACKENDS_CREATED);
+  // 15. The CPU type.
+  machine.cpuType = (machine.class as MachineClass).defaultCpuType ?? null;
+  if (vl.cpuOption !== null) {
+    startupStep("target/i386/cpu.ts", "parseCpuOption");
+    const r = parseCpuOption(vl.cpuOption);
+    if (!r.ok) {
+      const idx = argv.findIndex((a) => a === "-cpu" || a === "--cpu");
+      if (idx >= 0) locSetCmdline(argv, idx, 2);
+      errorReportErr(r.error);
+      throw new QemuExit(1);
+    }
+    machine.cpuType = r.cpuType;
+  }
+  // No -bios and a -device loader: the loader brings the code (no default firmware).
+  const hasLoader =
+    vl.lists.device.head.some((o) => qemuOptGet(o, "driver") === "loader") ||
+    vl.deviceOpts.some((d) => d.opts.driver === "loader");
+  if (!userBios && hasLoader) machine.firmware = null;
+  else if (machine.firmware === null) machine.firmware = PC_DEFAULT_BIOS;
+  // 17a. The board. CPU realize hooks: reset registration and the vCPU thread.
+  x86CpuSetRealizeHooks({
+    smpCpus: () => machine.smp.cpus,
+    registerReset: (cpu) => qemuRegisterReset(x86CpuMachineResetCb, cpu),
+    initVcpu: (cpu) => {
+      startupStep("system/cpus.ts", "qemuInitVcpu");
+      qemuInitVcpu(cpu);
+    },
+  });
+  setPcInit1(pcInit1);
+  startupStep("hw/core/machine.ts", "machineRunBoardInit");
+  withErrorFatal(() =>
+    machineRunBoardInit(machine, null, (ms) => {
+      // memory-backend-ram: anonymous host memory, so KVM can map it (hostAddr).
+      const addr = env.os.mmap(-1, ms.ramSize);
+      if (addr < 0) {
+        errorReport("cannot set up guest memory 'pc.ram': Cannot allocate memory");
+        throw new QemuExit(1);
+      }
+      ms.ram = memoryRegionInitRam(
+        "/objects/pc.ram",
+        "pc.ram",
+        env.os.view(addr, ms.ramSize),
+        addr,
+      );
+    }),
+  );
+  // -debugcon devices (QEMU: isa-debugcon with the chardev, created with the board).
+  for (const [i, chr] of debugcons.entries()) {
+    if (!chr) continue;
+    qdevDeviceAdd({ driver: "isa-debugcon", chardev: chr.label ?? `debugcon${i}` });
+  }
+  // 17b. -device.
+  qemuCreateCliDevices(vl);
+  // 17c. qemu_machine_creation_done: ready, system reset (state pushed to KVM).
+  phaseAdvance(PHASE_MACHINE_READY);
+  startupStep(FILE, "qemuSystemReset");
+  qemuSystemResetAll(SHUTDOWN_CAUSE_NONE);
+  if (!kvm) throw new Error("qemu_init: KVM did not initialize");
+  const inst: QemuMachineInstance = {
+    machine,
+    kvm,
+    startupTrace: trace,
+    vcpuThreads: cpusVcpuThreads(),
+    resetCount: 0,
+    runstate: "prelaunch",
+    exitStatus: null,
+  };
+  qemuSetNotifyEvent(cpusKickAll);
+  kvmSetInternalErrorHandler(() => {
+    pauseAllVcpus();
+    inst.runstate = "internal-error";
+  });
+  // 17d. autostart: vm_start → resume_all_vcpus.
+  if (vl.autostart) {
+    startupStep(FILE, "vmStart");
+    resumeAllVcpus();
+    inst.runstate = "running";
+  }
+  return inst;
+}
+
+// -------------------------------------------------------------------------------------
+// The main loop
+
+/**
+ * `qemu_main_loop` with `thread=single`: each round steps every vCPU thread once (its
+ * kvm_cpu_exec runs until an exit that needs the loop), runs due timers, then
+ * main_loop_should_exit: a shutdown request ends the loop with the exit status
+ * (isa-debug-exit's code, else 0); a reset request resets the machine (devices, CPUs,
+ * KVM register state) and goes on. Returns null when `budget` rounds passed without a
+ * shutdown, or the VM stopped on an internal error (runstate says which).
+ */
+export function qemuMainLoop(inst: QemuMachineInstance, budget = 100_000): number | null {
+  for (let round = 0; round < budget; round++) {
+    for (const t of inst.vcpuThreads) t.step();
+    qemuClockRunTimers(QEMU_CLOCK_VIRTUAL);
+    qemuClockRunTimers(QEMU_CLOCK_REALTIME);
+    if (qemuShutdownRequested() !== SHUTDOWN_CAUSE_NONE) {
+      pauseAllVcpus();
+      inst.runstate = "shutdown";
+      inst.exitStatus = qemuShutdownExitCode();
+      return inst.exitStatus;
+    }
+    const reset = qemuResetRequested();
+    if (reset !== SHUTDOWN_CAUSE_NONE) {
+      pauseAllVcpus();
+      qemuSystemResetAll(reset);
+      inst.resetCount++;
+      resumeAllVcpus();
+    }
+    if (inst.runstate === "internal-error") return null;
+  }
+  return null;
+}
+
+/**
+ * `main()`: qemu_init, the main loop, the exit status. A QemuExit (an option error, a
+ * help text) becomes its status; a loop that ran out of budget gives null.
+ */
+export function qemuMain(argv: readonly string[], env: QemuEnv, budget?: number): number | null {
+  try {
+    return qemuMainLoop(qemuInit(argv, env), budget);
+  } catch (err) {
+    if (err instanceof QemuExit) return err.status;
+    throw err;
+  }
+}
