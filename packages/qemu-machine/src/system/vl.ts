@@ -51,7 +51,7 @@ import {
   kvmCpuSynchronizePostReset,
   kvmSetInternalErrorHandler,
 } from "../accel/kvm/kvm-accel-ops.js";
-import { type KVMState, kvmInit } from "../accel/kvm/kvm-all.js";
+import { type KVMState, kvmInit, kvmTracedOs } from "../accel/kvm/kvm-all.js";
 import { type Chardev, qemuChardevNew, qemuChrFind } from "../chardev/char.js";
 import type { MachineClass, MachineState } from "../hw/core/machine.js";
 import { machineRunBoardInit } from "../hw/core/machine.js";
@@ -69,7 +69,7 @@ import {
   x86CpuSetRealizeHooks,
 } from "../target/i386/cpu.js";
 import { kvmX86AccelCpuOps } from "../target/i386/kvm/kvm-cpu.js";
-import { traceEnable } from "../trace/control.js";
+import { traceAddSink, traceEnable } from "../trace/control.js";
 import {
   errorInit,
   errorReport,
@@ -308,8 +308,9 @@ function qemuInitSteps(
   locSetNone();
   qemuValidateOptions(vl);
   if (vl.noReboot) qmpSetAction({ reboot: "shutdown" });
-  // 6. Trace backends.
+  // 6. Trace backends: the "log" backend prints each enabled event on stderr.
   for (const p of vl.tracePatterns) traceEnable(p);
+  if (vl.tracePatterns.length > 0) traceAddSink((r) => env.stderr(`${r.line}\n`));
   // 7. -m.
   parseMemoryOptions(vl);
   // 8. The machine.
@@ -345,7 +346,7 @@ function qemuInitSteps(
     kvm = r;
     x86CpuSetAccel(
       kvmX86AccelCpuOps({
-        os: env.os,
+        os: kvmTracedOs(r),
         kvmFd: r.fd,
         irqchipInKernel: false,
         errorReport: (m) => errorReport(m),

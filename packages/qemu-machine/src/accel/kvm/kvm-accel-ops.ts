@@ -44,6 +44,7 @@ import {
   type KvmVcpuState,
   kvmCpuExec,
   kvmInitVcpu,
+  kvmTracedOs,
 } from "./kvm-all.js";
 
 export const TYPE_KVM_ACCEL_OPS = "kvm-accel-ops";
@@ -73,7 +74,7 @@ export class KvmVcpuThread implements VcpuThread {
     readonly cpu: X86CPU,
   ) {
     this.name = `CPU ${cpu.cpuIndex}/KVM`;
-    const os = s.os;
+    const os = kvmTracedOs(s);
     this.hooks = {
       putRegisters: (v) => kvmArchPutRegisters(os, v.kvmFd, cpu),
       preRun: (v) => kvmArchPreRun(s, v, cpu),
@@ -104,7 +105,7 @@ export function kvmVcpuThreadFn(t: KvmVcpuThread): void {
   const s = t.s;
   const r = kvmInitVcpu(s, t.cpu.cpuIndex, t.cpu.apicId, (v) => {
     startupStep("target/i386/kvm/kvm.ts", "kvmArchInitVcpu");
-    return kvmArchInitVcpu(s.os, v.kvmFd, t.cpu, {
+    return kvmArchInitVcpu(kvmTracedOs(s), v.kvmFd, t.cpu, {
       kvmFd: s.fd,
       irqchipInKernel: false,
       errorReport: (m) => errorReport(m),

@@ -255,6 +255,35 @@ export function kvmVcpuIoctl(
   return s.os.ioctl(cpu.kvmFd, type, arg);
 }
 
+/**
+ * The HostOs the rest of QEMU's KVM code (target/i386/kvm) calls through: every ioctl goes
+ * via kvm_ioctl / kvm_vm_ioctl / kvm_vcpu_ioctl by the fd it names, so each one is traced
+ * as QEMU traces it; the other system calls pass straight through.
+ */
+export function kvmTracedOs(s: KVMState): HostOs {
+  const os = s.os;
+  return {
+    open: (path, flags) => os.open(path, flags),
+    ioctl(fd, request, arg = 0) {
+      if (fd === s.fd) return kvmIoctl(s, request, arg);
+      if (fd === s.vmfd) return kvmVmIoctl(s, request, arg);
+      const cpu = s.vcpus.find((c) => c.kvmFd === fd);
+      if (cpu) return kvmVcpuIoctl(s, cpu, request, arg);
+      return os.ioctl(fd, request, arg);
+    },
+    mmap: (fd, length, offset) => os.mmap(fd, length, offset),
+    munmap: (addr, length) => os.munmap(addr, length),
+    close: (fd) => os.close(fd),
+    view: (addr, length) => os.view(addr, length),
+    kill: (sig) => os.kill(sig),
+    sigprocmask: (how, signals) => os.sigprocmask(how, signals),
+    sigtimedwait: (sig) => os.sigtimedwait(sig),
+    get pid() {
+      return os.pid;
+    },
+  };
+}
+
 /** kvm_check_extension on the /dev/kvm fd (0 = absent). */
 export function kvmCheckExtension(s: KVMState, cap: number): number {
   return Math.max(0, kvmIoctl(s, KVM_CHECK_EXTENSION, cap));
@@ -447,11 +476,14 @@ export function kvmInitVcpu(
   const addr = s.os.mmap(fd, size, 0);
   if (addr < 0) return `kvm_init_vcpu: mmap'ing vcpu state failed (${archId})`;
   const cpu = new KvmVcpuState(cpuIndex, archId, fd, addr, size, s.os.view(addr, size));
+  s.vcpus.push(cpu);
   if (archInit) {
     const r = archInit(cpu);
-    if (r < 0) return `kvm_init_vcpu: kvm_arch_init_vcpu failed (${archId}): ${strerror(r)}`;
+    if (r < 0) {
+      s.vcpus.splice(s.vcpus.indexOf(cpu), 1);
+      return `kvm_init_vcpu: kvm_arch_init_vcpu failed (${archId}): ${strerror(r)}`;
+    }
   }
-  s.vcpus.push(cpu);
   return cpu;
 }
 
