@@ -108,6 +108,7 @@ const CAP_TABLE: ReadonlyArray<readonly [number, string]> = [
   [41, "KVM_CAP_VCPU_EVENTS"],
   [49, "KVM_CAP_INTR_SHADOW"],
   [50, "KVM_CAP_DEBUGREGS"],
+  [51, "KVM_CAP_X86_ROBUST_SINGLESTEP"],
   [54, "KVM_CAP_ENABLE_CAP"],
   [55, "KVM_CAP_XSAVE"],
   [56, "KVM_CAP_XCRS"],
