@@ -1,5 +1,11 @@
 import { HostKernel } from "@glassvm/kvm-kernel";
+import {
+  KVM_GUESTDBG_ENABLE,
+  KVM_GUESTDBG_SINGLESTEP,
+  KVM_MEM_LOG_DIRTY_PAGES,
+} from "@glassvm/kvm-kernel/uapi";
 import { describe, expect, it } from "vitest";
+import { createGuest, le16, le32, protectedMode, realMode } from "../test/guests.js";
 import { kvmIntelWithVmcs } from "../test/setup.js";
 import {
   CPU_BASED_ACTIVATE_SECONDARY_CONTROLS,
@@ -163,5 +169,96 @@ describe("a vCPU's vmcs01 (init_vmcs, vmx_vcpu_reset)", () => {
     expect(f?.stage).toBe("guest-state");
     expect(f?.error).toBe(0x8000_0021);
     expect(f?.message).toMatch(/GUEST_CS_AR_BYTES = 0x10000/);
+  });
+});
+
+describe("single-stepping through an STI shadow (handle_exception_nmi, vmx_vcpu_run)", () => {
+  it("a #DB the guest single-stepped into after STI is re-injected with BS pending", () => {
+    // guest-fuzz: a guest with TF set stepping over STI got KVM_EXIT_FAIL_ENTRY 0x80000021,
+    // as Linux did before it set PENDING_DBG.BS on an intercepted #DB in the STI shadow.
+    const g = createGuest();
+    for (let v = 0; v < 32; v++) {
+      g.ram.set([...le16(0x3000), ...le16(0x08), 0, 0x8e, 0, 0], 0x6000 + 8 * v);
+    }
+    g.ram.set([0xb0, 0x44, 0xe6, 0xe9, 0xf4], 0x3000); // mov al, 'D'; out 0xe9, al; hlt
+    g.ram.set(
+      [
+        ...[0x68, ...le32(0x102)], // push 0x102 (TF)
+        0x9d, // popf
+        0xfb, // sti
+        0x90, // nop
+        0xf4, // hlt
+      ],
+      0x1000,
+    );
+    protectedMode(g);
+    g.vcpu.setSregs({ ...g.vcpu.getSregs(), idt: { base: 0x6000n, limit: 0xff } });
+    expect(g.vcpu.run()).toMatchObject({ reason: "IoOut", port: 0xe9 });
+    // The handler's frame: EIP after STI (the trap's), CS, EFLAGS with TF and IF.
+    expect([...g.ram.subarray(0x7ff4, 0x8000)]).toEqual([
+      ...le32(0x1007),
+      ...le32(0x08),
+      ...le32(0x302),
+    ]);
+  });
+
+  it("the re-injected #DB survives an EPT violation while it is delivered (BS kept)", () => {
+    // guest-fuzz: the exit during delivery saved BS = 0 with STI blocking and TF, and the
+    // next entry, injecting the #DB again, failed. Dirty logging write-protects the stack
+    // page the frame reaches second.
+    const g = createGuest({ flags: KVM_MEM_LOG_DIRTY_PAGES });
+    g.ram.set([...le16(0x3000), ...le16(0)], 4 * 1); // IVT[1] = 0000:3000
+    g.ram.set([0xb0, 0x44, 0xe6, 0xe9, 0xf4], 0x3000); // mov al, 'D'; out 0xe9, al; hlt
+    g.ram.set(
+      [
+        ...[0x68, ...le16(0x102)], // push 0x102 (TF), to 0x8000: that page is now dirty
+        0x9d, // popf
+        0xfb, // sti (its trap comes in its shadow)
+        0x90, // nop
+        0xf4, // hlt
+      ],
+      0x1000,
+    );
+    realMode(g);
+    g.vcpu.setRegs({ ...g.vcpu.getRegs(), rsp: 0x8002n });
+    expect(g.vcpu.run()).toMatchObject({ reason: "IoOut", port: 0xe9 });
+    // IP after STI, CS, FLAGS with TF and IF: the second word went to the clean page.
+    expect([...g.ram.subarray(0x7ffc, 0x8002)]).toEqual([
+      ...le16(0x1005),
+      ...le16(0),
+      ...le16(0x302),
+    ]);
+  });
+
+  it("userspace single-stepping over STI gets a KVM_EXIT_DEBUG per instruction", () => {
+    // vmx_vcpu_run drops the STI shadow while KVM_GUESTDBG_SINGLESTEP is on (guest-fuzz:
+    // KVM_EXIT_FAIL_ENTRY 0x80000021 at the step after STI without it).
+    const g = createGuest();
+    g.ram.set([0xfb, 0x90, 0xf4], 0x1000); // sti; nop; hlt
+    protectedMode(g);
+    g.vcpu.setGuestDebug(KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP);
+    expect(g.vcpu.run()).toMatchObject({ reason: "Debug", exception: 1, pc: 0x1001n });
+    expect(g.vcpu.run()).toMatchObject({ reason: "Debug", exception: 1, pc: 0x1002n });
+  });
+});
+
+describe("handle_ept_violation during event delivery", () => {
+  it("an NMI whose frame would land in MMIO is KVM_EXIT_INTERNAL_ERROR / DELIVERY_EV", () => {
+    // guest-fuzz: KVM emulated the instruction at RIP instead (a POP SS, whose shadow then
+    // failed the entry that re-injected the NMI). Linux refuses to emulate MMIO here.
+    const g = createGuest({ ramSize: 0x1_0000 });
+    g.ram.set([0xf4], 0x1000); // hlt
+    realMode(g);
+    const s = g.vcpu.getSregs();
+    g.vcpu.setSregs({ ...s, ss: { ...s.ss, selector: 0x1000, base: 0x1_0000n } }); // no RAM
+    expect(g.vcpu.run().reason).toBe("Hlt");
+    g.vcpu.nmi();
+    const e = g.vcpu.run();
+    expect(e).toMatchObject({ reason: "InternalError", suberror: 3 });
+    if (e.reason !== "InternalError") return;
+    // IDT-vectoring information (NMI, valid), EPT violation (48) by a write to nothing, the GPA
+    // of the first push (FLAGS at SS:SP - 2), the CPU.
+    expect(e.data).toEqual([0x8000_0202n, 48n, 0x2n, 0x1_7ffen, 0n]);
+    expect(g.vcpu.getRegs().rip).toBe(0x1001n);
   });
 });

@@ -332,7 +332,10 @@ const X86_CR0_CD = 1 << 30;
 const X86_CR0_PG = 0x8000_0000;
 const X86_CR4_DE = 1 << 3;
 const X86_CR4_PAE = 1 << 5;
+const X86_EFLAGS_TF = 1 << 8;
 const X86_EFLAGS_IF = 1 << 9;
+/** DR6 / pending debug exceptions bit 14: a single-step trap. */
+const DR6_BS = 1n << 14n;
 
 const DB_VECTOR = 1;
 const NMI_VECTOR = 2;
@@ -1886,6 +1889,9 @@ export function vmxVcpuRun(vcpu: KvmVcpu): number {
     vmcsWritel(cpu, HOST_CR4, BigInt(hostCr4));
     vmx.hostCr4 = hostCr4;
   }
+  // Single-stepping over STI or MOV SS for userspace: drop the shadow, or VM entry would
+  // demand BS in the pending debug exceptions, which is not the trap userspace wants.
+  if ((vcpu.guestDebug & KVM_GUESTDBG_SINGLESTEP) !== 0) vmxSetInterruptShadow(vcpu, 0);
 
   vmxVcpuEnterExit(vcpu, vmx);
 
@@ -1983,18 +1989,11 @@ export function vmxHandleExit(vcpu: KvmVcpu, fastpath: number): number {
     basic !== EXIT_REASON_TASK_SWITCH &&
     basic !== EXIT_REASON_NOTIFY
   ) {
-    run.clearExitUnion();
-    run.exitReason = KVM_EXIT_INTERNAL_ERROR;
-    run.internalSuberror = KVM_INTERNAL_ERROR_DELIVERY_EV;
-    let n = 0;
-    run.setInternalData(n++, BigInt(vmx.idtVectoringInfo >>> 0));
-    run.setInternalData(n++, BigInt(reason >>> 0));
-    run.setInternalData(n++, vmxGetExitQual(vcpu));
-    if (basic === EXIT_REASON_EPT_MISCONFIG) {
-      run.setInternalData(n++, vmcsRead64(vmx.cpu, GUEST_PHYSICAL_ADDRESS));
-    }
-    run.setInternalData(n++, BigInt(Math.max(0, vcpu.arch.lastVmentryCpu)));
-    run.internalNdata = n;
+    const misconfig = basic === EXIT_REASON_EPT_MISCONFIG;
+    vmxPrepareEventVectoringExit(
+      vcpu,
+      misconfig ? vmcsRead64(vmx.cpu, GUEST_PHYSICAL_ADDRESS) : null,
+    );
     return 0;
   }
   if (fastpath !== EXIT_FASTPATH_NONE) return 1;
@@ -2007,6 +2006,26 @@ export function vmxHandleExit(vcpu: KvmVcpu, fastpath: number): number {
     return 0;
   }
   return handler(vcpu);
+}
+
+/**
+ * kvm_prepare_event_vectoring_exit: KVM_EXIT_INTERNAL_ERROR / DELIVERY_EV for an exit KVM
+ * cannot handle while an event was being delivered. Data: the IDT-vectoring information,
+ * the exit reason, the qualification, the guest-physical address if there is one, the CPU.
+ */
+function vmxPrepareEventVectoringExit(vcpu: KvmVcpu, gpa: bigint | null): void {
+  const vmx = toVmx(vcpu);
+  const run = vcpu.run;
+  run.clearExitUnion();
+  run.exitReason = KVM_EXIT_INTERNAL_ERROR;
+  run.internalSuberror = KVM_INTERNAL_ERROR_DELIVERY_EV;
+  let n = 0;
+  run.setInternalData(n++, BigInt(vmx.idtVectoringInfo >>> 0));
+  run.setInternalData(n++, BigInt(vmx.exitReason >>> 0));
+  run.setInternalData(n++, vmxGetExitQual(vcpu));
+  if (gpa !== null) run.setInternalData(n++, gpa);
+  run.setInternalData(n++, BigInt(Math.max(0, vcpu.arch.lastVmentryCpu)));
+  run.internalNdata = n;
 }
 
 /**
@@ -2084,6 +2103,15 @@ function handleExceptionNmi(vcpu: KvmVcpu): number {
       if ((vcpu.guestDebug & (KVM_GUESTDBG_SINGLESTEP | KVM_GUESTDBG_USE_HW_BP)) === 0) {
         // ICEBP (INT1) is a trap that already happened: skip it, then deliver #DB.
         if (type === INTR_TYPE_PRIV_SW_EXCEPTION) vmxSkipEmulatedInstruction(vcpu);
+        else if ((vmxGetRflags(vcpu) & X86_EFLAGS_TF) !== 0 && vmxGetInterruptShadow(vcpu)) {
+          // The CPU leaves BS clear on an exit for an intercepted #DB, but in an STI or
+          // MOV-SS shadow with TF set VM entry demands it: the trap is pending.
+          vmcsWritel(
+            vmx.cpu,
+            GUEST_PENDING_DBG_EXCEPTIONS,
+            vmcsReadl(vmx.cpu, GUEST_PENDING_DBG_EXCEPTIONS) | DR6_BS,
+          );
+        }
         kvmQueueException(vcpu, DB_VECTOR, undefined, dr6);
         return 1;
       }
@@ -2322,6 +2350,15 @@ function handleEptViolation(vcpu: KvmVcpu): number {
   if (q & EPT_VIOLATION_ACC_WRITE) err |= PFERR_WRITE_MASK;
   if (q & EPT_VIOLATION_ACC_INSTR) err |= PFERR_FETCH_MASK;
   if (q & EPT_VIOLATION_RWX_MASK) err |= PFERR_PRESENT_MASK;
+  if (vmx.idtVectoringInfo & INTR_INFO_VALID_MASK) {
+    // MMIO while an event was being delivered cannot be emulated: the instruction at RIP
+    // is not what touched memory (vmx_check_emulate_instruction → DELIVERY_EV).
+    const slot = gfnToMemslot(vcpu.kvm, Math.floor(gpa / 4096));
+    if (!slot || (err & PFERR_WRITE_MASK && slot.flags & KVM_MEM_READONLY)) {
+      vmxPrepareEventVectoringExit(vcpu, BigInt(gpa));
+      return 0;
+    }
+  }
   const r = kvmMmuPageFault(vcpu, gpa, err);
   if (r === 1 && err & PFERR_WRITE_MASK) {
     const gfn = Math.floor(gpa / 4096);

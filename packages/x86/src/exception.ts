@@ -249,12 +249,15 @@ function deliverReal(cpu: X86Cpu, vector: number, returnEip: number): boolean {
     return false;
   }
   const flags = getFlags(st);
+  const sp = cpu.regs[4]!;
   push16(cpu, flags);
-  if (faulted(cpu)) return false;
-  push16(cpu, cpu.segSel[CS]!);
-  if (faulted(cpu)) return false;
-  push16(cpu, returnEip);
-  if (faulted(cpu)) return false;
+  if (!faulted(cpu)) push16(cpu, cpu.segSel[CS]!);
+  if (!faulted(cpu)) push16(cpu, returnEip);
+  if (faulted(cpu)) {
+    // Claimed by a hook (a VM exit) part-way: SP as before the delivery began.
+    if (st[EXIT_REASON] !== 0) cpu.regs[4] = sp;
+    return false;
+  }
   const entry = (st[IDTR_BASE]! + vector * 4) | 0;
   const ip = linRead16(cpu, entry);
   const cs = linRead16(cpu, (entry + 2) | 0);

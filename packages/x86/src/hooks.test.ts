@@ -153,3 +153,20 @@ describe("every hookable event can be claimed", () => {
     });
   }
 });
+
+describe("an exit claimed part-way through an event's delivery", () => {
+  it("leaves the stack as before the delivery began (real mode, the second push exits)", () => {
+    // RAM below 0x7000 and from 0x8000: INT 0x21 pushes FLAGS to 0x8000, then CS to 0x7ffe,
+    // which no RAM backs (guest-fuzz: the retried delivery pushed below a stale word).
+    const cpu = realMode([0xcd, 0x21], { ramSize: 0x7000, sp: 0x8002 });
+    cpu.mem.addRam(0x8000, new Uint8Array(0x8000));
+    cpu.hooks = {
+      onEvent: (_cpu, kind) => (kind === H.EV_MMIO ? H.HOOK_EXIT : H.HOOK_PASS),
+    };
+    expect(cpu.run(20)).toBe(EXIT_HOOK);
+    expect(cpu.exitInfo[0]).toBe(H.EV_MMIO);
+    expect(cpu.exitInfo[1]).toBe(0x7ffe);
+    expect(cpu.regs[4]).toBe(0x8002);
+    expect(cpu.st[EIP]).toBe(0x100);
+  });
+});

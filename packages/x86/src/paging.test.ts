@@ -354,6 +354,20 @@ describe("decoded code under paging", () => {
     expect(cpu.regs[EBX]).toBe(1);
   });
 
+  it("a loop that writes its own code page keeps the TLB's fill log short", () => {
+    // Each store drops the decoded page and each decode drops the write entry again: the
+    // log once grew by an entry a pass, and every search of it slowed (guest-fuzz: a
+    // 64-bit guest executing zeroes, `add [rax], al` into its own page, ran ~85K
+    // instructions a second).
+    const STORE_AL = [0xa2, ...d(PM.CODE + 0x800)]; // mov [PM.CODE + 0x800], al
+    const code = [...enable32(), 0xb9, ...d(20_000), ...STORE_AL, 0xe2, 0xf9, HLT]; // loop
+    const cpu = protectedMode(code, { ramSize: RAM });
+    tables32(cpu);
+    expect(cpu.run(200_000)).toBe(EXIT_HLT);
+    expect(exceptionVector(cpu)).toBe(-1);
+    expect(cpu.tlb.count).toBeLessThan(64);
+  });
+
   it("an instruction across two pages is decoded again when the second page is remapped", () => {
     // At linear 0x400ffd: mov ebx, imm32 (its last two bytes in the next page); ret.
     const CALL = [...MOV_EAX(0x40_0ffd), 0xff, 0xd0];

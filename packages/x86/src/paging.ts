@@ -319,6 +319,8 @@ export class TlbState {
   readonly hTagHi = new Int32Array(HIGH_SIZE);
   readonly hR = new Int32Array(HIGH_SIZE).fill(-1);
   readonly hW = new Int32Array(HIGH_SIZE).fill(-1);
+  /** hW may hold a live write entry (else dropWritesTo need not search it). */
+  highWrites = false;
   // The fetch TLB: direct-mapped by linear page, tag = page * 2 + user and the high half.
   readonly xTag = new Int32Array(1024).fill(-1);
   readonly xTagHi = new Int32Array(1024);
@@ -399,17 +401,20 @@ export function fillTlb(cpu: X86Cpu, lin: number, phys: number, wrote: boolean, 
     tlb.hTagHi[slot] = hi;
     tlb.hR[slot] = canRead ? t : -1;
     tlb.hW[slot] = canWrite ? t : -1;
+    if (canWrite) tlb.highWrites = true;
     if (WALK[W_LARGE] !== 0 && (st[CR0]! & CR0_PG) !== 0) tlb.large = true;
     return;
   }
   const base = user ? 2 : 0;
+  // An entry that already holds this translation is in the log (or the log overflowed):
+  // logging it again on every refill of its sibling grew the log without bound.
   if (canRead) {
+    if (cpu.tlbR[index] !== t) logFill(cpu.tlb, index | (base << 20), global);
     cpu.tlbR[index] = t;
-    logFill(cpu.tlb, index | (base << 20), global);
   }
   if (canWrite) {
+    if (cpu.tlbW[index] !== t) logFill(cpu.tlb, index | ((base + 1) << 20), global);
     cpu.tlbW[index] = t;
-    logFill(cpu.tlb, index | ((base + 1) << 20), global);
   }
 }
 
@@ -436,6 +441,7 @@ export function flushAll(cpu: X86Cpu): void {
   t.large = false;
   t.xTag.fill(-1);
   t.hTag.fill(-1);
+  t.highWrites = false;
   cpu.dc.bumpEpoch();
 }
 
@@ -450,6 +456,7 @@ export function flushNonGlobal(cpu: X86Cpu): void {
   t.xTag.fill(-1);
   // The high TLB does not keep global entries apart: it is emptied too.
   t.hTag.fill(-1);
+  t.highWrites = false;
   cpu.dc.bumpEpoch();
 }
 
@@ -468,13 +475,14 @@ export function invalidatePage(cpu: X86Cpu, lin: number): void {
   cpu.tlbWu[index] = -1;
   t.xTag.fill(-1);
   t.hTag.fill(-1);
+  t.highWrites = false;
   cpu.dc.bumpEpoch();
 }
 
 /**
  * Physical page `page` now holds decoded code: no write entry may point at it. Without
  * paging the linear pages that reach it are known (A20 may fold bit 20); with paging the
- * logged write entries are searched.
+ * logged write entries are searched, and the logs shed the entries already dropped.
  */
 export function dropWritesTo(cpu: X86Cpu, page: number): void {
   if ((cpu.st[CR0]! & CR0_PG) === 0) {
@@ -488,24 +496,38 @@ export function dropWritesTo(cpu: X86Cpu, page: number): void {
   if (e < 0 || e >>> 20 !== 0) return;
   const t = (e & 0xfffff) << PAGE_SHIFT;
   const tlb = cpu.tlb;
-  for (let k = 0; k < HIGH_SIZE; k++) if (tlb.hW[k] === t) tlb.hW[k] = -1;
-  for (const [log, count] of [
-    [tlb.log, tlb.count],
-    [tlb.globalLog, tlb.globalCount],
-  ] as const) {
-    if (count > LOG_SIZE) {
-      cpu.tlbWs.fill(-1);
-      cpu.tlbWu.fill(-1);
-      return;
-    }
-    for (let k = 0; k < count; k++) {
-      const entry = log[k]!;
-      const which = entry >>> 20;
-      if (which !== 1 && which !== 3) continue;
-      const a = tlbArray(cpu, which);
-      if (a[entry & 0xfffff] === t) a[entry & 0xfffff] = -1;
-    }
+  if (tlb.highWrites) for (let k = 0; k < HIGH_SIZE; k++) if (tlb.hW[k] === t) tlb.hW[k] = -1;
+  if (tlb.count > LOG_SIZE || tlb.globalCount > LOG_SIZE) {
+    // A log overflowed: empty the whole data TLB, and with it the logs.
+    cpu.tlbRs.fill(-1);
+    cpu.tlbWs.fill(-1);
+    cpu.tlbRu.fill(-1);
+    cpu.tlbWu.fill(-1);
+    tlb.count = 0;
+    tlb.globalCount = 0;
+    return;
   }
+  tlb.count = dropWritesLogged(cpu, tlb.log, tlb.count, t);
+  tlb.globalCount = dropWritesLogged(cpu, tlb.globalLog, tlb.globalCount, t);
+}
+
+/**
+ * Drop the write entries in `log` that point at page frame `t`, and keep only the entries
+ * still live: self-modifying code refills the write entry it loses here on every pass,
+ * and a log that kept the dead ones grew until every search went through thousands.
+ * Returns the new count.
+ */
+function dropWritesLogged(cpu: X86Cpu, log: Int32Array, count: number, t: number): number {
+  let kept = 0;
+  for (let k = 0; k < count; k++) {
+    const entry = log[k]!;
+    const which = entry >>> 20;
+    const a = tlbArray(cpu, which);
+    const index = entry & 0xfffff;
+    if ((which === 1 || which === 3) && a[index] === t) a[index] = -1;
+    if (a[index] !== -1) log[kept++] = entry;
+  }
+  return kept;
 }
 
 /**

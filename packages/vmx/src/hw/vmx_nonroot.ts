@@ -93,6 +93,7 @@ import {
   GUEST_INTR_STATE_NMI,
   GUEST_INTR_STATE_STI,
   GUEST_LINEAR_ADDRESS,
+  GUEST_PENDING_DBG_EXCEPTIONS,
   GUEST_PHYSICAL_ADDRESS,
   GUEST_RFLAGS,
   GUEST_RIP,
@@ -249,6 +250,7 @@ const {
   NMI_BLOCKED,
   NMI_PENDING,
   INTR_LINE,
+  PENDING,
   RIP_HI,
 } = state;
 
@@ -293,6 +295,8 @@ const CR0_PE = 1;
 const CR0_TS = 1 << 3;
 const CR0_PG = 1 << 31;
 const FLAG_IF = 1 << 9;
+/** Pending debug exceptions (and DR6) bit 14, BS: a single-step trap. */
+const PENDING_DBG_BS = 1 << 14;
 
 /** EVENT_* of the x86 core → VM-entry/IDT-vectoring event types. */
 function eventType(kind: number, vector: number): number {
@@ -543,6 +547,13 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
     st[INHIBIT] = (intr & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)) !== 0 ? 1 : 0;
     st[NMI_BLOCKED] = (intr & GUEST_INTR_STATE_NMI) !== 0 ? 1 : 0;
     st[HALTED] = v.read32(S(GUEST_ACTIVITY_STATE)) === GUEST_ACTIVITY_HLT ? 1 : 0;
+    // A single-step trap the last exit came before is delivered after this entry (SDM
+    // 27.7.3); nothing else the core held pending survives from another guest.
+    cpu.pendingDebugTrap = (v.read32(S(GUEST_PENDING_DBG_EXCEPTIONS)) & PENDING_DBG_BS) !== 0;
+    if (cpu.pendingDebugTrap) {
+      st[DR_BASE + 6] = st[DR_BASE + 6]! | PENDING_DBG_BS;
+      st[PENDING] = 1;
+    }
     st[NMI_PENDING] = 0;
     st[INTR_LINE] = 0;
     cpu.counters[1] =
@@ -589,6 +600,10 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
     const type = (info >>> 8) & 7;
     const error = (info & 0x800) !== 0 ? v.read32(S(VM_ENTRY_EXCEPTION_ERROR_CODE)) | 0 : -1;
     const next = (st[EIP]! + v.read32(S(VM_ENTRY_INSTRUCTION_LEN))) | 0;
+    // An injected event is delivered instead of the pending debug exceptions — once it is:
+    // an exit during its delivery saves them as they were.
+    const pendingDebugTrap = cpu.pendingDebugTrap;
+    cpu.pendingDebugTrap = false;
     switch (type) {
       case 0:
       case 2:
@@ -608,7 +623,10 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
         // Type 7 (other event: a pending MTF exit) is not modelled.
         return true;
     }
-    if (st[EXIT_REASON] !== 0) return false;
+    if (st[EXIT_REASON] !== 0) {
+      cpu.pendingDebugTrap = pendingDebugTrap;
+      return false;
+    }
     // A delivered event leaves the guest at its handler.
     st[HALTED] = 0;
     return true;
@@ -1098,6 +1116,10 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
     }
     if (st[NMI_BLOCKED]! !== 0) intr |= GUEST_INTR_STATE_NMI;
     this.w32(v, GUEST_INTERRUPTIBILITY_INFO, intr);
+    // A single-step trap not yet delivered (the exit came at the boundary before it) is
+    // saved as pending (SDM 28.3.4); an exit that delivering the #DB caused saves none.
+    this.wNat(v, GUEST_PENDING_DBG_EXCEPTIONS, cpu.pendingDebugTrap ? PENDING_DBG_BS : 0, 0);
+    cpu.pendingDebugTrap = false;
     this.w32(v, GUEST_ACTIVITY_STATE, st[HALTED]! === 1 ? GUEST_ACTIVITY_HLT : 0);
     if ((this.exitCtls & VM_EXIT_SAVE_VMX_PREEMPTION_TIMER) !== 0) {
       this.w32(v, VMX_PREEMPTION_TIMER_VALUE, Math.floor(timerLeft / 2 ** this.preemptionRate));

@@ -21,7 +21,16 @@ import {
 import { EXIT_HLT, type X86Cpu } from "../cpu.js";
 import { getFlags } from "../lazy_flags.js";
 import { CS, EAX, EBX, ECX, EDX, EFER_SCE, ESP, FLAG_IF, GS, SS, TR } from "../regs.js";
-import { CPL, CR8, EFER, EIP, GDTR_BASE, GDTR_BASE_HI, GDTR_LIMIT } from "../state.js";
+import {
+  CPL,
+  CR8,
+  EFER,
+  EIP,
+  GDTR_BASE,
+  GDTR_BASE_HI,
+  GDTR_LIMIT,
+  IDTR_BASE_HI,
+} from "../state.js";
 import {
   getMsr,
   MSR_IA32_KERNEL_GS_BASE,
@@ -158,6 +167,17 @@ describe("descriptor tables", () => {
     expect(read16(cpu, PTR + 16)).toBe(0x0fff);
     expect(read32(cpu, PTR + 18)).toBe(PM.GDT);
     expect(read32(cpu, PTR + 22)).toBe(0x1234);
+  });
+
+  it("lgdt and lidt with a non-canonical base are #GP(0) and load nothing", () => {
+    // guest-fuzz: the base went into GDTR/IDTR and the next VM entry refused it.
+    for (const r of [2, 3]) {
+      const cpu = runFault([0x0f, 0x01, ...abs(r, PTR), HLT], (c) => {
+        c.mem.load(PTR, [...w(0x0fff), ...d(PM.GDT), ...d(0x8000)]);
+      });
+      expect(vector64(cpu)).toBe(13);
+      expect(cpu.st[r === 2 ? GDTR_BASE_HI : IDTR_BASE_HI]).toBe(0);
+    }
   });
 
   it("ltr loads a 16-byte TSS descriptor with base 63:32 and marks it busy", () => {

@@ -469,7 +469,10 @@ const clts = (cpu: X86Cpu) => {
 
 // Descriptor tables ------------------------------------------------------------------------
 
-/** LGDT/LIDT m16&64: the limit, then an 8-byte base (the operand size is ignored). */
+/**
+ * LGDT/LIDT m16&64: the limit, then an 8-byte base (the operand size is ignored); a
+ * non-canonical base is #GP(0) (SDM Vol. 2 LGDT/LIDT, 64-bit mode exceptions).
+ */
 function lgdt(idt: boolean) {
   return (cpu: X86Cpu, i: number) => {
     if (!needCpl0(cpu)) return;
@@ -483,6 +486,7 @@ function lgdt(idt: boolean) {
     const at = addr64(cpu, lo, hi, 2);
     const base = readQ(cpu, seg, at, st[EA_HI]!);
     if (faulted(cpu)) return;
+    if (!canonical(st[VAL_HI]!)) return raiseFault(cpu, GP_VECTOR, 0);
     st[idt ? IDTR_LIMIT : GDTR_LIMIT] = limit;
     st[idt ? IDTR_BASE : GDTR_BASE] = base;
     st[idt ? IDTR_BASE_HI : GDTR_BASE_HI] = st[VAL_HI]!;

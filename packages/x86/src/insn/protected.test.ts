@@ -535,6 +535,21 @@ describe("far transfers in protected mode", () => {
     expect(cpu.st[EIP]).toBe(0x0101);
   });
 
+  it("VM86 segments, CS too, are DPL 3 read/write data (0xF3): a write through CS lands", () => {
+    // guest-fuzz: a VM exit saved CS as code (0xFB) in VM86 mode and VM entry refused it.
+    const frame = [0x0100, 0x2000, FLAG_VM | 2, 0x0800, 0x3000, 0x4000, 0x5000, 0, 0];
+    const pushes = frame
+      .slice()
+      .reverse()
+      .flatMap((v) => [0x68, ...d(v)]);
+    const cpu = protectedMode([...pushes, 0xcf]);
+    cpu.mem.load(0x2_0100, [0x2e, 0xc6, 0x06, ...w(0x0200), 0x5a]); // mov byte cs:[0x200], 0x5a
+    cpu.run(frame.length + 2);
+    for (const s of [CS, SS, ES, DS]) expect(cpu.segAr[s]! & 0xffff).toBe(0xf3);
+    expect(cpu.st[EIP]).toBe(0x0106);
+    expect(cpu.mem.read8(0x2_0200)).toBe(0x5a);
+  });
+
   it("hlt in VM86 mode raises #GP(0) into ring 0 with the VM86 segments on the stack", () => {
     const frame = [0x0100, 0x2000, FLAG_VM | 2, 0x0800, 0x3000, 0x4000, 0x5000, 0x6000, 0x7000];
     const pushes = frame

@@ -72,13 +72,17 @@ export function setAccessed(cpu: X86Cpu): void {
   DESC[1] = DESC[1]! | 0x100;
 }
 
-/** A VM86-mode segment load: base = selector × 16, 64 KiB, DPL 3 read/write data. */
+/**
+ * A VM86-mode segment load: base = selector × 16, 64 KiB, DPL 3 read/write data — CS too,
+ * as the processor holds it (VM entry demands access rights 0xF3 for every segment in
+ * virtual-8086 mode, SDM Vol. 3C §27.3.1.2, and a VM exit saves what the processor holds).
+ */
 export function loadSegmentV86(cpu: X86Cpu, seg: number, selector: number): void {
   cpu.segSel[seg] = selector;
   cpu.segBase[seg] = (selector & 0xffff) << 4;
   cpu.segBaseHi[seg] = 0;
   cpu.segLimit[seg] = 0xffff;
-  cpu.segAr[seg] = AR_P | AR_S | (3 << 5) | AR_TYPE_RW | AR_TYPE_ACCESSED | (seg === CS ? 8 : 0);
+  cpu.segAr[seg] = AR_P | AR_S | (3 << 5) | AR_TYPE_RW | AR_TYPE_ACCESSED;
 }
 
 /**
