@@ -139,6 +139,7 @@ export {
   kvmSetRflags,
   kvmSkipEmulatedInstruction,
   kvmTripleFault,
+  loadPdptrs,
   PFERR_FETCH_MASK,
   PFERR_PRESENT_MASK,
   PFERR_USER_MASK,

@@ -46,7 +46,13 @@ import {
   VCPU_SREG_TR,
 } from "./kvm_host.js";
 import type { KvmGlobal } from "./kvm_main.js";
-import { copyFromUser, copyToUser, gfnToMemslot, markPageDirtyInSlot } from "./kvm_main.js";
+import {
+  copyFromUser,
+  copyToUser,
+  gfnToMemslot,
+  kvmReadGuest,
+  markPageDirtyInSlot,
+} from "./kvm_main.js";
 import {
   EMULTYPE_SKIP,
   type MsrData,
@@ -376,6 +382,35 @@ function traceCr(vcpu: KvmVcpu, rw: number, cr: number, val: number | bigint): v
   if (tp.enabled) tp.emit({ vcpu_id: vcpu.vcpuId, rw, cr, val: BigInt(val) });
 }
 
+/** CR0 and CR4 bits whose change makes PAE paging reload its PDPTEs (X86_CR*_PDPTR_BITS). */
+const X86_CR0_PDPTR_BITS = (1 << 30) | (1 << 29) | 0x8000_0000; // CD NW PG
+const X86_CR4_PDPTR_BITS = (1 << 7) | (1 << 4) | (1 << 5) | (1 << 20); // PGE PSE PAE SMEP
+
+/**
+ * load_pdptrs: PAE paging's four page-directory-pointer entries at CR3 (32-byte aligned),
+ * read from guest memory and checked — a present entry with a reserved bit set (bits 2:1,
+ * 8:5, or at and above MAXPHYADDR) makes the CR write that needed them #GP, as on hardware.
+ * False when one is invalid or the table is not in guest memory.
+ */
+export function loadPdptrs(vcpu: KvmVcpu, cr3: bigint): boolean {
+  const gpa = Number(cr3 & 0xffff_ffe0n);
+  const buf = new Uint8Array(32);
+  if (kvmReadGuest(vcpu.kvm, gpa, buf) < 0) return false;
+  const dv = new DataView(buf.buffer);
+  const rsvdHigh = ~0n << BigInt(vcpu.arch.maxphyaddr);
+  for (let i = 0; i < 4; i++) {
+    const e = dv.getBigUint64(8 * i, true);
+    if ((e & 1n) === 0n) continue;
+    if ((e & 0x1e6n) !== 0n || (e & BigInt.asUintN(64, rsvdHigh)) !== 0n) return false;
+  }
+  return true;
+}
+
+/** PAE paging outside long mode: CR0.PG, CR4.PAE, not EFER.LMA. */
+function isPaePagingWith(vcpu: KvmVcpu, cr0: number, cr4: number): boolean {
+  return cr0 >= X86_CR0_PG && (cr4 & X86_CR4_PAE) !== 0 && !isLongMode(vcpu);
+}
+
 /**
  * kvm_set_cr0 (a guest MOV to CR0 the vendor intercepted): 1 when the value is refused
  * (#GP for the guest), else the vendor's set_cr0 and an MMU reload when paging changed.
@@ -394,6 +429,14 @@ export function kvmSetCr0(vcpu: KvmVcpu, value: number): number {
     if (vcpu.kvm.ops.getCsDbLBits(vcpu).l) return 1;
   }
   if (!pg && (is64BitMode(vcpu) || (vcpu.arch.cr4 & X86_CR4_PCIDE) !== 0)) return 1;
+  if (
+    (vcpu.arch.efer & EFER_LME) === 0 &&
+    isPaePagingWith(vcpu, cr0, vcpu.arch.cr4) &&
+    ((cr0 ^ old) & X86_CR0_PDPTR_BITS) !== 0 &&
+    !loadPdptrs(vcpu, vcpu.arch.cr3)
+  ) {
+    return 1;
+  }
   vcpu.kvm.ops.setCr0(vcpu, cr0);
   vcpu.arch.cr0 = cr0;
   if (pg !== oldPg || ((old ^ cr0) & 1) !== 0)
@@ -409,6 +452,12 @@ export function kvmSetCr4(vcpu: KvmVcpu, cr4: number): number {
   if (isLongMode(vcpu)) {
     if ((cr4 & X86_CR4_PAE) === 0) return 1;
     if (((cr4 ^ old) & X86_CR4_LA57) !== 0) return 1;
+  } else if (
+    isPaePagingWith(vcpu, vcpu.arch.cr0, cr4) &&
+    ((cr4 ^ old) & X86_CR4_PDPTR_BITS) !== 0 &&
+    !loadPdptrs(vcpu, vcpu.arch.cr3)
+  ) {
+    return 1;
   }
   if ((cr4 & X86_CR4_PCIDE) !== 0 && (old & X86_CR4_PCIDE) === 0) {
     if ((vcpu.arch.cr3 & 0xfffn) !== 0n || !isLongMode(vcpu)) return 1;
@@ -427,6 +476,7 @@ export function kvmSetCr3(vcpu: KvmVcpu, cr3: bigint): number {
   const noflush = isLongMode(vcpu) && (vcpu.arch.cr4 & X86_CR4_PCIDE) !== 0 && cr3 >> 63n === 1n;
   const v = noflush ? cr3 & ~(1n << 63n) : cr3;
   if (v >> BigInt(vcpu.arch.maxphyaddr) !== 0n) return 1;
+  if (isPaePagingWith(vcpu, vcpu.arch.cr0, vcpu.arch.cr4) && !loadPdptrs(vcpu, v)) return 1;
   vcpu.arch.cr3 = v;
   vcpu.kvm.ops.postSetCr3?.(vcpu, v);
   kvmMakeRequest(vcpu, noflush ? KVM_REQ_MMU_RELOAD : KVM_REQ_MMU_RELOAD | KVM_REQ_TLB_FLUSH);

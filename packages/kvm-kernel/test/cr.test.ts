@@ -108,3 +108,33 @@ describe("host-physical pages (get_user_pages)", () => {
     expect((pfn + (0x20_0000 - 0x3000) / 4096) % 512).toBe(0);
   });
 });
+
+describe("PAE paging's PDPTEs (load_pdptrs)", () => {
+  /** Paging on without PAE, CR3 = 0x3000 (a page directory of 4 MiB entries, say). */
+  function pagedGuest() {
+    const g = guest([0xf4]);
+    const v = vcpuOf(g);
+    v.arch.cr0 = 0x8000_0011;
+    v.arch.cr3 = 0x3000n;
+    return { g, v };
+  }
+
+  it("turning on CR4.PAE over entries with reserved bits set is refused (#GP), else taken", () => {
+    const { g, v } = pagedGuest();
+    // A 4 MiB PDE (PS, bit 7) read as a PDPTE: present with a reserved bit.
+    new DataView(g.ram.buffer, g.ram.byteOffset).setUint32(0x3000, 0x83, true);
+    expect(kvmSetCr4(v, 0x20)).toBe(1);
+    expect(v.arch.cr4 & 0x20).toBe(0);
+    new DataView(g.ram.buffer, g.ram.byteOffset).setUint32(0x3000, 0x4001, true);
+    expect(kvmSetCr4(v, 0x20)).toBe(0);
+  });
+
+  it("MOV to CR3 under PAE paging checks the new table", () => {
+    const { g, v } = pagedGuest();
+    expect(kvmSetCr4(v, 0x20)).toBe(0); // zeroed PDPTEs: not present, valid
+    new DataView(g.ram.buffer, g.ram.byteOffset).setUint32(0x5008, 0x5, true); // bit 2 reserved
+    expect(kvmSetCr3(v, 0x5000n)).toBe(1);
+    expect(v.arch.cr3).toBe(0x3000n);
+    expect(kvmSetCr3(v, 0x6000n)).toBe(0);
+  });
+});

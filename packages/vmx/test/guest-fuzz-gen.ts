@@ -838,13 +838,6 @@ const KNOWN_ISSUES: readonly { readonly match: RegExp; readonly finding: string 
       "kvm_task_switch in kvm-kernel)",
   },
   {
-    // CR0.PG, CR4.PAE or CR3 written under PAE paging with a PDPT holding reserved bits.
-    match: /^guest-caused FAIL_ENTRY 0x80000021 \(guest-pdpte-fields-reserved-bits\)/,
-    finding:
-      "PAE PDPTEs: kvm-kernel's kvm_set_cr0/cr3/cr4 do not check them (load_pdptrs), so a " +
-      "bad PDPT fails VM entry instead of giving the guest #GP",
-  },
-  {
     // A fault pushing an interrupt frame on the RSP0/ESP0 stack, from ring 3.
     match: /^guest-caused FAIL_ENTRY 0x80000021 \(guest-cs-dpl\)/,
     finding:
