@@ -837,13 +837,6 @@ const KNOWN_ISSUES: readonly { readonly match: RegExp; readonly finding: string 
       "task switch: kvm_intel has no handle_task_switch (EXIT_REASON_TASK_SWITCH needs " +
       "kvm_task_switch in kvm-kernel)",
   },
-  {
-    // A fault pushing an interrupt frame on the RSP0/ESP0 stack, from ring 3.
-    match: /^guest-caused FAIL_ENTRY 0x80000021 \(guest-cs-dpl\)/,
-    finding:
-      "x86 core: a fault while pushing an inner-privilege interrupt frame is delivered with " +
-      "CPL and stack half-switched (exception.ts deliverLong/deliverProtected): ring-0 CS at CPL 3",
-  },
 ];
 
 /** A KVM_RUN slower than this is a hang. */

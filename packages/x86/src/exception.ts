@@ -176,6 +176,26 @@ export function injectEvent(
   deliverEvent(cpu, vector, errorCode, kind, nextEip, false);
 }
 
+/**
+ * A fault while an interrupt frame is pushed at the new privilege level must be delivered
+ * after CPL, SS and the stack pointer are back as they were before the delivery began:
+ * while DEFER[0] is 1 the first fault is only recorded ([1] vector, [2] error code) and
+ * the push stops; the caller restores its state and raises it (raiseDeferred).
+ */
+const DEFER = new Int32Array(3);
+
+function deferFaults(): void {
+  DEFER[0] = 1;
+}
+
+/** End deferral; raise the recorded fault, if any. True when there was one. */
+function raiseDeferred(cpu: X86Cpu): boolean {
+  const had = DEFER[0] === 2;
+  DEFER[0] = 0;
+  if (had) deliverEvent(cpu, DEFER[1]!, DEFER[2]!, EVENT_FAULT, 0);
+  return had;
+}
+
 function deliverEvent(
   cpu: X86Cpu,
   vector: number,
@@ -185,6 +205,15 @@ function deliverEvent(
   hookable = true,
 ): void {
   const st = cpu.st;
+  if (DEFER[0] !== 0) {
+    if (DEFER[0] === 1) {
+      DEFER[0] = 2;
+      DEFER[1] = vector;
+      DEFER[2] = errorCode;
+    }
+    st[STOP] = STOP_FAULT;
+    return;
+  }
   const depth = st[EVENT_DEPTH]!;
   if (depth > 0) {
     // A fault while delivering another event (Table 6-5).
@@ -437,14 +466,17 @@ function deliverLong(
   const bytes = n * 4;
   const bottom = addr64(cpu, spLo, spHi, -bytes);
   const bottomHi = st[EA_HI]!;
+  deferFaults();
   for (let k = 0; k < n; k += 2) {
     const at = addr64(cpu, bottom, bottomHi, bytes - 4 * (k + 2));
     writeQ(cpu, SS, at, st[EA_HI]!, FRAME64[k]!, FRAME64[k + 1]!);
     if (faulted(cpu)) {
       setCpl(cpu, cpl);
+      raiseDeferred(cpu);
       return false;
     }
   }
+  DEFER[0] = 0;
   if (newCpl < cpl) {
     // SS becomes a null selector with RPL = the new CPL.
     loadNullSegment(cpu, SS, newCpl);
@@ -580,6 +612,7 @@ function deliverProtected(
     FRAME[count++] = flags;
     FRAME[count++] = oldCs;
     FRAME[count++] = returnEip;
+    deferFaults();
     const pushOk =
       v86 || gate32 ? pushAll32(cpu, count, errorCode) : pushAll16(cpu, count, errorCode);
     if (!pushOk) {
@@ -590,8 +623,10 @@ function deliverProtected(
       cpu.segAr[SS] = savedAr;
       recomputeSegment(cpu, SS);
       cpu.regs[4] = oldEsp;
+      raiseDeferred(cpu);
       return false;
     }
+    DEFER[0] = 0;
     newCpl = dpl;
     if (v86) {
       for (const s of V86_DATA) {

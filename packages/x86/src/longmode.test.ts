@@ -5,14 +5,23 @@
  * exception in it goes through a 64-bit IDT gate.
  */
 import { describe, expect, it } from "vitest";
-import { LONG, longMode, PM, read32, realMode, vector64, write32 } from "../test/helpers.js";
+import {
+  LONG,
+  longMode,
+  longModeRing3,
+  PM,
+  read32,
+  realMode,
+  vector64,
+  write32,
+} from "../test/helpers.js";
 
 const { CODE64, STUBS64 } = LONG;
 const R8 = 8;
 const R9 = 9;
 const R10 = 10;
 
-import { EXIT_HLT } from "./cpu.js";
+import { EXIT_HLT, EXIT_SHUTDOWN } from "./cpu.js";
 import { EV_VMCALL, HOOK_DONE, HOOK_PASS } from "./hooks.js";
 import { CS, EBX, ECX, EDX, EFER_LMA, ESP, FS } from "./regs.js";
 import { CPL, EFER, EIP, HALTED, RIP_HI } from "./state.js";
@@ -376,5 +385,18 @@ describe("IA-32e mode", () => {
     expect(cpu.segSel[CS]).toBe(LONG.CODE64);
     expect([cpu.regs[ESP], cpu.regsHi[ESP]]).toEqual([0x9000, 1]);
     expect(cpu.st[CPL]).toBe(0);
+  });
+});
+
+describe("a fault while pushing an inner-privilege interrupt frame", () => {
+  it("is delivered from the state before the delivery: #UD at CPL 3 with a bad RSP0 shuts down", () => {
+    // RSP0 = 0x10000000 is not mapped: the #UD frame's push faults, so does #DF's.
+    const cpu = longModeRing3([0x0f, 0x0b]);
+    write32(cpu, PM.TSS + 4, 0x1000_0000);
+    expect(cpu.run(50)).toBe(EXIT_SHUTDOWN);
+    // Not half-switched: still the ring-3 code and stack selectors, at CPL 3.
+    expect(cpu.st[CPL]).toBe(3);
+    expect(cpu.segSel[CS]! & 3).toBe(3);
+    expect(cpu.segSel[2]! & 3).toBe(3);
   });
 });
