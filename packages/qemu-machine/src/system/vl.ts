@@ -63,8 +63,10 @@ import { errorReportErr, QemuExit, withErrorFatal } from "../qapi/error.js";
 import {
   cpuForeach,
   cpuReset,
+  isHelpOption,
   parseCpuOption,
   type X86CPU,
+  x86CpuList,
   x86CpuSetAccel,
   x86CpuSetRealizeHooks,
 } from "../target/i386/cpu.js";
@@ -75,6 +77,7 @@ import {
   errorReport,
   locSetCmdline,
   locSetNone,
+  qemuPrintf,
   setErrorSink,
   setOutputSink,
   warnReport,
@@ -307,6 +310,11 @@ function qemuInitSteps(
   // 5. Validation, actions.
   locSetNone();
   qemuValidateOptions(vl);
+  // Help options: `-cpu help` lists the models and exits (list_cpus).
+  if (vl.cpuOption !== null && isHelpOption(vl.cpuOption)) {
+    qemuPrintf(x86CpuList());
+    throw new QemuExit(0);
+  }
   if (vl.noReboot) qmpSetAction({ reboot: "shutdown" });
   // 6. Trace backends: the "log" backend prints each enabled event on stderr.
   for (const p of vl.tracePatterns) traceEnable(p);
