@@ -8,7 +8,7 @@
  */
 import type { X86Cpu } from "./cpu.js";
 import { raiseFault } from "./exception.js";
-import { EV_MMIO, HOOK_DONE, HOOK_EXIT } from "./hooks.js";
+import { EV_MMIO, HOOK_DONE, HOOK_EXIT, type HookResult, type X86Hooks } from "./hooks.js";
 import { F_A32 } from "./instr.js";
 import { ACC_IMPLICIT, ACC_READ, ACC_WRITE, dataAcc, fillTlb, translateLinear } from "./paging.js";
 import {
@@ -192,21 +192,37 @@ function linWriteAcc(cpu: X86Cpu, lin: number, size: number, v: number, acc: num
 
 // Physical access -------------------------------------------------------------
 
+/**
+ * Offer an access outside RAM to the installed hook (hooks.ts EV_MMIO): `kind` 0 read,
+ * 1 write, 2 instruction fetch. A hook answering HOOK_DONE leaves a read's value in
+ * exitInfo[4].
+ */
+export function mmioHook(
+  cpu: X86Cpu,
+  hooks: X86Hooks,
+  phys: number,
+  size: number,
+  kind: number,
+  value: number,
+): HookResult {
+  const x = cpu.exitInfo;
+  x[0] = EV_MMIO;
+  x[1] = phys;
+  x[2] = size;
+  x[3] = kind;
+  x[4] = value;
+  return hooks.onEvent(cpu, EV_MMIO);
+}
+
 function mmio(cpu: X86Cpu, phys: number, size: number, write: boolean, value: number): number {
   if (cpu.hooks !== null) {
-    const x = cpu.exitInfo;
-    x[0] = EV_MMIO;
-    x[1] = phys;
-    x[2] = size;
-    x[3] = write ? 1 : 0;
-    x[4] = value;
-    const r = cpu.hooks.onEvent(cpu, EV_MMIO);
+    const r = mmioHook(cpu, cpu.hooks, phys, size, write ? 1 : 0, value);
     if (r === HOOK_EXIT) {
       cpu.st[STOP] = STOP_FAULT;
       cpu.st[EXIT_REASON] = 3;
       return 0;
     }
-    if (r === HOOK_DONE) return x[4]! >>> 0;
+    if (r === HOOK_DONE) return cpu.exitInfo[4]! >>> 0;
   }
   const dev = cpu.mem.devices;
   if (write) {

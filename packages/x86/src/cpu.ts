@@ -6,12 +6,12 @@
  *   const cpu = new X86Cpu(mem); cpu.reset();
  *   const why = cpu.run(1_000_000);   // EXIT_BUDGET, EXIT_HLT, EXIT_SHUTDOWN, EXIT_HOOK
  */
-import { fetchMode, recomputeSegment } from "./access.js";
+import { fetchMode, mmioHook, recomputeSegment } from "./access.js";
 import { chainBudget, chainRunner, noteRetired, slotRunner } from "./dispatch.js";
 import { serviceEvents } from "./exception.js";
 import { decodeInsn, type FetchSource, opcodeDesc } from "./fetchdecode.js";
 import { FpuState } from "./fpu.js";
-import { EV_MMIO, FETCH_HOOK_EXIT, HOOK_DONE, HOOK_EXIT, type X86Hooks } from "./hooks.js";
+import { FETCH_HOOK_EXIT, HOOK_DONE, HOOK_EXIT, type X86Hooks } from "./hooks.js";
 import { BLOCK_MAX, DecodeCache, FRONT_MASK } from "./icache.js";
 import { F_END } from "./instr.js";
 import { getFlags, setFlags } from "./lazy_flags.js";
@@ -124,18 +124,11 @@ class CodeFetcher implements FetchSource {
     const e = mem.pageMap[page]!;
     if (e < 0) {
       this.uncached = true;
-      const hooks = cpu.hooks;
-      if (hooks !== null) {
+      if (cpu.hooks !== null) {
         // A fetch from outside RAM is offered to the extension (EPT: a violation).
-        const x = cpu.exitInfo;
-        x[0] = EV_MMIO;
-        x[1] = phys;
-        x[2] = 1;
-        x[3] = 2;
-        x[4] = 0;
-        const r = hooks.onEvent(cpu, EV_MMIO);
+        const r = mmioHook(cpu, cpu.hooks, phys, 1, 2, 0);
         if (r === HOOK_EXIT) return -FETCH_HOOK_EXIT;
-        if (r === HOOK_DONE) return x[4]! & 0xff;
+        if (r === HOOK_DONE) return cpu.exitInfo[4]! & 0xff;
       }
       return mem.devices.mmioRead(phys >>> 0, 1) & 0xff;
     }

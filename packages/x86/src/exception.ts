@@ -188,12 +188,11 @@ function deferFaults(): void {
   DEFER[0] = 1;
 }
 
-/** End deferral; raise the recorded fault, if any. True when there was one. */
-function raiseDeferred(cpu: X86Cpu): boolean {
+/** End deferral and raise the recorded fault, if any. */
+function raiseDeferred(cpu: X86Cpu): void {
   const had = DEFER[0] === 2;
   DEFER[0] = 0;
   if (had) deliverEvent(cpu, DEFER[1]!, DEFER[2]!, EVENT_FAULT, 0);
-  return had;
 }
 
 function deliverEvent(

@@ -237,14 +237,6 @@ export class AddressSpace {
     for (let i = 0; i < size; i++) m[h.offset + i] = (value >>> (8 * i)) & 0xff;
   }
 
-  /** Read or write a byte buffer (address_space_rw): RAM directly, I/O byte by byte. */
-  rw(addr: number, buf: Uint8Array, isWrite: boolean): void {
-    for (let i = 0; i < buf.length; i++) {
-      if (isWrite) this.write(addr + i, buf[i]!, 1);
-      else buf[i] = this.read(addr + i, 1);
-    }
-  }
-
   /**
    * The RAM and ROM visible in this address space, flattened (what KVM registers): the
    * tree walked in dispatch order, each leaf keeping only what no earlier leaf covers —

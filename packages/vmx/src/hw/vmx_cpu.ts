@@ -162,6 +162,17 @@ export class VmxCpu {
     return VMX_SUCCEED;
   }
 
+  /**
+   * The faults an instruction raises before it reads its memory operand (#UD, then #GP(0)
+   * at CPL > 0): what x86 code executing VMXON (`vmxon` true) or another VMX instruction
+   * checks first. VMX_SUCCEED, VMX_FAULT_UD or VMX_FAULT_GP.
+   */
+  operandChecks(p: VmxProcessor, vmxon: boolean): number {
+    if (!vmxon) return this.rootChecks(p);
+    if (!p.vmxModeOk() || (p.cr4() & X86_CR4_VMXE) === 0) return VMX_FAULT_UD;
+    return p.cpl() > 0 ? VMX_FAULT_GP : VMX_SUCCEED;
+  }
+
   /** CR0 and CR4 hold values VMX operation supports (the FIXED0/FIXED1 MSRs). */
   private crsSupported(p: VmxProcessor): boolean {
     const m = this.caps.msrs;

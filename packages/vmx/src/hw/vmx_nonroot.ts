@@ -298,6 +298,14 @@ const FLAG_IF = 1 << 9;
 /** Pending debug exceptions (and DR6) bit 14, BS: a single-step trap. */
 const PENDING_DBG_BS = 1 << 14;
 
+/**
+ * Interruption information (VM-exit and IDT-vectoring formats, SDM 25.9.2–25.9.3):
+ * vector, type, "error code valid" when `error` ≥ 0, valid.
+ */
+function interruptionInfo(vector: number, type: number, error: number): number {
+  return (vector | (type << 8) | (error >= 0 ? 0x800 : 0) | INTR_INFO_VALID_MASK) >>> 0;
+}
+
 /** EVENT_* of the x86 core → VM-entry/IDT-vectoring event types. */
 function eventType(kind: number, vector: number): number {
   if (kind === EVENT_EXTERNAL) return vector === 2 ? 2 : 0;
@@ -665,7 +673,7 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
         this.clearExit();
         this.reason = EXIT_REASON_EXTERNAL_INTERRUPT;
         if ((this.exitCtls & VM_EXIT_ACK_INTR_ON_EXIT) !== 0) {
-          this.intrInfo = (HOST_TIMER_VECTOR | INTR_INFO_VALID_MASK) >>> 0;
+          this.intrInfo = interruptionInfo(HOST_TIMER_VECTOR, 0, -1);
         }
         break;
       }
@@ -712,7 +720,7 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
     const vector = st[EVENT_VECTOR]!;
     const type = eventType(st[EVENT_KIND]!, vector);
     const error = st[EVENT_ERROR]!;
-    this.idtInfo = (vector | (type << 8) | (error >= 0 ? 0x800 : 0) | INTR_INFO_VALID_MASK) >>> 0;
+    this.idtInfo = interruptionInfo(vector, type, error);
     this.idtError = Math.max(0, error);
   }
 
@@ -759,14 +767,14 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
         this.exit(EXIT_REASON_EXTERNAL_INTERRUPT, 0);
         if ((this.exitCtls & VM_EXIT_ACK_INTR_ON_EXIT) !== 0) {
           // Acknowledged: the vector is taken from the controller and reported.
-          this.intrInfo = ((x[1]! & 0xff) | INTR_INFO_VALID_MASK) >>> 0;
+          this.intrInfo = interruptionInfo(x[1]! & 0xff, 0, -1);
           cpu.lowerIrq();
         }
         return HOOK_EXIT;
       case EV_NMI:
         if ((this.pin & PIN_BASED_NMI_EXITING) === 0) return HOOK_PASS;
         this.exit(EXIT_REASON_EXCEPTION_NMI, 0);
-        this.intrInfo = (2 | (2 << 8) | INTR_INFO_VALID_MASK) >>> 0;
+        this.intrInfo = interruptionInfo(2, 2, -1);
         cpu.st[NMI_PENDING] = 0;
         return HOOK_EXIT;
       case EV_INTR_WINDOW:
@@ -956,7 +964,10 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
     const vector = x[1]!;
     const error = x[2]!;
     const soft = x[3]!;
-    const type = soft === 1 ? (vector === 3 || vector === 4 ? 6 : 4) : soft === 2 ? 5 : 3;
+    const type = eventType(
+      soft === 1 ? EVENT_SOFTWARE : soft === 2 ? EVENT_PRIV_SOFTWARE : EVENT_FAULT,
+      vector,
+    );
     if (type === 4 || vector > 31) return HOOK_PASS;
     const v = this.vmcs!;
     let exits = ((v.read32(S(EXCEPTION_BITMAP)) >>> vector) & 1) !== 0;
@@ -969,7 +980,7 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
     if (!exits) return HOOK_PASS;
     this.exit(EXIT_REASON_EXCEPTION_NMI, vector === 14 ? x[4]! : 0);
     if (vector === 14) this.qualHi = x[5]!;
-    this.intrInfo = (vector | (type << 8) | (error >= 0 ? 0x800 : 0) | INTR_INFO_VALID_MASK) >>> 0;
+    this.intrInfo = interruptionInfo(vector, type, error);
     this.intrError = Math.max(0, error);
     return HOOK_EXIT;
   }

@@ -270,7 +270,7 @@ export class VmxRootCpu implements X86Hooks, VmxNonRootHost {
       case VMX_INSN_VMPTRLD: {
         if (!isMem) return HOOK_PASS;
         // Faults before the operand is read: #UD outside VMX operation, then the rest.
-        const early = this.precheck(id);
+        const early = vmx.operandChecks(this, id === VMX_INSN_VMXON);
         if (early !== VMX_SUCCEED) return this.finish(early);
         if (!readMemOperand(cpu, slot, w, 2)) return HOOK_DONE;
         const pa = (w[1]! >>> 0) * 2 ** 32 + (w[0]! >>> 0);
@@ -347,16 +347,6 @@ export class VmxRootCpu implements X86Hooks, VmxNonRootHost {
       default:
         return HOOK_PASS;
     }
-  }
-
-  /** The #UD/#GP checks every root-operation instruction makes before its operand. */
-  private precheck(id: number): number {
-    if (id === VMX_INSN_VMXON) {
-      if (!this.vmxModeOk() || (this.cr4() & (1 << 13)) === 0) return VMX_FAULT_UD;
-      return this.cpl() > 0 ? VMX_FAULT_GP : VMX_SUCCEED;
-    }
-    if (!this.vmx.inVmxOperation || !this.vmxModeOk()) return VMX_FAULT_UD;
-    return this.cpl() > 0 ? VMX_FAULT_GP : VMX_SUCCEED;
   }
 
   /** Retire the instruction with its outcome: RFLAGS per SDM 31.2, or the fault it raises. */
