@@ -53,7 +53,7 @@ export interface IsaHarness {
   dispose(): void;
 }
 
-function ensureMachine(): void {
+export function ensureMachine(): void {
   moduleCallInit(MODULE_INIT_QOM);
   if (objectResolvePathComponent(objectGetRoot(), "machine")) return;
   const machine = objectNew(TYPE_CONTAINER);

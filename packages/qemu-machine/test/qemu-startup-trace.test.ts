@@ -55,6 +55,7 @@ describe("qemu_init with the seed's command line", () => {
       "pcMemoryInit",
       "pcSystemFirmwareInit",
       "x86BiosRomInit",
+      "fwCfgArchCreate",
       "pcBasicDeviceInit",
       "qemuCreateCliDevices",
       "qemuSystemReset",

@@ -315,7 +315,7 @@ describe("-machine", () => {
       defaultCpuType: "qemu64-x86_64-cpu",
       defaultRamSize: 128 * MiB,
       defaultRamId: "pc.ram",
-      defaultMachineOpts: "firmware=bios-256k.bin",
+      defaultMachineOpts: "firmware=glassvm-bios.bin",
       defaultBootOrder: "cad",
       defaultDisplay: "std",
       defaultNic: "e1000",
@@ -350,7 +350,7 @@ describe("-machine", () => {
       kernelFilename: "bzImage",
       initrdFilename: "rd",
       kernelCmdline: "quiet",
-      firmware: "bios-256k.bin",
+      firmware: "glassvm-bios.bin",
       enableGraphics: false,
       ramSize: 128 * MiB,
     });

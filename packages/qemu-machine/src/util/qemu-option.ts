@@ -329,7 +329,7 @@ export function qemuOptUnset(opts: QemuOpts, name: string): void {
 }
 
 /** `get_opt_value`: a value up to a single `,` (`,,` is a literal comma). */
-function getOptValue(params: string, p: number): { value: string; end: number } {
+export function getOptValue(params: string, p: number): { value: string; end: number } {
   let value = "";
   for (;;) {
     let offset = params.indexOf(",", p);

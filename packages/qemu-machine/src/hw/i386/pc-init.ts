@@ -6,7 +6,7 @@
  *
  * glassvm's board has no PCI yet: no i440FX host bridge, no PIIX3 function, so the ISA
  * bus hangs off the machine and the RTC and i8259 are created directly; no fw_cfg,
- * VGA, NICs, HPET, IOAPIC, APIC, kvmclock, option ROMs or `-kernel` loading. The CMOS
+ * VGA, NICs, HPET, IOAPIC, APIC, kvmclock or option ROMs. The CMOS
  * sizes are written at the end of pc_init1 (QEMU: pc_machine_done).
  */
 import { objectPropertySetLink, objectPropertySetStr, objectPropertySetUint } from "@glassvm/qom";
@@ -33,16 +33,18 @@ import {
 import { TYPE_PIIX_RCR } from "../isa/piix-rcr.js";
 import { type MC146818RtcState, mc146818RtcInit, rtcSetMemory } from "../rtc/mc146818rtc.js";
 import { i8254PitInit } from "../timer/i8254.js";
+import { E820_RAM, e820AddEntry, e820Reset } from "./e820_memory_layout.js";
+import { fwCfgArchCreate } from "./fw_cfg.js";
 import { type PCMachineState, pcMachineGetClass } from "./pc.js";
 import { TYPE_PORT92 } from "./port92.js";
-import { x86BiosRomInit, x86CpusInit } from "./x86-common.js";
+import { x86BiosRomInit, x86CpusInit, x86LoadLinux } from "./x86-common.js";
 
 const FILE = "hw/i386/pc-init.ts";
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
-/** The firmware the pc machine types name by default (`default_machine_opts`). */
-export const PC_DEFAULT_BIOS = "bios-256k.bin";
+/** The firmware the pc machine types name by default (`default_machine_opts`; QEMU: SeaBIOS). */
+export const PC_DEFAULT_BIOS = "glassvm-bios.bin";
 
 /** What pc_init1 built, for the main loop, resets and tests. */
 export interface PcBoard {
@@ -65,7 +67,8 @@ export function pcBoardReset(): void {
 
 /**
  * `pc_memory_init`: `ram-below-4g` at 0 and `ram-above-4g` at 4 GiB (aliases of the
- * machine's RAM), then the firmware (`pc_system_firmware_init` → x86_bios_rom_init).
+ * machine's RAM) with their e820 entries, the firmware (`pc_system_firmware_init` →
+ * x86_bios_rom_init), fw_cfg (`fw_cfg_arch_create`), and `-kernel` (`x86_load_linux`).
  * A null firmware (qemu_init: no `-bios` but `-device loader`) maps none.
  */
 export function pcMemoryInit(pcms: PCMachineState): void {
@@ -84,10 +87,18 @@ export function pcMemoryInit(pcms: PCMachineState): void {
     );
     memoryRegionAddSubregion(system, pcms.above4gMemStart, above);
   }
+  e820Reset(); // the process's table: this board's entries only
+  e820AddEntry(0n, BigInt(pcms.below4gMemSize), E820_RAM);
+  if (pcms.above4gMemSize > 0) {
+    e820AddEntry(BigInt(pcms.above4gMemStart), BigInt(pcms.above4gMemSize), E820_RAM);
+  }
   if (pcms.firmware !== null) {
     startupStep("hw/i386/pc-init.ts", "pcSystemFirmwareInit");
     x86BiosRomInit(pcms.firmware, system);
   }
+  const fwCfg = fwCfgArchCreate(pcms, pcms.smp.cpus, pcms.apicIdLimit);
+  pcms.fwCfg = fwCfg;
+  if (pcms.kernelFilename !== null) x86LoadLinux(pcms, fwCfg);
 }
 
 /** `pic_irq_request`: the master 8259's INTR to the first CPU's interrupt_request. */

@@ -44,7 +44,8 @@ function pcI440fxMachineOptions(m: PCMachineClass): void {
   m.defaultCpuVersion = 1;
   m.family = "pc_piix";
   m.desc = "Standard PC (i440FX + PIIX, 1996)";
-  m.defaultMachineOpts = "firmware=bios-256k.bin";
+  // QEMU names SeaBIOS (bios-256k.bin); glassvm ships its own firmware (pc-bios/).
+  m.defaultMachineOpts = "firmware=glassvm-bios.bin";
   m.defaultDisplay = "std";
   m.defaultNic = "e1000";
   m.noFloppy = false;
