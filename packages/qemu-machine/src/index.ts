@@ -327,6 +327,12 @@ export {
   x86CpuTypeName,
 } from "./target/i386/cpu.js";
 export {
+  CPU_DUMP_CODE,
+  CPU_DUMP_FPU,
+  cpuMemoryReadDebug,
+  x86CpuDumpState,
+} from "./target/i386/cpu-dump.js";
+export {
   FEATURE_WORD_INFO,
   FEATURE_WORDS,
   type FeatureWord,
@@ -373,6 +379,19 @@ export {
 } from "./util/error-report.js";
 export { Fifo8 } from "./util/fifo8.js";
 export { type KeyvalDict, type KeyvalValue, keyvalParse } from "./util/keyval.js";
+export {
+  LOG_GUEST_ERROR,
+  LOG_INVALID_MEM,
+  LOG_UNIMP,
+  QEMU_LOG_ITEMS,
+  type QEMULogItem,
+  qemuLog,
+  qemuLoglevelMask,
+  qemuLogMask,
+  qemuPrintLogUsage,
+  qemuSetLogFilenameFlags,
+  qemuStrToLogMask,
+} from "./util/log.js";
 export { type QemuOpts, type QemuOptsList, qemuOptGet, qemuOptsParse } from "./util/qemu-option.js";
 export {
   muldiv64,

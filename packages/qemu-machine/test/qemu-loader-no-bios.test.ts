@@ -28,7 +28,11 @@ describe("-device loader without -bios", () => {
     expect(qemuMainLoop(inst, 100)).toBeNull();
     expect(inst.runstate).toBe("internal-error");
     const errors = stderr.filter((l) => !l.includes("warning:"));
-    expect(errors[0]).toBe("qemu-system-x86_64: KVM internal error. Suberror: 1\n");
-    expect(errors.at(-1)).toBe("qemu-system-x86_64: emulation failure\n");
+    // kvm_handle_internal_error writes with fprintf(stderr): no program prefix.
+    expect(errors[0]).toBe("KVM internal error. Suberror: 1\n");
+    expect(errors.at(-2)).toBe("emulation failure\n");
+    // Then cpu_dump_state(CPU_DUMP_CODE): nothing is mapped around CS:EIP.
+    expect(errors.at(-1)).toMatch(/^EAX=00000000 .*\nEIP=00001000 /s);
+    expect(errors.at(-1)).toMatch(/\nCode=(\?\? ){20}<\?\?> (\?\? ){28}\?\?\n$/);
   });
 });

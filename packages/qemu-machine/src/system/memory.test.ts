@@ -1,6 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { traceAddSink, traceEnable, traceReset } from "../trace/control.js";
 import {
+  LOG_INVALID_MEM,
+  qemuLogReset,
+  qemuLogSetHost,
+  qemuSetLogFilenameFlags,
+} from "../util/log.js";
+import {
   AddressSpace,
   memoryRegionAddSubregion,
   memoryRegionInit,
@@ -95,5 +101,33 @@ describe("the memory API", () => {
     expect(changes).toBe(1);
     // Without the VGA window low RAM is one block up to the BIOS.
     expect(as.ramBlocks()[0]).toMatchObject({ gpa: 0, size: 0xe_0000 });
+  });
+
+  it("system memory rejects unassigned accesses: a decode error, logged under -d invalid_mem", () => {
+    const sys = memoryRegionInit("m", "system", 2 ** 32);
+    memoryRegionAddSubregion(sys, 0, memoryRegionInitRam("m", "ram", new Uint8Array(0x1000)));
+    const as = new AddressSpace("memory", sys, true);
+    const logged: string[] = [];
+    qemuLogReset();
+    qemuLogSetHost({ stderr: (t) => logged.push(t) });
+    qemuSetLogFilenameFlags(null, LOG_INVALID_MEM);
+    try {
+      expect(as.readChecked(0x10, 1)).toBe(0);
+      expect(as.readChecked(0xfee0_0000, 4)).toBeNull();
+      expect(as.read(0xfee0_0000, 2)).toBe(0xffff);
+      as.write(0xa_0000, 1, 1);
+    } finally {
+      qemuLogSetHost(null);
+      qemuLogReset();
+    }
+    expect(logged).toEqual([
+      "Invalid read at addr 0xFEE00000, size 4, region '(null)', reason: rejected\n",
+      "Invalid read at addr 0xFEE00000, size 2, region '(null)', reason: rejected\n",
+      "Invalid write at addr 0xA0000, size 1, region '(null)', reason: rejected\n",
+    ]);
+    // The port space's holes are the root's own ops: all-ones, no decode error.
+    expect(
+      new AddressSpace("I/O", memoryRegionInit("m", "io", 0x1_0000)).readChecked(0x80, 1),
+    ).toBe(0xff);
   });
 });

@@ -4,12 +4,15 @@
  * AddressSpaces that dispatch an access to the region that claims the address (highest
  * priority first, later-added first among equals). The pc machine has two: system memory
  * (`address_space_memory`) and the I/O ports (`address_space_io`). An access nothing
- * claims goes to the unassigned handlers: reads all-ones, writes dropped, both traced.
+ * claims goes to the unassigned handlers: reads all-ones, writes dropped, both traced; in
+ * system memory (QEMU's io_mem_unassigned, whose ops reject every access) it is also a
+ * decode error, logged under `-d invalid_mem` — the I/O space's holes are not.
  *
  * KVM sees the RAM regions: `ramBlocks()` lists each RAM/ROM region's flat placement so the
  * accelerator can register it with KVM_SET_USER_MEMORY_REGION (kvm_region_add).
  */
 import { traceEvent } from "../trace/control.js";
+import { LOG_INVALID_MEM, qemuLogMask } from "../util/log.js";
 
 /** Access sizes the ops handle (bytes). 8-byte accesses are split by the caller. */
 export type AccessSize = 1 | 2 | 4;
@@ -194,18 +197,40 @@ function notifyLayoutChange(mr: MemoryRegion): void {
   }
 }
 
+/**
+ * memory_region_access_valid's complaint when io_mem_unassigned (which has no name, hence
+ * glibc's `(null)`) rejects an access; `addr` is the guest-physical address.
+ */
+function logInvalid(dir: "read" | "write", addr: number, size: number): void {
+  qemuLogMask(
+    LOG_INVALID_MEM,
+    `Invalid ${dir} at addr 0x${addr.toString(16).toUpperCase()}, size ${size}, region '(null)', reason: rejected\n`,
+  );
+}
+
 export class AddressSpace {
   constructor(
     readonly name: string,
     readonly root: MemoryRegion,
+    /** Holes are io_mem_unassigned (system memory), not the root's own ops (I/O ports). */
+    readonly rejectsUnassigned = false,
   ) {}
 
   /** address_space_read for one access of `size` bytes (little-endian). */
   read(addr: number, size: AccessSize): number {
+    return this.readChecked(addr, size) ?? (size === 4 ? 0xffff_ffff : (1 << (size * 8)) - 1);
+  }
+
+  /**
+   * address_space_read with its MemTxResult: the value, or null for MEMTX_DECODE_ERROR
+   * (nothing claims the address in an address space that rejects such accesses).
+   */
+  readChecked(addr: number, size: AccessSize): number | null {
     const h = resolve(this.root, addr);
     if (h === null || (h.mr.kind !== "io" && h.offset + size > h.mr.size)) {
+      if (this.rejectsUnassigned) logInvalid("read", addr, size);
       traceEvent("memory_region_unassigned_read", { as: this.name, addr, size });
-      return size === 4 ? 0xffff_ffff : (1 << (size * 8)) - 1;
+      return this.rejectsUnassigned ? null : size === 4 ? 0xffff_ffff : (1 << (size * 8)) - 1;
     }
     const mr = h.mr;
     if (mr.ops) {
@@ -223,6 +248,7 @@ export class AddressSpace {
   write(addr: number, value: number, size: AccessSize): void {
     const h = resolve(this.root, addr);
     if (h === null || (h.mr.kind !== "io" && h.offset + size > h.mr.size)) {
+      if (this.rejectsUnassigned) logInvalid("write", addr, size);
       traceEvent("memory_region_unassigned_write", { as: this.name, addr, value, size });
       return;
     }

@@ -20,7 +20,7 @@ let asIo: AddressSpace | null = null;
 export function cpuExecInitAll(): void {
   systemMemory = memoryRegionInit("/machine", "system", SYSTEM_MEMORY_SIZE);
   systemIo = memoryRegionInit("/machine", "io", SYSTEM_IO_SIZE);
-  asMemory = new AddressSpace("memory", systemMemory);
+  asMemory = new AddressSpace("memory", systemMemory, true);
   asIo = new AddressSpace("I/O", systemIo);
 }
 

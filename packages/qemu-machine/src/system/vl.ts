@@ -83,7 +83,24 @@ import {
   warnReport,
 } from "../util/error-report.js";
 import { keyvalParse } from "../util/keyval.js";
-import { type QemuOpts, qemuOptForeach, qemuOptGet, qemuOptsForeach } from "../util/qemu-option.js";
+import {
+  LOG_TRACE,
+  qemuLog,
+  qemuLoglevelMask,
+  qemuLogReset,
+  qemuLogSetHost,
+  qemuPrintLogUsage,
+  qemuSetLogFilename,
+  qemuSetLogFilenameFlags,
+  qemuStrToLogMask,
+} from "../util/log.js";
+import {
+  type QemuOpts,
+  qemuOptForeach,
+  qemuOptGet,
+  qemuOptHasHelpOpt,
+  qemuOptsForeach,
+} from "../util/qemu-option.js";
 import { QEMU_CLOCK_REALTIME, QEMU_CLOCK_VIRTUAL, qemuClockRunTimers } from "../util/qemu-timer.js";
 import {
   cpusKickAll,
@@ -95,6 +112,7 @@ import {
 } from "./cpus.js";
 import { memoryRegionInitRam } from "./memory.js";
 import { addressSpaceIo, addressSpaceMemory, cpuExecInitAll } from "./physmem.js";
+import { qdevDeviceHelp } from "./qdev-monitor.js";
 import { qemuHostSet, serialHdAdd } from "./qemu-host.js";
 import {
   qemuRegisterReset,
@@ -130,6 +148,11 @@ export interface QemuEnv {
   /** Standard output (help texts, `stdio` chardevs) and standard error (messages). */
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
+  /**
+   * Write a file (`-D FILE`: created empty, then appended to). Throws an Error whose
+   * message is the reason when it cannot. Without it, `-D` fails as an unopenable file.
+   */
+  readonly writeFile?: (path: string, text: string, append: boolean) => void;
 }
 
 export type QemuRunState = "prelaunch" | "running" | "internal-error" | "shutdown";
@@ -298,6 +321,8 @@ function qemuInitSteps(
   setOutputSink(env.stdout);
   setWarnReporter((m) => warnReport(m));
   qemuHostSet({ os: env.os, files: env.files });
+  qemuLogReset();
+  qemuLogSetHost({ stderr: env.stderr, writeFile: env.writeFile, pid: env.os.pid });
   // 1. Option lists.
   const vl = vlOptionsNew();
   // 2. error_init, QOM types.
@@ -310,15 +335,37 @@ function qemuInitSteps(
   // 5. Validation, actions.
   locSetNone();
   qemuValidateOptions(vl);
+  // Early options: the log file and items (-D, -d). An unknown item prints the list
+  // and exits 1 (so does `-d help`: "help" is not an item).
+  {
+    let mask = 0;
+    if (vl.logMask !== null) {
+      mask = qemuStrToLogMask(vl.logMask);
+      if (!mask) {
+        qemuPrintLogUsage(qemuPrintf);
+        throw new QemuExit(1);
+      }
+    }
+    withErrorFatal(() => qemuSetLogFilenameFlags(vl.logFile, mask));
+  }
   // Help options: `-cpu help` lists the models and exits (list_cpus).
   if (vl.cpuOption !== null && isHelpOption(vl.cpuOption)) {
     qemuPrintf(x86CpuList());
     throw new QemuExit(0);
   }
+  // `-device help` lists the device types, `-device TYPE,help` a type's properties
+  // (device_help_func for each -device).
+  for (const o of vl.lists.device.head) {
+    if (qdevDeviceHelp(qemuOptGet(o, "driver"), qemuOptHasHelpOpt(o))) throw new QemuExit(0);
+  }
   if (vl.noReboot) qmpSetAction({ reboot: "shutdown" });
-  // 6. Trace backends: the "log" backend prints each enabled event on stderr.
+  // 6. Trace backends: the "log" backend writes each enabled event with qemu_log (stderr,
+  // or the -D file); `-trace file=` names the log file (trace_init_file).
   for (const p of vl.tracePatterns) traceEnable(p);
-  if (vl.tracePatterns.length > 0) traceAddSink((r) => env.stderr(`${r.line}\n`));
+  traceAddSink((r) => {
+    if (qemuLoglevelMask(LOG_TRACE)) qemuLog(`${r.line}\n`);
+  });
+  if (vl.traceFile !== null) withErrorFatal(() => qemuSetLogFilename(vl.traceFile));
   // 7. -m.
   parseMemoryOptions(vl);
   // 8. The machine.

@@ -10,6 +10,7 @@
  * loop body is `step()`, which the main loop calls for every vCPU in turn on one JS
  * thread — deterministic. (`thread=multi`, a worker per vCPU, is not wired yet.)
  */
+import { strerror } from "@glassvm/kvm-kernel/uapi";
 import { type ObjectClass, type QomObject, typeInit, typeRegisterStatic } from "@glassvm/qom";
 import {
   cpuCanRun,
@@ -24,7 +25,8 @@ import {
   SHUTDOWN_CAUSE_GUEST_SHUTDOWN,
 } from "../../system/runstate.js";
 import { startupStep } from "../../system/startup-trace.js";
-import type { CPUState, X86CPU } from "../../target/i386/cpu.js";
+import { type CPUState, R_CS, type X86CPU } from "../../target/i386/cpu.js";
+import { CPU_DUMP_CODE, x86CpuDumpState } from "../../target/i386/cpu-dump.js";
 import { kvmArchInitVcpu } from "../../target/i386/kvm/kvm.js";
 import {
   kvmArchPostRun,
@@ -32,8 +34,8 @@ import {
   kvmArchProcessAsyncEvents,
   kvmHandleHalt,
 } from "../../target/i386/kvm/kvm-irq.js";
-import { kvmArchPutRegisters } from "../../target/i386/kvm/kvm-regs.js";
-import { errorReport } from "../../util/error-report.js";
+import { kvmArchGetRegisters, kvmArchPutRegisters } from "../../target/i386/kvm/kvm-regs.js";
+import { errorPrintf, errorReport } from "../../util/error-report.js";
 import { currentAccel } from "../accel-common.js";
 import { type AccelOpsClass, TYPE_ACCEL_OPS } from "../accel-system.js";
 import type { KVMAccelState } from "./kvm-accel.js";
@@ -82,7 +84,19 @@ export class KvmVcpuThread implements VcpuThread {
       handleHalt: () => kvmHandleHalt(cpu),
       resetRequest: () => qemuSystemResetRequest(SHUTDOWN_CAUSE_GUEST_RESET),
       shutdownRequest: () => qemuSystemShutdownRequest(SHUTDOWN_CAUSE_GUEST_SHUTDOWN),
-      report: (t) => errorReport(t),
+      report: (t) => errorPrintf(`${t}\n`),
+      errorReport: (t) => errorReport(t),
+      print: (t) => errorPrintf(t),
+      dumpState: (v) => {
+        kvmCpuSynchronizeState(s, v, cpu);
+        return x86CpuDumpState(cpu, CPU_DUMP_CODE, s.machine.memory);
+      },
+      stopOnEmulationError: (v) => {
+        // kvm_arch_stop_on_emulation_error: carry on only in protected-mode ring 3.
+        kvmCpuSynchronizeState(s, v, cpu);
+        const env = cpu.env;
+        return ((env.cr[0] ?? 0n) & 1n) === 0n || (env.segs[R_CS]!.selector & 3) !== 3;
+      },
     };
   }
 
@@ -139,6 +153,20 @@ const threads = new WeakMap<CPUState, KvmVcpuThread>();
 /** The thread of `cpu`, if started. */
 export function kvmVcpuThreadOf(cpu: CPUState): KvmVcpuThread | undefined {
   return threads.get(cpu);
+}
+
+/**
+ * `kvm_cpu_synchronize_state`: if KVM holds the newer state, fetch it into env
+ * (kvm_arch_get_registers); from then on QEMU's copy is the one to push before running.
+ */
+export function kvmCpuSynchronizeState(s: KVMState, v: KvmVcpuState, cpu: X86CPU): void {
+  if (v.vcpuDirty) return;
+  const r = kvmArchGetRegisters(kvmTracedOs(s), v.kvmFd, cpu);
+  if (r < 0) {
+    errorReport(`Failed to get registers: ${strerror(r)}`);
+    return;
+  }
+  v.vcpuDirty = true;
 }
 
 /** `kvm_cpu_synchronize_post_reset`: QEMU's state is newer than KVM's; push before running. */

@@ -55,6 +55,7 @@ import {
   KVM_EXIT_UNKNOWN,
   KVM_GET_API_VERSION,
   KVM_GET_VCPU_MMAP_SIZE,
+  KVM_INTERNAL_ERROR_EMULATION,
   KVM_MEM_READONLY,
   KVM_RUN,
   KVM_SET_IDENTITY_MAP_ADDR,
@@ -502,9 +503,22 @@ export interface KvmCpuExecHooks {
   /** Reset and shutdown requests (system/runstate.c). */
   resetRequest(cause: "guest-reset"): void;
   shutdownRequest(cause: "guest-shutdown"): void;
-  /** error_report for the exit messages; a register dump follows QEMU's failures. */
+  /**
+   * One line of the exit messages, which QEMU writes with fprintf(stderr) (no program
+   * prefix; the hook adds the newline).
+   */
   report(text: string): void;
+  /** error_report (the program prefix): failures of QEMU's own ioctls. Default: report. */
+  errorReport?(text: string): void;
+  /** Raw stderr text (the register dump). Default: report. */
+  print?(text: string): void;
+  /** cpu_dump_state(cpu, stderr, CPU_DUMP_CODE): synchronize from KVM, then the dump text. */
   dumpState?(cpu: KvmVcpuState): string;
+  /**
+   * kvm_arch_stop_on_emulation_error: stop the VM on an emulation failure? (x86: unless
+   * the guest is in protected-mode ring 3.) Default: stop.
+   */
+  stopOnEmulationError?(cpu: KvmVcpuState): boolean;
 }
 
 /**
@@ -561,7 +575,7 @@ export function kvmCpuExec(s: KVMState, cpu: KvmVcpuState, hooks: KvmCpuExecHook
   while (ret === 0) {
     if (cpu.vcpuDirty && hooks.putRegisters) {
       if (hooks.putRegisters(cpu) < 0) {
-        hooks.report("Failed to put registers after init: Invalid argument");
+        (hooks.errorReport ?? hooks.report)("Failed to put registers after init: Invalid argument");
         return -1;
       }
       cpu.vcpuDirty = false;
@@ -667,7 +681,7 @@ export function kvmCpuExec(s: KVMState, cpu: KvmVcpuState, hooks: KvmCpuExecHook
         ret = -1;
     }
   }
-  if (ret < 0 && hooks.dumpState) hooks.report(hooks.dumpState(cpu));
+  if (ret < 0) printDump(cpu, hooks);
   return ret;
 }
 
@@ -678,6 +692,20 @@ function kvmHandleInternalError(cpu: KvmVcpuState, hooks: KvmCpuExecHooks): numb
   for (let i = 0; i < run.internalNdata; i++) {
     hooks.report(`extra data[${i}]: 0x${run.internalData(i).toString(16).padStart(16, "0")}`);
   }
-  if (run.internalSuberror === 1) hooks.report("emulation failure");
+  if (run.internalSuberror === KVM_INTERNAL_ERROR_EMULATION) {
+    hooks.report("emulation failure");
+    if (hooks.stopOnEmulationError && !hooks.stopOnEmulationError(cpu)) {
+      printDump(cpu, hooks);
+      return EXCP_INTERRUPT;
+    }
+  }
   return -1;
+}
+
+/** cpu_dump_state(cpu, stderr, CPU_DUMP_CODE), when the hooks can dump. */
+function printDump(cpu: KvmVcpuState, hooks: KvmCpuExecHooks): void {
+  if (!hooks.dumpState) return;
+  const text = hooks.dumpState(cpu);
+  if (hooks.print) hooks.print(text);
+  else hooks.report(text.replace(/\n$/, ""));
 }

@@ -11,6 +11,7 @@
  * modelled).
  */
 import {
+  DEVICE_CATEGORY_SOUND,
   type DeviceClass,
   type DeviceState,
   definePropLink,
@@ -101,6 +102,9 @@ typeInit(() => {
     },
     classInit: (dc) => {
       dc.realize = pcspkRealizefn;
+      dc.categories |= 1 << DEVICE_CATEGORY_SOUND;
+      // Created by the board with its link to the PIT.
+      dc.userCreatable = false;
       dc.unrealize = pcspkUnrealizefn;
       deviceClassSetProps(dc, [
         definePropUint32("iobase", "iobase", 0x61),

@@ -8,6 +8,7 @@
  * belongs to port iobase + 1, as QEMU's memory core splits the access).
  */
 import {
+  DEVICE_CATEGORY_MISC,
   type DeviceClass,
   type DeviceState,
   definePropUint32,
@@ -92,6 +93,7 @@ typeInit(() => {
     },
     classInit: (dc) => {
       dc.realize = debugconIsaRealizefn;
+      dc.categories |= 1 << DEVICE_CATEGORY_MISC;
       dc.unrealize = debugconIsaUnrealizefn;
       deviceClassSetProps(dc, [
         definePropUint32("iobase", "iobase", 0xe9),

@@ -28,6 +28,7 @@
  * ioctls), the transmit retry when a backend is busy, wakeup from suspend.
  */
 import {
+  DEVICE_CATEGORY_INPUT,
   type DeviceClass,
   type DeviceState,
   definePropBool,
@@ -613,6 +614,7 @@ typeInit(() => {
     },
     classInit: (dc) => {
       dc.realize = serialIsaRealizefn;
+      dc.categories |= 1 << DEVICE_CATEGORY_INPUT;
       dc.unrealize = serialIsaUnrealizefn;
       deviceClassSetProps(dc, [
         definePropUint32("index", "index", 0xffff_ffff),

@@ -11,6 +11,7 @@
  * raw, as with `force-raw=on`), `data=`/`data-len=` register/memory stores.
  */
 import {
+  DEVICE_CATEGORY_MISC,
   type DeviceClass,
   type DeviceState,
   definePropBool,
@@ -99,6 +100,8 @@ typeInit(() => {
     },
     classInit: (dc) => {
       dc.realize = genericLoaderRealize;
+      dc.categories |= 1 << DEVICE_CATEGORY_MISC;
+      dc.desc = "Generic Loader";
       deviceClassSetProps(dc, [
         definePropString("file", "file"),
         definePropUint64("addr", "addr", 0n),

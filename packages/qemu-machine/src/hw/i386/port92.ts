@@ -106,6 +106,8 @@ typeInit(() => {
     },
     classInit: (dc) => {
       dc.realize = port92Realizefn;
+      // Wired up (A20) by pc_basic_device_init.
+      dc.userCreatable = false;
       dc.unrealize = port92Unrealizefn;
     },
   });

@@ -16,6 +16,7 @@
  * the memory-mapped variant.
  */
 import {
+  DEVICE_CATEGORY_INPUT,
   type DeviceClass,
   type DeviceState,
   definePropUint8,
@@ -36,6 +37,7 @@ import {
   SHUTDOWN_CAUSE_GUEST_RESET,
 } from "../../system/runstate.js";
 import { defineTraceEvent, traceEvent } from "../../trace/control.js";
+import { LOG_GUEST_ERROR, qemuLogMask } from "../../util/log.js";
 import { type QemuIrq, qemuIrqLower, qemuIrqRaise, qemuSetIrq } from "../irq.js";
 import {
   ISA_NUM_IRQS,
@@ -242,7 +244,10 @@ export function kbdWriteCommand(s: ISAKBDState, val: number): void {
     case KBD_CCMD_NO_OP:
       break;
     default:
-      // QEMU logs "unsupported keyboard cmd" as a guest error and ignores it.
+      qemuLogMask(
+        LOG_GUEST_ERROR,
+        `unsupported keyboard cmd=0x${val.toString(16).padStart(2, "0")}\n`,
+      );
       break;
   }
 }
@@ -373,6 +378,7 @@ typeInit(() => {
     },
     classInit: (dc) => {
       dc.realize = i8042Realizefn;
+      dc.categories |= 1 << DEVICE_CATEGORY_INPUT;
       dc.unrealize = i8042Unrealizefn;
       deviceClassSetProps(dc, [
         definePropUint8("kbd-irq", "kbdIrq", 1),

@@ -243,5 +243,8 @@ typeInit(() => {
       dev.isaBus = null;
       dev.ioportId = 0;
     },
+    classInit: (dc) => {
+      dc.busType = TYPE_ISA_BUS;
+    },
   });
 });

@@ -9,6 +9,7 @@
  * main loop exits with the code (the process status is its low 8 bits).
  */
 import {
+  DEVICE_CATEGORY_MISC,
   type DeviceClass,
   type DeviceState,
   definePropUint32,
@@ -76,6 +77,7 @@ typeInit(() => {
     },
     classInit: (dc) => {
       dc.realize = debugExitRealizefn;
+      dc.categories |= 1 << DEVICE_CATEGORY_MISC;
       dc.unrealize = debugExitUnrealizefn;
       deviceClassSetProps(dc, [
         definePropUint32("iobase", "iobase", 0x501),

@@ -30,6 +30,7 @@
  * each second), RTC_CHANGE events, suspend/wakeup, the `date` QOM property.
  */
 import {
+  DEVICE_CATEGORY_MISC,
   type DeviceClass,
   type DeviceState,
   definePropInt32,
@@ -602,6 +603,7 @@ typeInit(() => {
     },
     classInit: (dc) => {
       dc.realize = rtcRealizefn;
+      dc.categories |= 1 << DEVICE_CATEGORY_MISC;
       dc.unrealize = rtcUnrealizefn;
       deviceClassSetProps(dc, [
         definePropInt32("base_year", "baseYear", 1980),

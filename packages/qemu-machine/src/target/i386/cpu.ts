@@ -23,6 +23,7 @@
  * as values; realize throws QomError as every qdev realize does.
  */
 import {
+  DEVICE_CATEGORY_CPU,
   type DeviceClass,
   type DeviceRealize,
   type DeviceState,
@@ -261,6 +262,7 @@ function cpuCommonClassInit(klass: ObjectClass): void {
   cc.parseFeatures = undefined;
   cc.getArchId = undefined;
   cc.deprecationNote = undefined;
+  cc.categories |= 1 << DEVICE_CATEGORY_CPU;
   // CPUs are created by the machine, not with -device.
   cc.userCreatable = false;
 }
@@ -325,6 +327,68 @@ export const DESC_P_MASK = 1 << 15;
 export const DESC_L_MASK = 1 << 21;
 export const DESC_B_MASK = 1 << 22;
 export const DESC_G_MASK = 1 << 23;
+
+/** hflags bits (target/i386/cpu.h HF_*_SHIFT): what the CPU's mode implies. */
+export const HF_CPL_MASK = 3;
+export const HF_INHIBIT_IRQ_MASK = 1 << 3;
+export const HF_CS32_MASK = 1 << 4;
+export const HF_SS32_MASK = 1 << 5;
+export const HF_ADDSEG_MASK = 1 << 6;
+export const HF_PE_MASK = 1 << 7;
+export const HF_TF_MASK = 1 << 8;
+export const HF_MP_MASK = 1 << 9;
+export const HF_EM_MASK = 1 << 10;
+export const HF_TS_MASK = 1 << 11;
+export const HF_IOPL_MASK = 3 << 12;
+export const HF_LMA_MASK = 1 << 14;
+export const HF_CS64_MASK = 1 << 15;
+export const HF_VM_MASK = 1 << 17;
+export const HF_SMM_MASK = 1 << 19;
+export const HF_OSFXSR_MASK = 1 << 22;
+
+/**
+ * `x86_update_hflags`: recompute the mode bits of env.hflags from CR0, CR4, EFER, EFLAGS
+ * and the CS/SS caches (the others — interrupt shadow, SMM — are kept).
+ */
+export function x86UpdateHflags(env: CPUX86State): void {
+  const cr0 = Number(BigInt.asUintN(32, env.cr[0] ?? 0n));
+  const cr4 = Number(BigInt.asUintN(32, env.cr[4] ?? 0n));
+  const cs = env.segs[R_CS]!.flags;
+  const ss = env.segs[R_SS]!.flags;
+  const computed =
+    HF_CPL_MASK |
+    HF_PE_MASK |
+    HF_MP_MASK |
+    HF_EM_MASK |
+    HF_TS_MASK |
+    HF_TF_MASK |
+    HF_VM_MASK |
+    HF_IOPL_MASK |
+    HF_OSFXSR_MASK |
+    HF_LMA_MASK |
+    HF_CS32_MASK |
+    HF_SS32_MASK |
+    HF_CS64_MASK |
+    HF_ADDSEG_MASK;
+  let hf = env.hflags & ~computed;
+  hf |= (ss >>> DESC_DPL_SHIFT) & HF_CPL_MASK;
+  if (cr0 & 1) hf |= HF_PE_MASK;
+  hf |= (cr0 << 8) & (HF_MP_MASK | HF_EM_MASK | HF_TS_MASK); // CR0.MP/EM/TS are bits 1-3
+  hf |= env.eflags & (HF_TF_MASK | HF_VM_MASK | HF_IOPL_MASK); // same bit positions
+  if (cr4 & (1 << 9)) hf |= HF_OSFXSR_MASK;
+  if ((env.efer & (1n << 10n)) !== 0n) hf |= HF_LMA_MASK; // EFER.LMA
+  if (hf & HF_LMA_MASK && cs & DESC_L_MASK) {
+    hf |= HF_CS32_MASK | HF_SS32_MASK | HF_CS64_MASK;
+  } else {
+    if (cs & DESC_B_MASK) hf |= HF_CS32_MASK;
+    if (ss & DESC_B_MASK) hf |= HF_SS32_MASK;
+    if (!(cr0 & 1) || env.eflags & HF_VM_MASK || !(hf & HF_CS32_MASK)) hf |= HF_ADDSEG_MASK;
+    else if ((env.segs[R_DS]!.base | env.segs[R_ES]!.base | env.segs[R_SS]!.base) !== 0n) {
+      hf |= HF_ADDSEG_MASK;
+    }
+  }
+  env.hflags = hf;
+}
 
 /** hflags2 bits set at reset. */
 export const HF2_GIF_MASK = 1 << 0;

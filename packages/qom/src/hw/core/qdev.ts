@@ -43,10 +43,27 @@ export const TYPE_MACHINE = "machine";
 export type DeviceRealize = (dev: DeviceState) => void;
 export type DeviceUnrealize = (dev: DeviceState) => void;
 
+/** `DeviceCategory`: the sections of `-device help`, as bits of `DeviceClass.categories`. */
+export const DEVICE_CATEGORY_BRIDGE = 0;
+export const DEVICE_CATEGORY_USB = 1;
+export const DEVICE_CATEGORY_STORAGE = 2;
+export const DEVICE_CATEGORY_NETWORK = 3;
+export const DEVICE_CATEGORY_INPUT = 4;
+export const DEVICE_CATEGORY_DISPLAY = 5;
+export const DEVICE_CATEGORY_SOUND = 6;
+export const DEVICE_CATEGORY_MISC = 7;
+export const DEVICE_CATEGORY_CPU = 8;
+export const DEVICE_CATEGORY_WATCHDOG = 9;
+export const DEVICE_CATEGORY_MAX = 10;
+
 /** `DeviceClass` (include/hw/qdev-core.h). */
 export interface DeviceClass extends ObjectClass {
   /** This class's own static properties (`device_class_set_props`). */
   props: readonly Property[];
+  /** `DECLARE_BITMAP(categories, DEVICE_CATEGORY_MAX)`: bit n = DEVICE_CATEGORY_n. */
+  categories: number;
+  /** The bus type the device plugs into (`bus_type`: "ISA", …), or undefined. */
+  busType: string | undefined;
   desc: string | undefined;
   userCreatable: boolean;
   hotpluggable: boolean;
@@ -280,6 +297,8 @@ function deviceClassInit(klass: ObjectClass): void {
   dc.unparent = deviceUnparent;
   dc.hotpluggable = true;
   dc.userCreatable = true;
+  dc.categories = 0;
+  dc.busType = undefined;
   dc.props = [];
   objectClassPropertyAddBool(klass, "realized", deviceGetRealized, deviceSetRealized);
   objectClassPropertyAddBool(klass, "hotpluggable", (obj: QomObject) => {
