@@ -521,12 +521,36 @@ describe("vmxEmulateInstruction", () => {
     expect(g.vcpu.emulatedInsnBytes).toHaveLength(0);
   });
 
-  it("instructions that change state it does not write back are unhandleable", () => {
-    // mov ss, [mmio] — loads a segment register.
+  it("a segment register load is written back with set_segment", () => {
+    // mov ss, [mmio] — the selector comes from MMIO.
     const g = guest([0x8e, 0x15, ...le32(MMIO)]);
     // A GDT with a data segment at selector 18h: base 1000h, limit 4 GiB.
     put32(g.ram, 0x7018, 0x1000_ffff);
     put32(g.ram, 0x701c, 0x00cf_9300);
+    const s = protected32(g);
+    g.fd.setSregs({ ...s, gdt: { base: 0x7000n, limit: 0x1f } });
+    regs(g, {});
+    const ops = new RecordingOps();
+    ops.mmio = () => [0x18, 0];
+    expect(emulate(g, ops)).toBe(X86EMUL_CONTINUE);
+    expect(g.fd.getRegs().rip).toBe(BigInt(CODE + 6));
+    const ss = g.fd.getSregs().ss;
+    expect([ss.selector, ss.base, ss.limit, ss.type, ss.db, ss.g]).toEqual([
+      0x18,
+      0x1000n,
+      0xffff_ffff,
+      3,
+      1,
+      1,
+    ]);
+  });
+
+  it("instructions that change state it does not write back are unhandleable", () => {
+    // lldt [mmio] — loads LDTR, which the emulator does not write back.
+    const g = guest([0x0f, 0x00, 0x15, ...le32(MMIO)]);
+    // An LDT descriptor at selector 18h: base 2000h, limit FFh, type 2, present.
+    put32(g.ram, 0x7018, 0x2000_00ff);
+    put32(g.ram, 0x701c, 0x0000_8200);
     const s = protected32(g);
     g.fd.setSregs({ ...s, gdt: { base: 0x7000n, limit: 0x1f } });
     regs(g, {});

@@ -20,16 +20,16 @@
  *      writeEmulated, port I/O → pioInEmulated (before the instruction consumes the data)
  *      and pioOutEmulated (once, with every element, after it retired); an exception is
  *      claimed, not delivered;
- *   4. writes back what the instruction changed: GPRs, RIP, RFLAGS, SSE state, the
- *      interrupt shadow.
+ *   4. writes back what the instruction changed: GPRs, the segment registers it loaded
+ *      (set_segment), RIP, RFLAGS, SSE state, the interrupt shadow.
  *
  * Return values (X86EMUL_*): CONTINUE (retired — or a REP string instruction advanced and
  * stays at RIP), IO_NEEDED (a callback asked for userspace: nothing is written back, KVM
  * replays the instruction), PROPAGATE_FAULT (the exception is queued with
  * kvmQueueException), UNHANDLEABLE (a fetch from outside guest RAM, #UD, or an
- * instruction that would change state this emulator does not write back: segment
- * registers, control registers other than by reading them, descriptor-table registers,
- * MSRs, debug registers, TLBs, the halt state, software interrupts).
+ * instruction that would change state this emulator does not write back: LDTR, TR, CPL,
+ * control registers other than by reading them, descriptor-table registers, MSRs, debug
+ * registers, TLBs, the halt state, software interrupts).
  *
  * Deviations from Linux's emulator:
  * - REP INS/OUTS move up to a page of data per call (INS no further than the destination's
@@ -83,7 +83,7 @@ import {
   type X86Segment64,
   type X86SystemRegisters64,
 } from "@glassvm/x86";
-import { vmxSegmentAccessRights } from "./vmx_segments.js";
+import { kvmSegmentFromVmx, vmxSegmentAccessRights } from "./vmx_segments.js";
 
 const {
   EV_CPUID,
@@ -119,7 +119,7 @@ const {
   NMI_PENDING,
   RIP_HI,
 } = state;
-const { AR_L, AR_UNUSABLE, CS, EFER_LMA, ES, FLAG_DF, FLAG_RF, PF_VECTOR, UD_VECTOR } = regs;
+const { AR_L, AR_UNUSABLE, CS, EFER_LMA, ES, FLAG_DF, FLAG_RF, GS, PF_VECTOR, UD_VECTOR } = regs;
 const { F_A32, F_A64, F_O32, F_O64, F_REP, F_REPNE } = instr;
 
 /** EV_MMIO's access kinds (hooks.ts). */
@@ -472,8 +472,9 @@ class X86EmulateCtxt implements X86Devices, X86Hooks {
     if (cpu.st[EXIT_REASON] !== 0 || cpu.instructionCount === this.retired) {
       return X86EMUL_UNHANDLEABLE;
     }
-    if (this.systemChanged()) return X86EMUL_UNHANDLEABLE;
-    return this.commit(unfinished);
+    const segs = this.segmentsChanged();
+    if (segs < 0) return X86EMUL_UNHANDLEABLE;
+    return this.commit(unfinished, segs);
   }
 
   /** Give a capped REP count back the iterations held back; true when some remain. */
@@ -492,23 +493,31 @@ class X86EmulateCtxt implements X86Devices, X86Hooks {
     return false;
   }
 
-  private systemChanged(): boolean {
+  /**
+   * Which of ES, CS, SS, DS, FS, GS the instruction loaded (bit n = VCPU_SREG n: a far
+   * JMP/CALL/RET, MOV/POP to a segment register, LDS…), or -1 when it changed state this
+   * emulator does not write back (LDTR, TR, control registers, EFER, CPL, GDTR/IDTR).
+   */
+  private segmentsChanged(): number {
     const cpu = this.cpu;
     const sys = this.system;
-    let k = 0;
+    let changed = 0;
     for (let n = 0; n < SEG_COUNT; n++) {
+      const k = n * SEG_WORDS;
       if (
-        sys[k++] !== cpu.segSel[n] ||
-        sys[k++] !== cpu.segBase[n] ||
-        sys[k++] !== cpu.segBaseHi[n] ||
-        sys[k++] !== cpu.segLimit[n] ||
-        sys[k++] !== cpu.segAr[n]
+        sys[k] !== cpu.segSel[n] ||
+        sys[k + 1] !== cpu.segBase[n] ||
+        sys[k + 2] !== cpu.segBaseHi[n] ||
+        sys[k + 3] !== cpu.segLimit[n] ||
+        sys[k + 4] !== cpu.segAr[n]
       ) {
-        return true;
+        if (n > GS) return -1;
+        changed |= 1 << n;
       }
     }
-    for (const i of SYSTEM_STATE) if (sys[k++] !== cpu.st[i]) return true;
-    return false;
+    let k = SEG_COUNT * SEG_WORDS;
+    for (const i of SYSTEM_STATE) if (sys[k++] !== cpu.st[i]) return -1;
+    return changed;
   }
 
   /** kvm_queue_exception for the fault the instruction raised (#PF: CR2 too). */
@@ -529,7 +538,7 @@ class X86EmulateCtxt implements X86Devices, X86Hooks {
    * Write back what the instruction did. `stay`: it stopped part-way (a REP string
    * instruction after some iterations) and RIP stays at it.
    */
-  private commit(stay: boolean): number {
+  private commit(stay: boolean, segs = 0): number {
     const cpu = this.cpu;
     const st = cpu.st;
     const vcpu = this.vcpu;
@@ -547,6 +556,18 @@ class X86EmulateCtxt implements X86Devices, X86Hooks {
       const lo = cpu.regs[r]!;
       const hi = cpu.regsHi[r]!;
       if (lo !== this.gprs[r] || hi !== this.gprsHi[r]) kvmRegisterWrite(vcpu, r, u64(lo, hi));
+    }
+    // Segment registers the instruction loaded (ctxt->ops->set_segment), before RIP: a far
+    // jump's new CS decides how RIP is read back.
+    for (let n = 0; segs !== 0; n++, segs >>>= 1) {
+      if ((segs & 1) === 0) continue;
+      const seg = kvmSegmentFromVmx(
+        cpu.segSel[n]!,
+        u64(cpu.segBase[n]!, cpu.segBaseHi[n]!),
+        cpu.segLimit[n]!,
+        cpu.segAr[n]!,
+      );
+      vcpu.kvm.ops.setSegment(vcpu, seg, n);
     }
     const moved = st[EIP] !== this.ripLo || st[RIP_HI] !== this.ripHi;
     if (moved) kvmRipWrite(vcpu, u64(st[EIP]!, st[RIP_HI]!));

@@ -9,7 +9,16 @@ import { realMode } from "../test/helpers.js";
 import { EXIT_HLT, EXIT_HOOK } from "./cpu.js";
 import { EVENT_EXTERNAL, EVENT_SOFTWARE, injectEvent } from "./exception.js";
 import * as H from "./hooks.js";
-import { CR0, CR2, EIP, EVENT_DEPTH, EVENT_KIND, EVENT_VECTOR } from "./state.js";
+import {
+  CR0,
+  CR2,
+  EIP,
+  EVENT_DEPTH,
+  EVENT_KIND,
+  EVENT_VECTOR,
+  GDTR_BASE,
+  GDTR_LIMIT,
+} from "./state.js";
 
 describe("the core's virtualization seams", () => {
   it("a hook that passes MOV to/from CR0 may change the value used", () => {
@@ -111,6 +120,35 @@ describe("the core's virtualization seams", () => {
     expect(seen[0]).toEqual([0x3000, 1, 1, 0x5a]);
     expect(seen.at(-1)!.slice(0, 3)).toEqual([0xf0000, 1, 2]);
     expect(cpu.st[EIP]).toBe(0);
+  });
+
+  it("a far JMP whose accessed-bit write exits leaves CS as it was", () => {
+    // Protected mode, 16-bit code at 0x100; the GDT (descriptors not accessed) in
+    // read-only RAM at 0x3000, as firmware running from ROM has it.
+    const code = [0x66, 0xea, 0x00, 0x02, 0x00, 0x00, 0x08, 0x00]; // jmp dword 0x08:0x200
+    const cpu = realMode(code);
+    cpu.mem.removeRam(0);
+    cpu.mem.addRam(0, new Uint8Array(0x3000));
+    const gdt = new Uint8Array(0x1000);
+    gdt.set([0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0x9a, 0xcf, 0]);
+    cpu.mem.addRam(0x3000, gdt, true);
+    cpu.mem.load(0x100, code);
+    cpu.st[GDTR_BASE] = 0x3000;
+    cpu.st[GDTR_LIMIT] = 0xf;
+    cpu.st[CR0] = cpu.st[CR0]! | 1;
+    const writes: number[] = [];
+    cpu.hooks = {
+      onEvent: (c, k) => {
+        if (k !== H.EV_MMIO || c.exitInfo[3] !== 1) return H.HOOK_PASS;
+        writes.push(c.exitInfo[1]! >>> 0);
+        return H.HOOK_EXIT; // an EPT violation: the instruction does not complete
+      },
+    };
+    const before = [cpu.segSel[1], cpu.segBase[1], cpu.segAr[1]];
+    expect(cpu.run(10)).toBe(EXIT_HOOK);
+    expect(writes).toEqual([0x300d]);
+    expect([cpu.segSel[1], cpu.segBase[1], cpu.segAr[1]]).toEqual(before);
+    expect(cpu.st[EIP]).toBe(0x100);
   });
 
   it("a #PF the hook claims leaves CR2 alone and reports the address", () => {

@@ -131,9 +131,14 @@ function touch(cpu: X86Cpu, d: Int32Array) {
   d[1] = d[1]! | 0x100;
 }
 
-/** Load CS from a checked descriptor with RPL = `cpl`, which becomes the CPL. */
+/**
+ * Load CS from a checked descriptor with RPL = `cpl`, which becomes the CPL. The accessed
+ * bit is written first; if that write faults or exits (a descriptor table in ROM under
+ * EPT), CS is left as it was and the instruction restarts.
+ */
 function loadCs(cpu: X86Cpu, sel: number, d: Int32Array, cpl: number) {
   touch(cpu, d);
+  if (faulted(cpu)) return;
   loadSegmentCache(cpu, CS, (sel & 0xfffc) | cpl, d[0]!, d[1]!);
   recomputeSegment(cpu, CS);
   setCpl(cpu, cpl);
@@ -384,7 +389,12 @@ function callGate(cpu: X86Cpu, gate32: boolean, gateLo: number, gateHi: number, 
   const oldSs = cpu.segSel[SS]!;
   const oldEsp = getSp(cpu);
   const oldCs = cpu.segSel[CS]!;
+  // Both accessed bits before anything changes: a fault or exit on either leaves the
+  // old stack and privilege in place.
   touch(cpu, STK);
+  if (faulted(cpu)) return;
+  touch(cpu, CODE);
+  if (faulted(cpu)) return;
   loadSegmentCache(cpu, SS, ssSel, STK[0]!, STK[1]!);
   recomputeSegment(cpu, SS);
   if (big) cpu.regs[ESP] = espNew;
@@ -495,6 +505,7 @@ function checkReturnSs(cpu: X86Cpu, sel: number, rpl: number): boolean {
 /** Load SS from STK and the stack pointer per its B bit. */
 function loadOuterStack(cpu: X86Cpu, sel: number, esp: number) {
   touch(cpu, STK);
+  if (faulted(cpu)) return;
   loadSegmentCache(cpu, SS, sel, STK[0]!, STK[1]!);
   recomputeSegment(cpu, SS);
   setStackPointer(cpu, esp);
