@@ -393,6 +393,11 @@ export function x86UpdateHflags(env: CPUX86State): void {
 /** hflags2 bits set at reset. */
 export const HF2_GIF_MASK = 1 << 0;
 export const HF2_VGIF_MASK = 1 << 8;
+/** hflags2: NMIs blocked (an NMI handler runs), SMM entered from an NMI handler. */
+export const HF2_NMI_MASK = 1 << 2;
+export const HF2_SMM_INSIDE_NMI_MASK = 1 << 4;
+/** CPU_NB_REGS on x86_64: XMM0–XMM15. */
+export const CPU_NB_REGS = 16;
 
 /** Architectural reset values (SDM vol. 3 §10.1.1 / QEMU's x86_cpu_reset_hold). */
 export const CR0_RESET = 0x6000_0010;
@@ -439,11 +444,40 @@ export interface CPUX86State {
   msrSmiCount: number;
   fpuc: number;
   fpus: number;
+  /** x87 top of stack (FSW bits 13:11 live here, not in fpus). */
+  fpstt: number;
   /** 1 = empty, per x87 register. */
   fptags: number[];
+  /** ST0–ST7 as 8 × 16-byte slots (80-bit value in the low 10 bytes), kvm_fpu.fpr's layout. */
+  fpregs: Uint8Array;
+  /** Last x87 opcode, instruction and data pointers (FOP, FIP, FDP). */
+  fpop: number;
+  fpip: bigint;
+  fpdp: bigint;
   mxcsr: number;
+  /** XMM0–XMM15, 16 bytes each (the low 128 bits of QEMU's ZMMReg xmm_regs). */
+  xmmRegs: Uint8Array;
   xstateBv: bigint;
   tsc: bigint;
+  tscAux: bigint;
+  tscAdjust: bigint;
+  sysenterCs: bigint;
+  sysenterEsp: bigint;
+  sysenterEip: bigint;
+  star: bigint;
+  lstar: bigint;
+  cstar: bigint;
+  fmask: bigint;
+  kernelgsbase: bigint;
+  msrIa32FeatureControl: bigint;
+  /** KVM paravirtual MSRs (MSR_KVM_SYSTEM_TIME, _WALL_CLOCK, ASYNC_PF_EN/INT, PV_EOI_EN, STEAL_TIME). */
+  systemTimeMsr: bigint;
+  wallClockMsr: bigint;
+  asyncPfEnMsr: bigint;
+  asyncPfIntMsr: bigint;
+  pvEoiEnMsr: bigint;
+  stealTimeMsr: bigint;
+  mcgStatus: bigint;
   msrIa32MiscEnable: bigint;
   mtrrDeftype: bigint;
   mtrrVar: { base: bigint; mask: bigint }[];
@@ -458,7 +492,12 @@ export interface CPUX86State {
   exceptionInjected: number;
   exceptionHasPayload: boolean;
   exceptionPayload: bigint;
+  hasErrorCode: number;
+  errorCode: number;
+  softInterrupt: number;
   nmiInjected: boolean;
+  nmiPending: number;
+  sipiVector: number;
   tripleFaultPending: boolean;
   mpState: number;
   pollControlMsr: bigint;
@@ -678,10 +717,34 @@ function resetFields(env: CPUX86State): void {
   env.msrSmiCount = 0;
   env.fpuc = 0;
   env.fpus = 0;
+  env.fpstt = 0;
   env.fptags = new Array(8).fill(0);
+  env.fpregs = new Uint8Array(8 * 16);
+  env.fpop = 0;
+  env.fpip = 0n;
+  env.fpdp = 0n;
   env.mxcsr = 0;
+  env.xmmRegs = new Uint8Array(CPU_NB_REGS * 16);
   env.xstateBv = 0n;
   env.tsc = env.tsc ?? 0n;
+  env.tscAux = 0n;
+  env.tscAdjust = 0n;
+  env.sysenterCs = 0n;
+  env.sysenterEsp = 0n;
+  env.sysenterEip = 0n;
+  env.star = 0n;
+  env.lstar = 0n;
+  env.cstar = 0n;
+  env.fmask = 0n;
+  env.kernelgsbase = 0n;
+  env.msrIa32FeatureControl = 0n;
+  env.systemTimeMsr = 0n;
+  env.wallClockMsr = 0n;
+  env.asyncPfEnMsr = 0n;
+  env.asyncPfIntMsr = 0n;
+  env.pvEoiEnMsr = 0n;
+  env.stealTimeMsr = 0n;
+  env.mcgStatus = 0n;
   env.msrIa32MiscEnable = 0n;
   env.mtrrDeftype = 0n;
   env.mtrrVar = Array.from({ length: 8 }, () => ({ base: 0n, mask: 0n }));
@@ -696,7 +759,12 @@ function resetFields(env: CPUX86State): void {
   env.exceptionInjected = 0;
   env.exceptionHasPayload = false;
   env.exceptionPayload = 0n;
+  env.hasErrorCode = 0;
+  env.errorCode = 0;
+  env.softInterrupt = 0;
   env.nmiInjected = false;
+  env.nmiPending = 0;
+  env.sipiVector = 0;
   env.tripleFaultPending = false;
   env.mpState = 0;
   env.pollControlMsr = 0n;
