@@ -285,7 +285,7 @@ function x86CpuMachineResetCb(opaque: unknown): void {
 
 /**
  * `qemu_system_reset(reason)`: every reset handler (devices, CPUs), then
- * `cpu_synchronize_all_post_reset` — KVM gets the reset state (KVM_SET_REGS/SREGS) before
+ * `cpu_synchronize_all_post_reset` — KVM gets the reset state (kvm_arch_put_registers) before
  * the next KVM_RUN.
  */
 export function qemuSystemResetAll(reason: ShutdownCause): void {

@@ -574,8 +574,9 @@ export function kvmCpuExec(s: KVMState, cpu: KvmVcpuState, hooks: KvmCpuExecHook
   let ret = 0;
   while (ret === 0) {
     if (cpu.vcpuDirty && hooks.putRegisters) {
-      if (hooks.putRegisters(cpu) < 0) {
-        (hooks.errorReport ?? hooks.report)("Failed to put registers after init: Invalid argument");
+      const r = hooks.putRegisters(cpu);
+      if (r < 0) {
+        (hooks.errorReport ?? hooks.report)(`Failed to put registers after init: ${strerror(r)}`);
         return -1;
       }
       cpu.vcpuDirty = false;
