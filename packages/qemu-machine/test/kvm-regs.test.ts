@@ -34,7 +34,6 @@ import {
 } from "@glassvm/qom";
 import { kvmIntelModule } from "@glassvm/vmx";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { setErrorSink } from "../../../util/error-report.js";
 import {
   cpuReset,
   FPUC_RESET,
@@ -45,8 +44,8 @@ import {
   x86CpuExpandFeatures,
   x86CpuParseFeaturestrReset,
   x86CpuSetAccel,
-} from "../cpu.js";
-import { kvmI386ResetCaches } from "./kvm.js";
+} from "../src/target/i386/cpu.js";
+import { kvmI386ResetCaches } from "../src/target/i386/kvm/kvm.js";
 import {
   KVM_PUT_RESET_STATE,
   KVM_PUT_RUNTIME_STATE,
@@ -70,7 +69,8 @@ import {
   MSR_STAR,
   MSR_TSC_ADJUST,
   MSR_TSC_AUX,
-} from "./kvm-regs.js";
+} from "../src/target/i386/kvm/kvm-regs.js";
+import { setErrorSink } from "../src/util/error-report.js";
 
 /** The glassvm kernel: KVM_GET_MSR_INDEX_LIST has these, and no KVM_CAP_MCE. */
 const CAPS: KvmRegsCaps = {
