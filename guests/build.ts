@@ -1,0 +1,165 @@
+/**
+ * Builds the guest suite with GNU as and ld (binutils): guests/src/*.S → guests/bin/.
+ * The outputs are committed so the suite runs without a toolchain; test/guests.test.ts
+ * rebuilds into a temporary directory when binutils is installed and checks that every
+ * committed file comes out byte for byte.
+ *
+ *   npx tsx guests/build.ts
+ *
+ * Deterministic by construction: flat binaries carry nothing but the code, and the ELF is
+ * linked by a script to a fixed address, stripped, with no build ID, notes or comments.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** guests/ */
+export const GUESTS_DIR = dirname(fileURLToPath(import.meta.url));
+export const SRC_DIR = join(GUESTS_DIR, "src");
+export const BIN_DIR = join(GUESTS_DIR, "bin");
+
+/**
+ * How an image is linked and what shape it has:
+ * - `payload`: flat binary linked at 0, for a host that sets the CPU mode itself;
+ * - `bios`: 64 KiB flat firmware image for -bios, reset vector at offset 0xFFF0;
+ * - `multiboot`: multiboot v1 ELF32 kernel for -kernel, linked by `<name>.ld`.
+ */
+export type GuestKind = "payload" | "bios" | "multiboot";
+
+export interface Guest {
+  readonly name: string;
+  readonly kind: GuestKind;
+  /** The file in bin/. */
+  readonly output: string;
+}
+
+const guest = (name: string, kind: GuestKind): Guest => ({
+  name,
+  kind,
+  output: `${name}${kind === "multiboot" ? ".elf" : ".bin"}`,
+});
+
+/** Every guest, in build order (a hello-<mode> image embeds payload-<mode>.bin). */
+export const GUESTS: readonly Guest[] = [
+  guest("payload-real", "payload"),
+  guest("payload-protected", "payload"),
+  guest("payload-paged", "payload"),
+  guest("payload-long", "payload"),
+  guest("hello-real", "bios"),
+  guest("hello-protected", "bios"),
+  guest("hello-paged", "bios"),
+  guest("hello-long", "bios"),
+  guest("multiboot-hello", "multiboot"),
+  guest("bios-hello", "bios"),
+  guest("cpu-bench", "bios"),
+  guest("io-bench", "bios"),
+  guest("faults", "bios"),
+  guest("timer", "bios"),
+];
+
+/** A -bios image's size, and where the CPU fetches its first instruction. */
+export const BIOS_IMAGE_SIZE = 0x1_0000;
+export const RESET_VECTOR_OFFSET = 0xfff0;
+
+/** The multiboot v1 header (Multiboot Specification 0.6.96, §3.1.1). */
+export const MULTIBOOT_HEADER_MAGIC = 0x1bad_b002;
+export const MULTIBOOT_SEARCH_LIMIT = 8192;
+
+/** cpu-bench's loop, as in src/cpu-bench.S (the benchmark computes MIPS from it). */
+export const CPU_BENCH = {
+  iterations: 1_000_000,
+  /** Instructions retired per iteration, on either arm of its branch. */
+  instructionsPerIteration: 16,
+  seed: 0x2545_f491,
+} as const;
+
+/** The checksum cpu-bench prints: a model of its loop. */
+export function cpuBenchChecksum(iterations: number = CPU_BENCH.iterations): number {
+  let x = CPU_BENCH.seed;
+  let sum = 0;
+  for (let i = 0; i < iterations; i++) {
+    x = (x ^ (x << 13)) >>> 0;
+    x = (x ^ (x >>> 17)) >>> 0;
+    x = (x ^ (x << 5)) >>> 0;
+    sum = Math.imul(sum, 0x0100_0193) >>> 0;
+    if (x & 1) sum = (sum + x) >>> 0;
+    else {
+      sum = (sum - x) >>> 0;
+      sum = ((sum << 7) | (sum >>> 25)) >>> 0;
+    }
+  }
+  return sum;
+}
+
+/** Run a tool in `cwd`; a failure or any diagnostic (warnings included) is an error. */
+function run(cmd: string, args: readonly string[], cwd: string): void {
+  const r = spawnSync(cmd, args, { cwd, encoding: "utf8" });
+  if (r.error) throw new Error(`${cmd}: ${r.error.message}`, { cause: r.error });
+  if (r.status !== 0 || r.stderr) {
+    throw new Error(`${cmd} ${args.join(" ")} (exit ${r.status}):\n${r.stderr}`);
+  }
+}
+
+/**
+ * Assemble and link one guest into `outDir` (which must already hold the payloads a
+ * hello-<mode> image includes); returns the bytes written to `outDir/<output>`.
+ */
+export function buildGuest(g: Guest, outDir: string): Uint8Array {
+  const work = mkdtempSync(join(tmpdir(), `guest-${g.name}-`));
+  try {
+    const obj = join(work, `${g.name}.o`);
+    const out = join(outDir, g.output);
+    // Relative source name and include paths: nothing of the checkout's location can
+    // reach the output.
+    run("as", ["--32", "-I", "include", "-I", outDir, "-o", obj, `${g.name}.S`], SRC_DIR);
+    if (g.kind === "multiboot") {
+      run(
+        "ld",
+        [
+          "-m",
+          "elf_i386",
+          "-T",
+          `${g.name}.ld`,
+          "--build-id=none",
+          "-z",
+          "noexecstack",
+          "-s",
+          "-o",
+          out,
+          obj,
+        ],
+        SRC_DIR,
+      );
+    } else {
+      run(
+        "ld",
+        ["-m", "elf_i386", "-e", "_start", "-Ttext", "0", "--oformat", "binary", "-o", out, obj],
+        SRC_DIR,
+      );
+    }
+    return new Uint8Array(readFileSync(out));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Build every guest into `outDir` (created if missing); output name → bytes. */
+export function buildGuests(outDir: string): Map<string, Uint8Array> {
+  mkdirSync(outDir, { recursive: true });
+  const built = new Map<string, Uint8Array>();
+  for (const g of GUESTS) built.set(g.output, buildGuest(g, outDir));
+  return built;
+}
+
+function main(): void {
+  const outDir = process.argv[2] ?? BIN_DIR;
+  for (const [output, bytes] of buildGuests(outDir)) {
+    console.log(`${join(outDir, output)}: ${bytes.length} bytes`);
+  }
+  const sum = cpuBenchChecksum().toString(16).padStart(8, "0");
+  console.log(`cpu-bench checksum (model): ${sum}`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main();
