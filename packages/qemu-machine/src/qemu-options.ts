@@ -35,6 +35,7 @@ export type QemuOptionIndex =
   | "debugcon"
   | "global"
   | "nographic"
+  | "display"
   | "no_reboot"
   | "no_shutdown"
   | "name"
@@ -154,6 +155,12 @@ export const qemuOptions: readonly QemuOption[] = [
     hasArg: true,
     index: "bios",
     help: "-bios file      set the filename for the BIOS",
+  },
+  {
+    name: "display",
+    hasArg: true,
+    index: "display",
+    help: "-display none   select display backend type (glassvm has only 'none')",
   },
   {
     name: "nographic",

@@ -222,6 +222,17 @@ describe("the argv loop", () => {
     expectFailure(["-smp", "2", "-m"], "glassvm: -m: requires an argument");
   });
 
+  it("-display: none (or default) is accepted; other backends are not available", () => {
+    expect(run(["-display", "none"]).status).toBeNull();
+    expect(stderr).toBe("");
+    expectFailure(["-display", "gtk,gl=on"], "glassvm: Display 'gtk' is not available.");
+    stderr = "";
+    expectFailure(
+      ["-display", "vga"],
+      "glassvm: -display vga: Parameter 'type' does not accept value 'vga'",
+    );
+  });
+
   it("-append and -initrd need -kernel", () => {
     expectFailure(["-append", "quiet"], "glassvm: -append only allowed with -kernel option");
     stderr = "";

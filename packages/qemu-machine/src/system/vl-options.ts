@@ -93,6 +93,19 @@ import {
 } from "../util/qemu-option.js";
 
 /** A `-device` given as JSON (`{"driver": …}`): the dictionary and where it came from. */
+/** QEMU's DisplayType names (qapi/ui.json) that `-display` accepts. */
+const DISPLAY_TYPES = [
+  "default",
+  "none",
+  "gtk",
+  "sdl",
+  "egl-headless",
+  "curses",
+  "cocoa",
+  "spice-app",
+  "dbus",
+];
+
 export interface DeviceOption {
   readonly opts: Readonly<Record<string, QValue>>;
   readonly loc: Location;
@@ -137,6 +150,8 @@ export interface VlOptions {
   /** `-name guest=…` (also the guest name in messages with `-msg guest-name=on`). */
   guestName: string | null;
   nographic: boolean;
+  /** `-display TYPE` (null: not given). */
+  displayType: string | null;
   /** `-no-reboot`: action reboot=shutdown. */
   noReboot: boolean;
   /** `-no-shutdown`: action shutdown=pause. */
@@ -256,6 +271,7 @@ export function vlOptionsNew(): VlOptions {
     logFile: null,
     guestName: null,
     nographic: false,
+    displayType: null,
     noReboot: false,
     noShutdown: false,
     autostart: true,
@@ -589,6 +605,16 @@ export function qemuParseOptions(vl: VlOptions, argv: readonly string[]): void {
       case "global":
         if (!qemuGlobalOption(vl, optarg)) throw new QemuExit(1);
         break;
+      case "display": {
+        // parse_display: the type is the first key; options after it are not checked.
+        const type = optarg.split(",")[0]!;
+        if (!DISPLAY_TYPES.includes(type)) {
+          errorReport(`Parameter 'type' does not accept value '${type}'`);
+          throw new QemuExit(1);
+        }
+        vl.displayType = type;
+        break;
+      }
       case "nographic":
         dict.graphics = "off";
         vl.nographic = true;
@@ -653,6 +679,11 @@ function traceOptParse(vl: VlOptions, optarg: string): void {
  */
 export function qemuValidateOptions(vl: VlOptions): void {
   const d = vl.machineOptsDict;
+  // qemu_display_early_init: glassvm has no display backend but `none` (the default).
+  if (vl.displayType !== null && vl.displayType !== "none" && vl.displayType !== "default") {
+    errorReport(`Display '${vl.displayType}' is not available.`);
+    throw new QemuExit(1);
+  }
   if (d.kernel === undefined) {
     if (d.append !== undefined) {
       errorReport("-append only allowed with -kernel option");
