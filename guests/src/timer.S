@@ -2,7 +2,8 @@
  * timer — interrupts from the i8254 through the i8259 pair, in flat 32-bit protected mode.
  *
  * The PICs are re-initialised (ICW1–ICW4) with the master's vectors at 0x20 and the
- * slave's at 0x28, every line masked but IRQ0; PIT channel 0 runs in mode 2 (rate
+ * slave's at 0x28, every line masked but IRQ0; the local APIC's LINT0 becomes the ExtINT
+ * input the PIC's INTR needs (masked at reset); PIT channel 0 runs in mode 2 (rate
  * generator) with divisor 11932, about 100 Hz. The IRQ0 gate counts ticks in RAM and
  * sends a non-specific EOI; the main loop sleeps with STI; HLT and prints "tick <k>\n"
  * on COM1 once the count reaches 10 × k, for k = 1 … 5 (50 interrupts, about half a
@@ -78,6 +79,13 @@ pm32:
 	out	%al, $PIC1_DATA
 	mov	$0xff, %al
 	out	%al, $PIC2_DATA
+
+	/* The local APIC: its LVT entries are masked at reset, so the i8259's INTR reaches
+	   the CPU only once LINT0 is an ExtINT input — what a BIOS sets up. Software-enable
+	   the APIC (SVR, spurious vector 0xff) and route LINT0 as ExtINT. (A machine model
+	   without a local APIC drops these writes.) */
+	movl	$0x1ff, 0xfee000f0
+	movl	$0x700, 0xfee00350
 
 	/* PIT channel 0: mode 2, low then high byte of the divisor, binary. */
 	mov	$0x34, %al

@@ -4,9 +4,11 @@
  * AddressSpaces that dispatch an access to the region that claims the address (highest
  * priority first, later-added first among equals). The pc machine has two: system memory
  * (`address_space_memory`) and the I/O ports (`address_space_io`). An access nothing
- * claims goes to the unassigned handlers: reads all-ones, writes dropped, both traced; in
- * system memory (QEMU's io_mem_unassigned, whose ops reject every access) it is also a
- * decode error, logged under `-d invalid_mem` — the I/O space's holes are not.
+ * claims goes to the unassigned handlers, writes dropped and both traced: in the I/O space
+ * (the root's own ops, unassigned_io_ops) reads are all-ones; in system memory (QEMU's
+ * io_mem_unassigned, whose ops reject every access) the access is a decode error, logged
+ * under `-d invalid_mem`, and a read gives unassigned_mem_read's 0 — what a guest's MMIO
+ * read of a hole sees under QEMU.
  *
  * KVM sees the RAM regions: `ramBlocks()` lists each RAM/ROM region's flat placement so the
  * accelerator can register it with KVM_SET_USER_MEMORY_REGION (kvm_region_add).
@@ -216,9 +218,12 @@ export class AddressSpace {
     readonly rejectsUnassigned = false,
   ) {}
 
-  /** address_space_read for one access of `size` bytes (little-endian). */
+  /**
+   * address_space_read for one access of `size` bytes (little-endian); a rejected access
+   * reads unassigned_mem_read's 0.
+   */
   read(addr: number, size: AccessSize): number {
-    return this.readChecked(addr, size) ?? (size === 4 ? 0xffff_ffff : (1 << (size * 8)) - 1);
+    return this.readChecked(addr, size) ?? 0;
   }
 
   /**
