@@ -19,6 +19,7 @@ const packages = loadWorkspaces(root).filter((w) => !w.private);
 
 /** Runtime exports each package must have (on top of ESM and CJS agreeing). */
 const EXPECTED_EXPORTS: Readonly<Record<string, readonly string[]>> = {
+  "@glassvm/cli": ["ChromeTrace", "KvmStat", "glassvmMain", "kvmStatReport", "tracepointLine"],
   "@glassvm/kvm-kernel": ["HostKernel", "KVM_X86_OPS", "kvmModule", "readKvmStats"],
   "@glassvm/vmx": [
     "GUEST_RIP",

@@ -266,7 +266,7 @@ export {
   type ShutdownCause,
   shutdownCausedByGuest,
 } from "./system/runstate.js";
-export type { StartupStep } from "./system/startup-trace.js";
+export { type StartupStep, startupTraceListen } from "./system/startup-trace.js";
 export {
   type QemuEnv,
   type QemuMachineInstance,

@@ -14,6 +14,7 @@ export interface StartupStep {
 }
 
 let current: StartupStep[] | null = null;
+let listener: ((step: StartupStep) => void) | null = null;
 
 /** Start recording into `list` (null stops). */
 export function startupTraceBegin(list: StartupStep[] | null): void {
@@ -22,5 +23,17 @@ export function startupTraceBegin(list: StartupStep[] | null): void {
 
 /** Record that `fn` of `file` runs now. */
 export function startupStep(file: string, fn: string): void {
-  if (current) current.push({ step: current.length + 1, file, fn });
+  if (!current) return;
+  const s = { step: current.length + 1, file, fn };
+  current.push(s);
+  listener?.(s);
+}
+
+/**
+ * Be told of each step as it is recorded (null stops), so a host can place what it sees
+ * itself — the ioctls on its HostOs, the kernel's log — between the steps (the CLI's
+ * `-d path` does).
+ */
+export function startupTraceListen(fn: ((step: StartupStep) => void) | null): void {
+  listener = fn;
 }

@@ -1,0 +1,435 @@
+/**
+ * `glassvm`'s main: what `qemu-system-x86_64 …` does on a Linux host with kvm_intel
+ * loaded, with both halves modelled — the host (a HostKernel with kvm + kvm_intel, the
+ * QEMU process spawned on it) and QEMU (qemu-machine's qemuInit and main loop over that
+ * process's HostOs). Browser-safe: the host's files, clock and terminal come in as
+ * {@link GlassvmIo} (src/node-host.ts makes one from node:fs and process).
+ *
+ * Seeing inside: `-trace` patterns also subscribe the kernel's tracepoints, `-d path`
+ * prints the start-up path, `-d exits` a perf-kvm-stat table, `-trace-file` a Chrome
+ * trace; after a failed VM entry the kernel log says which SDM check failed.
+ */
+import { HostKernel, kvmModule, Tracepoints } from "@glassvm/kvm-kernel";
+import {
+  type HostOs,
+  KVM_CREATE_VCPU,
+  KVM_CREATE_VM,
+  KVM_RUN,
+  kvmIoctlName,
+} from "@glassvm/kvm-kernel/uapi";
+import {
+  type QemuEnv,
+  QemuExit,
+  type QemuMachineInstance,
+  qemuInit,
+  qemuMainLoop,
+  startupTraceListen,
+  type TraceRecord,
+  traceAddSink,
+  traceEnable,
+  traceEventEnabled,
+} from "@glassvm/qemu-machine";
+import { kvmIntelModule } from "@glassvm/vmx";
+import {
+  GLASSVM_LOG_ITEMS,
+  type GlassvmOptions,
+  GlassvmUsageError,
+  glassvmHelpText,
+  glassvmVersionText,
+  PROGNAME,
+  parseGlassvmArgs,
+} from "./args.js";
+import { ChromeTrace } from "./chrome-trace.js";
+import { KvmStat, kvmStatReport } from "./kvm-stat.js";
+import { ProgressLine } from "./progress.js";
+import { buildStartupTree, formatStartupTree, type PathEvent } from "./startup-path.js";
+import { tracepointLine, userspaceReason } from "./tracepoints.js";
+
+/** What glassvm needs from the machine it runs on. */
+export interface GlassvmIo {
+  /** A file's bytes (`-bios`, `-kernel`, loader images), or null when it cannot be read. */
+  readFile(path: string): Uint8Array | null;
+  /**
+   * Write a file (`-trace-file`, QEMU's `-D`): created, or appended to. Throws an Error
+   * whose message is the reason when it cannot. Without it those options fail.
+   */
+  writeFile?(path: string, text: string, append: boolean): void;
+  /** The guest's console (`-serial stdio`, `-debugcon stdio`, `-nographic`) and help texts. */
+  stdout(text: string): void;
+  /** Messages, trace lines, the progress line. */
+  stderr(text: string): void;
+  /** stderr is a terminal: show progress. */
+  readonly isTTY: boolean;
+  /** A monotonic clock in milliseconds (performance.now). */
+  now(): number;
+}
+
+/** Seams for tests and embedders; none is needed to run. */
+export interface GlassvmHooks {
+  /** After qemuInit, before the main loop (e.g. to change CPU state as a debugger would). */
+  afterInit?(inst: QemuMachineInstance): void;
+  /** Main-loop rounds per slice between progress updates. */
+  roundsPerSlice?: number;
+}
+
+/** A `-trace` glob (`*`, `?`) as a RegExp, as QEMU's trace/control.c matches names. */
+function globRegExp(pattern: string): RegExp {
+  return new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, ".*")
+      .replace(/\?/g, ".")}$`,
+  );
+}
+
+/** Kernel tracepoint names matching a `-trace` glob. */
+function matchTracepoints(pattern: string): string[] {
+  const re = globRegExp(pattern);
+  return Tracepoints.names.filter((n) => re.test(n));
+}
+
+/** The HostOs of the QEMU process, watched: vCPU fds, KVM_RUN, and start-up syscalls. */
+interface WatchedOs {
+  readonly os: HostOs;
+  /** vCPU fd → cpu index (KVM_CREATE_VCPU order, as QEMU creates them). */
+  readonly vcpuFds: Map<number, number>;
+  /** KVM vcpu id → cpu index. */
+  readonly vcpuIds: Map<number, number>;
+  /** The vCPU whose KVM_RUN returned last (who QEMU's device work is for). */
+  currentVcpu: number;
+  /** Where start-up syscalls go while `-d path` records (null: not recording). */
+  pathEvents: PathEvent[] | null;
+  /** Called at the start of each KVM_RUN on a vCPU fd. */
+  onRun: ((vcpu: number) => void) | null;
+}
+
+function watchOs(os: HostOs, kernel: HostKernel): WatchedOs {
+  let kernelLogSeen = kernel.log.length;
+  const w: WatchedOs = {
+    os: null as unknown as HostOs,
+    vcpuFds: new Map(),
+    vcpuIds: new Map(),
+    currentVcpu: 0,
+    pathEvents: null,
+    onRun: null,
+  };
+  const record = (call: string, result: number, ioctl?: string): void => {
+    const ev = w.pathEvents;
+    if (!ev) return;
+    ev.push(ioctl ? { kind: "syscall", call, ioctl, result } : { kind: "syscall", call, result });
+    while (kernelLogSeen < kernel.log.length) {
+      ev.push({ kind: "printk", line: kernel.log[kernelLogSeen++]! });
+    }
+  };
+  const watched: HostOs = {
+    open(path, flags) {
+      const r = os.open(path, flags);
+      record(`open("${path}") = ${r}`, r);
+      return r;
+    },
+    ioctl(fd, request, arg = 0) {
+      const vcpu = w.vcpuFds.get(fd);
+      if (vcpu !== undefined && request === KVM_RUN) {
+        w.onRun?.(vcpu);
+        const r = os.ioctl(fd, request, arg);
+        w.currentVcpu = vcpu;
+        return r;
+      }
+      const r = os.ioctl(fd, request, arg);
+      if (request === KVM_CREATE_VCPU && r >= 0) {
+        const index = w.vcpuFds.size;
+        w.vcpuFds.set(r, index);
+        w.vcpuIds.set(Number(arg), index);
+      }
+      if (w.pathEvents) {
+        const name = kvmIoctlName(request);
+        const who = vcpu !== undefined ? ` (vcpu ${vcpu})` : "";
+        const made =
+          (request === KVM_CREATE_VM || request === KVM_CREATE_VCPU) && r >= 0 ? ` = fd ${r}` : "";
+        record(`${name}${who}${made}`, r, name);
+      }
+      return r;
+    },
+    mmap(fd, length, offset) {
+      const r = os.mmap(fd, length, offset);
+      if (w.pathEvents) {
+        const vcpu = w.vcpuFds.get(fd);
+        const what =
+          fd < 0
+            ? `mmap(anonymous, 0x${length.toString(16)})`
+            : vcpu !== undefined
+              ? `mmap(vcpu ${vcpu} fd) → struct kvm_run`
+              : `mmap(fd ${fd}, 0x${length.toString(16)})`;
+        record(what, r);
+      }
+      return r;
+    },
+    munmap: (addr, length) => os.munmap(addr, length),
+    close: (fd) => os.close(fd),
+    view: (addr, length) => os.view(addr, length),
+    kill: (sig) => os.kill(sig),
+    sigprocmask: (how, signals) => os.sigprocmask(how, signals),
+    sigtimedwait: (sig) => os.sigtimedwait(sig),
+    get pid() {
+      return os.pid;
+    },
+  };
+  (w as { os: HostOs }).os = watched;
+  return w;
+}
+
+/** `glassvm: OPTION: MESSAGE` (error_report with a command-line location). */
+function usageError(io: GlassvmIo, option: string, message: string): number {
+  io.stderr(`${PROGNAME}: ${option}: ${message}\n`);
+  return 1;
+}
+
+/**
+ * `glassvm ARGS…`: the exit status qemu-system-x86_64 would have — 0 after a shutdown
+ * (or a help text), 1 on errors (and when the VM stops on an internal error),
+ * `(v << 1) | 1` when the guest writes v to isa-debug-exit. `argv[0]` is the program.
+ */
+export function glassvmMain(argv: readonly string[], io: GlassvmIo): number {
+  return glassvmRun(argv, io, {});
+}
+
+/** {@link glassvmMain} with {@link GlassvmHooks}. */
+export function glassvmRun(argv: readonly string[], io: GlassvmIo, hooks: GlassvmHooks): number {
+  let opts: GlassvmOptions;
+  try {
+    opts = parseGlassvmArgs(argv);
+  } catch (err) {
+    if (err instanceof GlassvmUsageError) return usageError(io, err.option, err.message);
+    throw err;
+  }
+  if (opts.help) {
+    io.stdout(glassvmHelpText());
+    return 0;
+  }
+  if (opts.version) {
+    io.stdout(glassvmVersionText());
+    return 0;
+  }
+  if (opts.hostCpu === "amd") {
+    return usageError(
+      io,
+      "-host-cpu amd",
+      "kvm_amd (AMD-V) is not implemented yet; use -host-cpu intel (kvm_intel)",
+    );
+  }
+  if (opts.hostCpu !== "intel") {
+    return usageError(
+      io,
+      `-host-cpu ${opts.hostCpu}`,
+      "unknown host CPU vendor (expected intel or amd)",
+    );
+  }
+  if (opts.traceFile !== null && !io.writeFile) {
+    return usageError(io, `-trace-file ${opts.traceFile}`, "cannot write files on this host");
+  }
+
+  // The host: a kernel with kvm + kvm_intel (modprobe kvm_intel), QEMU's process on it.
+  const kernel = new HostKernel();
+  const loaded = kernel.loadModule(kvmModule(kvmIntelModule(kernel)));
+  if (loaded < 0) {
+    io.stderr(`${PROGNAME}: modprobe kvm_intel failed (${loaded})\n`);
+    for (const l of kernel.log) io.stderr(`${l}\n`);
+    return 1;
+  }
+  const kernelLogStart = kernel.log.length;
+  const watched = watchOs(kernel.spawn(PROGNAME), kernel);
+  const t0 = io.now();
+  const progress = new ProgressLine(io.stderr, io.isTTY);
+  const toStderr = (t: string): void => {
+    progress.clear();
+    io.stderr(t);
+  };
+
+  /** KVM's vcpu_id → QEMU's cpu index (the N of `CPU N/KVM`). */
+  const index = (id: number): number => watched.vcpuIds.get(id) ?? id;
+
+  // -trace: the kernel's tracepoints that match, one line each, with QEMU's lines.
+  const offs: (() => void)[] = [];
+  const tpNames = new Set(opts.tracePatterns.flatMap(matchTracepoints));
+  for (const name of tpNames) {
+    offs.push(
+      kernel.trace.subscribe(name, (n, ev) => {
+        toStderr(`${tracepointLine(n, ev, PROGNAME, index)}\n`);
+      }),
+    );
+  }
+
+  // Progress on a terminal: counted on kvm_exit, so it moves even while one KVM_RUN runs
+  // long (the host-timer exits keep coming); the clock is read every 256 exits.
+  let exits = 0;
+  if (io.isTTY) {
+    offs.push(
+      kernel.trace.kvm_exit.subscribe(() => {
+        if ((++exits & 0xff) === 0) progress.update(io.now(), t0, exits);
+      }),
+    );
+  }
+
+  // -d exits and -trace-file: exit timing from kvm_exit / kvm_entry.
+  const stat = opts.exitStats ? new KvmStat() : null;
+  const chrome = opts.traceFile !== null ? new ChromeTrace(watched.os.pid, t0, PROGNAME) : null;
+  if (stat || chrome) {
+    offs.push(
+      kernel.trace.kvm_exit.subscribe((e) => {
+        const t = io.now();
+        stat?.exit(index(e.vcpu_id), e.exit_reason_name, t);
+        chrome?.exit(index(e.vcpu_id), e.exit_reason_name, t, e.guest_rip);
+      }),
+      kernel.trace.kvm_entry.subscribe((e) => {
+        const t = io.now();
+        stat?.entry(index(e.vcpu_id), t);
+        chrome?.entry(index(e.vcpu_id), t, e.rip);
+      }),
+    );
+  }
+  // Chrome trace: the userspace exit, QEMU's handling down to the device, the next KVM_RUN.
+  // The device events are QEMU's memory_region_ops_* trace events, enabled for this; a line
+  // of theirs goes to QEMU's log only when the user's -trace asked for it.
+  let hideLine: string | null = null;
+  if (chrome) {
+    offs.push(
+      kernel.trace.kvm_userspace_exit.subscribe((e) => {
+        chrome.userspaceExit(index(e.vcpu_id), userspaceReason(e.reason, e.errno), io.now());
+      }),
+    );
+    watched.onRun = (vcpu) => chrome.run(vcpu, io.now());
+    const userWants = (name: string): boolean =>
+      opts.tracePatterns.some((p) => globRegExp(p).test(name));
+    for (const name of ["memory_region_ops_read", "memory_region_ops_write"]) {
+      if (!traceEventEnabled(name)) traceEnable(name);
+    }
+    offs.push(
+      traceAddSink((r: TraceRecord) => {
+        if (r.name !== "memory_region_ops_read" && r.name !== "memory_region_ops_write") return;
+        const a = r.args;
+        const dir = r.name.endsWith("read") ? "read" : "write";
+        chrome.device(watched.currentVcpu, `${String(a.mr)} ${dir}`, io.now(), {
+          addr: `0x${Number(a.addr).toString(16)}`,
+          value: `0x${Number(a.value).toString(16)}`,
+          size: Number(a.size),
+        });
+        if (!userWants(r.name)) hideLine = `${r.line}\n`;
+      }),
+    );
+  }
+  const hidden = (t: string): boolean => {
+    if (hideLine === null) return false;
+    const hide = t === hideLine;
+    hideLine = null;
+    return hide;
+  };
+
+  const env: QemuEnv = {
+    os: watched.os,
+    files: (p) => io.readFile(p),
+    stdout: (t) => {
+      progress.clear();
+      io.stdout(t);
+    },
+    stderr: (t) => {
+      if (!hidden(t)) toStderr(t);
+    },
+    writeFile: io.writeFile
+      ? (path, text, append) => {
+          if (!hidden(text)) io.writeFile!(path, text, append);
+        }
+      : undefined,
+  };
+
+  const pathEvents: PathEvent[] = [];
+  if (opts.showPath) {
+    watched.pathEvents = pathEvents;
+    startupTraceListen((s) => pathEvents.push({ kind: "step", fn: s.fn, file: s.file }));
+  }
+
+  /** Detach, then the end-of-run outputs (only for a VM that ran). */
+  const finish = (status: number, ran: boolean): number => {
+    for (const off of offs) off();
+    progress.clear();
+    const end = io.now();
+    if (stat && ran) io.stderr(kvmStatReport(stat));
+    if (chrome && ran && opts.traceFile !== null) {
+      chrome.finish(end);
+      try {
+        io.writeFile!(opts.traceFile, `${JSON.stringify(chrome.toJSON())}\n`, false);
+      } catch (err) {
+        io.stderr(
+          `${PROGNAME}: -trace-file ${opts.traceFile}: could not write: ${(err as Error).message}\n`,
+        );
+        return 1;
+      }
+    }
+    return status;
+  };
+
+  let inst: QemuMachineInstance;
+  try {
+    inst = qemuInit(opts.qemuArgv, env);
+  } catch (err) {
+    if (err instanceof QemuExit) {
+      if (opts.traceHelp && err.status === 0) {
+        for (const n of Tracepoints.names) io.stdout(`${n}\n`);
+      }
+      if (opts.logHelp) {
+        io.stdout("glassvm items:\n");
+        for (const item of GLASSVM_LOG_ITEMS) io.stdout(`${item.name.padEnd(15)} ${item.help}\n`);
+      }
+      return finish(err.status, false);
+    }
+    io.stderr(`${PROGNAME}: ${(err as Error).message}\n`);
+    return finish(1, false);
+  } finally {
+    startupTraceListen(null);
+    watched.pathEvents = null;
+  }
+  if (opts.showPath) io.stderr(formatStartupTree(buildStartupTree(pathEvents)));
+  if (chrome) for (let i = 0; i < inst.vcpuThreads.length; i++) chrome.vcpuThread(i);
+  hooks.afterInit?.(inst);
+
+  const rounds = hooks.roundsPerSlice ?? 1000;
+  let status: number;
+  let failed = false;
+  try {
+    for (;;) {
+      const r = qemuMainLoop(inst, rounds);
+      if (r !== null) {
+        status = r;
+        break;
+      }
+      if (inst.runstate === "internal-error") {
+        // QEMU keeps the stopped VM for its monitor; glassvm has none and exits.
+        status = 1;
+        failed = true;
+        break;
+      }
+      if (inst.runstate === "prelaunch") {
+        toStderr(`${PROGNAME}: the VM is stopped (-S) and there is no monitor to continue it\n`);
+        status = 0;
+        break;
+      }
+      if (io.isTTY) progress.update(io.now(), t0, exits);
+    }
+  } catch (err) {
+    if (err instanceof QemuExit) {
+      status = err.status;
+    } else {
+      toStderr(`${PROGNAME}: ${(err as Error).message}\n`);
+      status = 1;
+      failed = true;
+    }
+  }
+  // What kvm_intel logged (the SDM rule, field and value of a failed VM entry …).
+  if (failed) {
+    const lines = kernel.log.slice(kernelLogStart);
+    if (lines.length > 0) {
+      toStderr(`${PROGNAME}: host kernel log (dmesg):\n`);
+      for (const l of lines) toStderr(`  ${l}\n`);
+    }
+  }
+  return finish(status, true);
+}

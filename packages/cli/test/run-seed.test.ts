@@ -1,0 +1,118 @@
+/**
+ * The seed's command line (machine pc, accel kvm, the SandyBridge flag list, -smp 2) with
+ * -d path and -trace-file: the start-up tree shows the seed's chain in order, and the
+ * Chrome trace is valid trace-event JSON with one track per vCPU.
+ */
+import { describe, expect, it } from "vitest";
+import { type ChromeTraceJson, glassvmMain } from "../src/index.js";
+import { HELLO_FW, testIo, withoutWarnings } from "./firmware.js";
+import { threadNames, traceProblems } from "./trace-schema.js";
+
+const SEED_CPU =
+  "SandyBridge,+erms,+smep,+fsgsbase,+pdpe1gb,+rdrand,+f16c,+osxsave,+dca,+pcid,+pdcm,+xtpr," +
+  "+tm2,+est,+smx,+vmx,+ds_cpl,+monitor,+dtes64,+pbe,+tm,+ht,+ss,+acpi,+ds,+vme";
+
+describe("the seed's command line", () => {
+  const t = testIo({ "fw.bin": HELLO_FW });
+  const status = glassvmMain(
+    [
+      "glassvm",
+      "-machine",
+      "pc,accel=kvm",
+      "-cpu",
+      SEED_CPU,
+      "-smp",
+      "2",
+      "-m",
+      "64",
+      "-bios",
+      "fw.bin",
+      "-debugcon",
+      "stdio",
+      "-device",
+      "isa-debug-exit",
+      "-d",
+      "path",
+      "-trace-file",
+      "out.json",
+    ],
+    t.io,
+  );
+
+  it("runs to isa-debug-exit", () => {
+    expect(status).toBe(33);
+    expect(t.out()).toMatch(/^(Hi\n)+$/);
+  });
+
+  it("-d path: the seed's chain in order, each node with package and file", () => {
+    const tree = withoutWarnings(t.err());
+    const chain = [
+      /^qemuInit +qemu-machine +src\/system\/vl\.ts$/,
+      /^├─ configureAccelerators +qemu-machine +src\/system\/vl-options\.ts$/,
+      /^│ {2}└─ accelInitMachine +qemu-machine +src\/accel\/accel-system\.ts$/,
+      /^│ {5}└─ kvmInit +qemu-machine +src\/accel\/kvm\/kvm-all\.ts$/,
+      /^│ {8}├─ open\("\/dev\/kvm"\) = \d+$/,
+      /^│ {8}├─ KVM_GET_API_VERSION$/,
+      /^│ {8}├─ KVM_CREATE_VM = fd \d+$/,
+      /^│ {8}│ {2}└─ kvmDevIoctl +kvm-kernel +src\/kvm_main\.ts$/,
+      /^│ {8}│ {5}└─ kvmDevIoctlCreateVm +kvm-kernel +src\/kvm_main\.ts$/,
+      /^│ {8}│ {8}└─ kvmCreateVm +kvm-kernel +src\/kvm_main\.ts$/,
+      /vmxHardwareEnable +vmx +src\/vmx\.ts$/,
+      /^├─ machineRunBoardInit +qemu-machine +src\/hw\/core\/machine\.ts$/,
+      /^│ {2}└─ pcInit1 +qemu-machine +src\/hw\/i386\/pc-init\.ts$/,
+      /^│ {5}├─ x86CpusInit +qemu-machine +src\/hw\/i386\/x86-common\.ts$/,
+      /^│ {5}│ {2}├─ x86CpuNew +qemu-machine/,
+      /└─ x86CpuRealizefn +qemu-machine +src\/target\/i386\/cpu\.ts$/,
+      /└─ qemuInitVcpu +qemu-machine +src\/system\/cpus\.ts$/,
+      /└─ kvmStartVcpuThread +qemu-machine/,
+      /└─ kvmVcpuThreadFn \(thread\) +qemu-machine/,
+      /└─ kvmInitVcpu +qemu-machine +src\/accel\/kvm\/kvm-all\.ts$/,
+      /├─ KVM_CREATE_VCPU = fd \d+$/,
+      /└─ kvmVmIoctlCreateVcpu +kvm-kernel/,
+      /└─ vmxVcpuCreate +vmx +src\/vmx\.ts$/,
+      /├─ mmap\(vcpu 0 fd\) → struct kvm_run$/,
+      /└─ kvmArchInitVcpu +qemu-machine/,
+      /├─ KVM_SET_CPUID2 \(vcpu 0\)$/,
+      // The second CPU: its own x86CpuNew under x86CpusInit, down to its vCPU.
+      /^│ {5}│ {2}└─ x86CpuNew +qemu-machine/,
+      /├─ KVM_CREATE_VCPU = fd \d+$/,
+      /└─ vmxVcpuCreate +vmx +src\/vmx\.ts$/,
+      /├─ mmap\(vcpu 1 fd\) → struct kvm_run$/,
+      /^│ {5}├─ pcMemoryInit +qemu-machine/,
+      /^├─ qemuSystemReset +qemu-machine/,
+      /^└─ vmStart +qemu-machine +src\/system\/vl\.ts$/,
+    ];
+    const lines = tree.split("\n");
+    let at = 0;
+    for (const re of chain) {
+      const i = lines.findIndex((l, k) => k >= at && re.test(l));
+      expect(
+        i,
+        `${re} after line ${at}:\n${lines.slice(at, at + 5).join("\n")}`,
+      ).toBeGreaterThanOrEqual(0);
+      at = i + 1;
+    }
+  });
+
+  it("-trace-file: valid trace-event JSON, one track per vCPU, guest and exit slices", () => {
+    const json = JSON.parse(t.written.get("out.json")!) as ChromeTraceJson;
+    expect(traceProblems(json)).toEqual([]);
+    const names = threadNames(json);
+    expect([...names.values()].filter((n) => n.endsWith("/KVM"))).toEqual([
+      "CPU 0/KVM",
+      "CPU 1/KVM",
+    ]);
+    const cpu0 = [...names].find(([, n]) => n === "CPU 0/KVM")![0];
+    const b = json.traceEvents.filter((e) => e.ph === "B" && e.tid === cpu0).map((e) => e.name);
+    expect(b.slice(0, 5)).toEqual([
+      "guest",
+      "IO_INSTRUCTION",
+      "KVM_EXIT_IO",
+      "isa-debugcon write",
+      "guest",
+    ]);
+    expect(json.traceEvents.some((e) => e.ph === "C" && e.name === "exits/s")).toBe(true);
+    // QEMU's memory_region_ops_* events fed the device slices without printing.
+    expect(t.err()).not.toContain("memory_region_ops");
+  });
+});
