@@ -21,6 +21,7 @@ import {
   type QemuEnv,
   QemuExit,
   type QemuMachineInstance,
+  qemuCleanup,
   qemuInit,
   qemuMainLoop,
   startupTraceListen,
@@ -350,6 +351,8 @@ export function glassvmRun(argv: readonly string[], io: GlassvmIo, hooks: Glassv
   /** Detach, then the end-of-run outputs (only for a VM that ran). */
   const finish = (status: number, ran: boolean): number => {
     for (const off of offs) off();
+    // qemu_cleanup and the process exit: the next run in this realm starts afresh.
+    qemuCleanup();
     progress.clear();
     const end = io.now();
     if (stat && ran) io.stderr(kvmStatReport(stat));

@@ -271,6 +271,7 @@ export {
   type QemuEnv,
   type QemuMachineInstance,
   type QemuRunState,
+  qemuCleanup,
   qemuInit,
   qemuMain,
   qemuMainLoop,

@@ -37,6 +37,7 @@ export {
   phaseAdvance,
   phaseCheck,
   phaseGet,
+  phaseReset,
   qdevGetHotplugHandler,
   qdevGetMachine,
   qdevNew,

@@ -1,7 +1,7 @@
 /**
  * The guest suite (guests/README.md) as glassvm runs it: each guest's command line, its
- * exact console output and exit status. One guest per test file in-process (a QEMU
- * process's state is module-level, as in C: one qemuInit per JS realm); bin.test.ts runs
+ * exact console output and exit status. One guest per test file in-process (so vitest
+ * spreads them over its workers); bin-all.test.ts runs
  * them all as child processes.
  */
 import { readFileSync } from "node:fs";

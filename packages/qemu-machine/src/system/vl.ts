@@ -28,14 +28,20 @@ import {
   objectNewWithClass,
   objectPropertyAddChild,
   objectPropertyAddNewContainer,
+  objectPropertyIsChild,
+  objectPropertyIter,
   objectPropertyParse,
+  objectResolvePathComponent,
+  objectUnparent,
   objectUnref,
   PHASE_ACCEL_CREATED,
   PHASE_LATE_BACKENDS_CREATED,
   PHASE_MACHINE_CREATED,
   PHASE_MACHINE_READY,
   phaseAdvance,
+  phaseReset,
   QomError,
+  type QomObject,
   type QValue,
   qdevNew,
   qdevRealizeAndUnref,
@@ -46,35 +52,40 @@ import "../accel/kvm/kvm-accel-ops.js";
 import "../hw/char/debugcon.js";
 import "../hw/core/generic-loader.js";
 import "../hw/misc/debugexit.js";
-import { type KVMAccelState, setKvmInitMachine } from "../accel/kvm/kvm-accel.js";
+import { type KVMAccelState, kvmAllowedReset, setKvmInitMachine } from "../accel/kvm/kvm-accel.js";
 import {
   kvmCpuSynchronizePostReset,
   kvmSetInternalErrorHandler,
 } from "../accel/kvm/kvm-accel-ops.js";
 import { type KVMState, kvmInit, kvmTracedOs } from "../accel/kvm/kvm-all.js";
 import { type Chardev, qemuChardevNew, qemuChrFind } from "../chardev/char.js";
+import { isaSerialIndexReset } from "../hw/char/serial.js";
 import type { MachineClass, MachineState } from "../hw/core/machine.js";
 import { machineRunBoardInit } from "../hw/core/machine.js";
+import { e820Reset } from "../hw/i386/e820_memory_layout.js";
 import type { PCMachineState } from "../hw/i386/pc.js";
 import { setPcInit1 } from "../hw/i386/pc_piix.js";
-import { PC_DEFAULT_BIOS, pcBoard, pcInit1 } from "../hw/i386/pc-init.js";
-import { type ISADevice, isaRealizeAndUnref } from "../hw/isa/isa-bus.js";
+import { PC_DEFAULT_BIOS, pcBoard, pcBoardReset, pcInit1 } from "../hw/i386/pc-init.js";
+import { type ISADevice, isaBusReset, isaRealizeAndUnref } from "../hw/isa/isa-bus.js";
 import { errorReportErr, QemuExit, withErrorFatal } from "../qapi/error.js";
 import {
   cpuForeach,
+  cpuListReset,
   cpuReset,
   isHelpOption,
   parseCpuOption,
   type X86CPU,
   x86CpuList,
+  x86CpuParseFeaturestrReset,
   x86CpuSetAccel,
   x86CpuSetRealizeHooks,
 } from "../target/i386/cpu.js";
 import { kvmX86AccelCpuOps } from "../target/i386/kvm/kvm-cpu.js";
-import { traceAddSink, traceEnable } from "../trace/control.js";
+import { traceAddSink, traceEnable, traceReset } from "../trace/control.js";
 import {
   errorInit,
   errorReport,
+  errorReportReset,
   locSetCmdline,
   locSetNone,
   qemuPrintf,
@@ -104,6 +115,7 @@ import {
 import { QEMU_CLOCK_REALTIME, QEMU_CLOCK_VIRTUAL, qemuClockRunTimers } from "../util/qemu-timer.js";
 import {
   cpusKickAll,
+  cpusReset,
   cpusVcpuThreads,
   pauseAllVcpus,
   qemuInitVcpu,
@@ -122,6 +134,7 @@ import {
   qemuShutdownRequested,
   qemuSystemReset,
   qmpSetAction,
+  runstateReset,
   SHUTDOWN_CAUSE_NONE,
   type ShutdownCause,
 } from "./runstate.js";
@@ -294,6 +307,69 @@ export function qemuSystemResetAll(reason: ShutdownCause): void {
 }
 
 // -------------------------------------------------------------------------------------
+// qemu_cleanup: the end of the QEMU process this realm models
+
+/** A qemuInit has run since the last qemuCleanup. */
+let processStarted = false;
+/** The accelerator's state (its /dev/kvm, VM and vCPU fds), once kvm_init ran. */
+let processKvm: KVMState | null = null;
+/** The log backend's trace sink qemuInit added. */
+let removeLogSink: (() => void) | null = null;
+
+/**
+ * `qemu_cleanup` and the process exit after it. QEMU's process ends here and the kernel
+ * closes its file descriptors; glassvm's QEMU is module state in a JS realm, so this does
+ * what the exit would: the vCPU and VM fds and /dev/kvm are closed (the kernel frees the
+ * VM with the last one) and the kvm_run mappings unmapped; the objects under /machine,
+ * /objects and /chardevs are unparented; the CPU list, ISA bus, vCPU threads, reset
+ * handlers and run state, accelerator, trace patterns and log settings, e820 table and
+ * machine phase are forgotten. The next qemuInit in this realm starts as a new process
+ * (qemuInit calls this itself when the previous process did not).
+ */
+export function qemuCleanup(): void {
+  const s = processKvm;
+  processKvm = null;
+  if (s) {
+    for (const v of s.vcpus) {
+      s.os.munmap(v.mmapAddr, v.mmapSize);
+      s.os.close(v.kvmFd);
+    }
+    if (s.vmfd >= 0) s.os.close(s.vmfd);
+    s.os.close(s.fd);
+  }
+  removeLogSink?.();
+  removeLogSink = null;
+  const root = objectGetRoot();
+  const machine = objectResolvePathComponent(root, "machine");
+  if (machine) objectUnparent(machine);
+  for (const name of ["objects", "chardevs"]) {
+    const container = objectResolvePathComponent(root, name);
+    if (!container) continue;
+    const children: QomObject[] = [];
+    for (const p of objectPropertyIter(container)) {
+      if (objectPropertyIsChild(p)) children.push(p.opaque as QomObject);
+    }
+    for (const child of children) objectUnparent(child);
+  }
+  cpuListReset();
+  isaBusReset();
+  isaSerialIndexReset();
+  cpusReset();
+  runstateReset();
+  traceReset();
+  qemuLogReset();
+  errorReportReset();
+  pcBoardReset();
+  e820Reset();
+  x86CpuParseFeaturestrReset();
+  kvmAllowedReset();
+  setPcInit1(null);
+  qemuHostSet(null);
+  phaseReset();
+  processStarted = false;
+}
+
+// -------------------------------------------------------------------------------------
 // qemu_init
 
 /**
@@ -302,6 +378,9 @@ export function qemuSystemResetAll(reason: ShutdownCause): void {
  * Throws QemuExit after reporting when QEMU would exit.
  */
 export function qemuInit(argv: readonly string[], env: QemuEnv): QemuMachineInstance {
+  // A QEMU process before this one in the realm that did not clean up: as if it exited.
+  if (processStarted) qemuCleanup();
+  processStarted = true;
   const trace: StartupStep[] = [];
   startupTraceBegin(trace);
   try {
@@ -362,7 +441,7 @@ function qemuInitSteps(
   // 6. Trace backends: the "log" backend writes each enabled event with qemu_log (stderr,
   // or the -D file); `-trace file=` names the log file (trace_init_file).
   for (const p of vl.tracePatterns) traceEnable(p);
-  traceAddSink((r) => {
+  removeLogSink = traceAddSink((r) => {
     if (qemuLoglevelMask(LOG_TRACE)) qemuLog(`${r.line}\n`);
   });
   if (vl.traceFile !== null) withErrorFatal(() => qemuSetLogFilename(vl.traceFile));
@@ -399,6 +478,7 @@ function qemuInitSteps(
     accel.state = r;
     accel.fd = r.fd;
     kvm = r;
+    processKvm = r;
     x86CpuSetAccel(
       kvmX86AccelCpuOps({
         os: kvmTracedOs(r),
@@ -539,8 +619,8 @@ export function qemuMainLoop(inst: QemuMachineInstance, budget = 100_000): numbe
 }
 
 /**
- * `main()`: qemu_init, the main loop, the exit status. A QemuExit (an option error, a
- * help text) becomes its status; a loop that ran out of budget gives null.
+ * `main()`: qemu_init, the main loop, qemu_cleanup, the exit status. A QemuExit (an
+ * option error, a help text) becomes its status; a loop that ran out of budget gives null.
  */
 export function qemuMain(argv: readonly string[], env: QemuEnv, budget?: number): number | null {
   try {
@@ -548,5 +628,7 @@ export function qemuMain(argv: readonly string[], env: QemuEnv, budget?: number)
   } catch (err) {
     if (err instanceof QemuExit) return err.status;
     throw err;
+  } finally {
+    qemuCleanup();
   }
 }

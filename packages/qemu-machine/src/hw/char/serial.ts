@@ -535,6 +535,11 @@ function serialUnrealize(dev: DeviceState): void {
 /** The next COM index to hand out (`index` in serial_isa_realizefn). */
 let isaSerialNextIndex = 0;
 
+/** The next isa-serial index back to 0 (a new process; qemuCleanup). */
+export function isaSerialIndexReset(): void {
+  isaSerialNextIndex = 0;
+}
+
 function serialIsaRealizefn(dev: DeviceState): void {
   const isa = dev as ISASerialState;
   const s = isa.state;

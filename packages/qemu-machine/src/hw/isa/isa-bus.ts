@@ -77,6 +77,11 @@ function isaFatal(what: string, operation: string): QomError {
   return new QomError("assertion", `assertion failed: (${what})`, { operation, fatal: true });
 }
 
+/** Forget the machine's ISA bus (a new process; qemuCleanup). */
+export function isaBusReset(): void {
+  isabus = null;
+}
+
 /**
  * `isa_bus_new`: create the ISA bus as child `isa.0` of `dev` (the south bridge), with
  * `addressSpaceIo` as its port space — a fresh 64 KiB container when null.

@@ -216,6 +216,11 @@ export interface CPUClass extends DeviceClass {
 
 const cpus: CPUState[] = [];
 
+/** Empty the CPU list (a new process; qemuCleanup). */
+export function cpuListReset(): void {
+  cpus.length = 0;
+}
+
 /** `CPU_FOREACH` over the CPU list (cpus-common.c), in cpu_index order. */
 export function cpuForeach(): readonly CPUState[] {
   return cpus;

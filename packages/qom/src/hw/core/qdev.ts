@@ -113,6 +113,14 @@ export function phaseAdvance(phase: MachineInitPhase): void {
   machinePhase = phase;
 }
 
+/**
+ * Back to PHASE_NO_MACHINE. Not in QEMU, whose phase ends with the process: for an
+ * embedder that starts a new QEMU process in the same JS realm after qemu_cleanup.
+ */
+export function phaseReset(): void {
+  machinePhase = PHASE_NO_MACHINE;
+}
+
 // Machine lookups --------------------------------------------------------------
 
 /** `qdev_get_machine`: the object at /machine, which must exist. */
