@@ -31,6 +31,15 @@ const EXPECTED_EXPORTS: Readonly<Record<string, readonly string[]>> = {
     "setupVmcsConfig",
     "vmxX86Ops",
   ],
+  "@glassvm/svm": [
+    "HostCpu",
+    "SvmCpu",
+    "SvmNonRoot",
+    "SvmRootCpu",
+    "VMCB_EXIT_CODE",
+    "Vmcb",
+    "vmrunChecks",
+  ],
   "@glassvm/qemu-machine": ["AddressSpace", "memoryRegionInitIo", "qemuSetIrq", "traceEnable"],
   "@glassvm/qom": [
     "MODULE_INIT_QOM",

@@ -21,8 +21,13 @@ export type HookResult = typeof HOOK_PASS | typeof HOOK_EXIT | typeof HOOK_DONE;
 export const EV_IO = 1; // [1] port, [2] size, [3] 1 = IN, [4] 1 = string, [5] 1 = REP, [6] value (OUT)
 export const EV_HLT = 2;
 export const EV_CPUID = 3; // [1] leaf (EAX), [2] subleaf (ECX)
-export const EV_RDMSR = 4; // [1] msr (ECX)
-export const EV_WRMSR = 5; // [1] msr, [2] low, [3] high
+/**
+ * RDMSR [1] msr (ECX); WRMSR [1] msr, [2] low, [3] high. A hook may answer HOOK_DONE after
+ * performing the access itself (an MSR the extension implements, e.g. SVM's VM_CR, or
+ * injecting the #GP it raises); for RDMSR it has then set EDX:EAX.
+ */
+export const EV_RDMSR = 4;
+export const EV_WRMSR = 5;
 /**
  * [1] cr, [2] 0 = mov to, 1 = mov from, 2 = clts, 3 = lmsw, [3] gpr (-1 = memory/none),
  * [4] the value: written (mov to), read (mov from; CR0/CR4), CR0 after CLTS, or LMSW's

@@ -37,6 +37,7 @@ import {
   EV_WRMSR,
   EV_XSETBV,
   HOOK_EXIT,
+  HOOK_PASS,
 } from "../hooks.js";
 import { F_A32 } from "../instr.js";
 import { getOF, setArithFlags } from "../lazy_flags.js";
@@ -94,6 +95,21 @@ export function intercepted(cpu: X86Cpu, kind: number): boolean {
   cpu.st[STOP] = STOP_FAULT;
   cpu.st[EXIT_REASON] = 3;
   return true;
+}
+
+/**
+ * Ask the hook about an instruction it may perform itself: HOOK_EXIT stops the instruction
+ * (as `intercepted`); HOOK_DONE means the extension did the work and the instruction retires.
+ */
+function askHook(cpu: X86Cpu, kind: number): number {
+  if (cpu.hooks === null) return HOOK_PASS;
+  cpu.exitInfo[0] = kind;
+  const r = cpu.hooks.onEvent(cpu, kind);
+  if (r === HOOK_EXIT) {
+    cpu.st[STOP] = STOP_FAULT;
+    cpu.st[EXIT_REASON] = 3;
+  }
+  return r;
 }
 
 // ---------------------------------------------------------------------------
@@ -738,7 +754,8 @@ export const PROC_CTRL: Readonly<Record<string, HandlerSpec>> = {
     if (!needCpl0(cpu)) return;
     const msr = cpu.regs[ECX]!;
     cpu.exitInfo[1] = msr;
-    if (intercepted(cpu, EV_RDMSR)) return;
+    // HOOK_DONE: an MSR the extension implements (SVM's VM_CR …); it has set EDX:EAX.
+    if (askHook(cpu, EV_RDMSR) !== HOOK_PASS) return;
     if (!readMsr(cpu, msr)) raiseFault(cpu, GP_VECTOR, 0);
   },
   wrmsr: (cpu) => {
@@ -749,7 +766,7 @@ export const PROC_CTRL: Readonly<Record<string, HandlerSpec>> = {
     x[1] = msr;
     x[2] = regs[EAX]!;
     x[3] = regs[EDX]!;
-    if (intercepted(cpu, EV_WRMSR)) return;
+    if (askHook(cpu, EV_WRMSR) !== HOOK_PASS) return;
     if (!writeMsr(cpu, msr, regs[EAX]!, regs[EDX]!)) raiseFault(cpu, GP_VECTOR, 0);
   },
   rdpmc: (cpu) => {

@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { svmHost } from "../test/setup.js";
+import { INTERCEPT_IOIO_PROT } from "./asm/svm.js";
+import { VMCB_SIZE } from "./hw/vmcb.js";
+import { VMCB_FIELDS, vmcbDiff, vmcbSnapshot } from "./vmcb_snapshot.js";
+
+describe("vmcbSnapshot / vmcbDiff", () => {
+  it("lists fields without overlap, inside the page", () => {
+    let end = 0;
+    for (const f of VMCB_FIELDS) {
+      expect(f.offset, f.name).toBeGreaterThanOrEqual(end);
+      end = f.offset + f.width / 8;
+    }
+    expect(end).toBeLessThanOrEqual(VMCB_SIZE);
+  });
+
+  it("shows what an IOIO #VMEXIT wrote", () => {
+    const h = svmHost();
+    h.vmcb.setIntercept(INTERCEPT_IOIO_PROT);
+    h.interceptPort(0xe9);
+    h.ram.set([0xb0, 0x48, 0xe6, 0xe9], 0x1000); // mov al, 'H'; out 0xe9, al
+    const before = vmcbSnapshot(h.vmcb);
+    h.cpu.svm.vmrun(h.cpu, h.vmcb.pa);
+    const changed = vmcbDiff(before, vmcbSnapshot(h.vmcb)).map((c) => [c.name, c.after]);
+    expect(changed).toEqual([
+      ["exit_code", 0x7bn],
+      ["exit_info_1", 0xe9_0090n],
+      ["exit_info_2", 0x1004n],
+      ["next_rip", 0x1004n],
+      ["rip", 0x1002n],
+      ["rax", 0x48n],
+    ]);
+  });
+});
