@@ -458,13 +458,23 @@ export const VMCS_FIELD_BY_NAME: ReadonlyMap<string, VmcsFieldInfo> = new Map(
  * gives `undefined`.
  */
 export function vmcsFieldInfo(enc: number): VmcsFieldInfo | undefined {
-  if (vmcsEncodingReserved(enc)) return undefined;
-  if (vmcsFieldIsHigh(enc)) {
-    const field = BY_ENCODING.get(enc - 1);
-    return field?.width === 64 ? field : undefined;
-  }
-  return BY_ENCODING.get(enc);
+  // Every encoding that is not reserved is below 0x8000: a table lookup answers it.
+  if (enc >= 0 && enc < 0x8000 && Number.isInteger(enc)) return BY_ACCESS[enc];
+  return undefined;
 }
+
+/** vmcsFieldInfo for every encoding below 0x8000 (bits 15 and up are reserved). */
+const BY_ACCESS: readonly (VmcsFieldInfo | undefined)[] = Array.from(
+  { length: 0x8000 },
+  (_, enc): VmcsFieldInfo | undefined => {
+    if (vmcsEncodingReserved(enc)) return undefined;
+    if (vmcsFieldIsHigh(enc)) {
+      const field = BY_ENCODING.get(enc - 1);
+      return field?.width === 64 ? field : undefined;
+    }
+    return BY_ENCODING.get(enc);
+  },
+);
 
 /** "GUEST_RIP", "IO_BITMAP_A_HIGH", or `0x${hex}` for an encoding with no field. */
 export function vmcsFieldName(enc: number): string {

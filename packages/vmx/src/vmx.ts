@@ -931,6 +931,29 @@ export function vmxVcpuPut(vcpu: KvmVcpu): void {
 const physCpu = (vmx: VcpuVmx): X86Cpu => vmx.cpu.nonRoot.cpu;
 
 /**
+ * struct kvm_user_return_msrs (x86.c), per CPU: `curr`, the value each user-return MSR
+ * holds on that CPU as far as KVM knows (unknown until KVM first writes it). Only KVM
+ * writes these MSRs there — the guest's WRMSRs exit (the MSR bitmap is all ones).
+ */
+const userReturnMsrs = new WeakMap<X86Cpu, Map<number, bigint>>();
+
+/**
+ * kvm_set_user_return_msr: WRMSR only when the value differs from what the CPU holds
+ * (0 = done; 1 = the WRMSR faulted, and `curr` keeps the old value).
+ */
+function kvmSetUserReturnMsr(x: X86Cpu, msr: number, value: bigint): number {
+  let curr = userReturnMsrs.get(x);
+  if (!curr) {
+    curr = new Map();
+    userReturnMsrs.set(x, curr);
+  }
+  if (curr.get(msr) === value) return 0;
+  if (!setMsr(x, msr, value)) return 1;
+  curr.set(msr, value);
+  return 0;
+}
+
+/**
  * vmx_prepare_switch_to_guest (+ kvm_load_guest_fpu): the user-return MSRs (STAR, LSTAR,
  * CSTAR, SYSCALL_MASK, TSC_AUX), KERNEL_GS_BASE and the guest's x87/SSE state go into the
  * CPU — none of them is switched by the VMCS. Done once per KVM_RUN, undone at vcpu_put.
@@ -944,11 +967,11 @@ export function vmxPrepareSwitchToGuest(vcpu: KvmVcpu): void {
     // Back from userspace, which may have written guest code: a real CPU's caches see
     // such writes (they are coherent); the core's decoded blocks must be dropped.
     vmx.cpu.nonRoot.invalidateCode();
-    setMsr(x, MSR_STAR, vmx.star);
-    setMsr(x, MSR_LSTAR, vmx.lstar);
-    setMsr(x, MSR_CSTAR, vmx.cstar);
-    setMsr(x, MSR_SYSCALL_MASK, vmx.syscallMask);
-    setMsr(x, MSR_TSC_AUX, vmx.tscAux);
+    kvmSetUserReturnMsr(x, MSR_STAR, vmx.star);
+    kvmSetUserReturnMsr(x, MSR_LSTAR, vmx.lstar);
+    kvmSetUserReturnMsr(x, MSR_CSTAR, vmx.cstar);
+    kvmSetUserReturnMsr(x, MSR_SYSCALL_MASK, vmx.syscallMask);
+    kvmSetUserReturnMsr(x, MSR_TSC_AUX, vmx.tscAux);
     setMsr(x, MSR_KERNEL_GS_BASE, vmx.kernelGsBase);
   }
   fxrstor(x, a.guestFpu);
@@ -981,48 +1004,77 @@ export function vmxSyncGuestFpu(vcpu: KvmVcpu): void {
   if (vmx.guestStateLoaded && !vcpu.arch.guestFpuDirty) fxsave(physCpu(vmx), vcpu.arch.guestFpu);
 }
 
+/** Little-endian 16- and 32-bit fields of an FXSAVE image. */
+function fxU16(fx: Uint8Array, o: number): number {
+  return fx[o]! | (fx[o + 1]! << 8);
+}
+
+function fxU32(fx: Uint8Array, o: number): number {
+  return fx[o]! | (fx[o + 1]! << 8) | (fx[o + 2]! << 16) | (fx[o + 3]! << 24) | 0;
+}
+
+function fxP16(fx: Uint8Array, o: number, v: number): void {
+  fx[o] = v & 0xff;
+  fx[o + 1] = (v >>> 8) & 0xff;
+}
+
+function fxP32(fx: Uint8Array, o: number, v: number): void {
+  fxP16(fx, o, v);
+  fxP16(fx, o + 2, v >>> 16);
+}
+
 /** FXRSTOR of a 512-byte FXSAVE image (64-bit layout) into the CPU's x87/SSE state. */
 function fxrstor(x: X86Cpu, fx: Uint8Array): void {
   const f = x.fpu;
-  const u16 = (o: number) => fx[o]! | (fx[o + 1]! << 8);
-  const u32 = (o: number) =>
-    fx[o]! | (fx[o + 1]! << 8) | (fx[o + 2]! << 16) | (fx[o + 3]! << 24) | 0;
-  f.fcw = u16(0);
-  f.fsw = u16(2);
+  f.fcw = fxU16(fx, 0);
+  f.fsw = fxU16(fx, 2);
   f.ftw = fx[4]!;
-  f.fop = u16(6);
-  f.fip = u32(8);
-  f.fipHi = u32(12);
-  f.fdp = u32(16);
-  f.fdpHi = u32(20);
-  f.mxcsr = u32(24) >>> 0;
-  for (let i = 0; i < 8; i++) f.stRegs.set(fx.subarray(32 + 16 * i, 42 + 16 * i), 10 * i);
-  f.xmm8.set(fx.subarray(160, 416));
+  f.fop = fxU16(fx, 6);
+  f.fip = fxU32(fx, 8);
+  f.fipHi = fxU32(fx, 12);
+  f.fdp = fxU32(fx, 16);
+  f.fdpHi = fxU32(fx, 20);
+  f.mxcsr = fxU32(fx, 24) >>> 0;
+  // Every KVM_RUN does this: one view of the image's XMM area, made once, and short loops
+  // for the ten-byte x87 registers rather than a subarray each.
+  const st = f.stRegs;
+  for (let i = 0; i < 8; i++) {
+    for (let b = 0; b < 10; b++) st[10 * i + b] = fx[32 + 16 * i + b]!;
+  }
+  f.xmm8.set(fxsaveXmmArea(fx));
+}
+
+/** Bytes 160–415 of an FXSAVE image (XMM0–15), one view per image. */
+const xmmAreas = new WeakMap<Uint8Array, Uint8Array>();
+
+function fxsaveXmmArea(fx: Uint8Array): Uint8Array {
+  let area = xmmAreas.get(fx);
+  if (!area) {
+    area = fx.subarray(160, 416);
+    xmmAreas.set(fx, area);
+  }
+  return area;
 }
 
 /** FXSAVE (64-bit layout) of the CPU's x87/SSE state into a 512-byte image. */
 function fxsave(x: X86Cpu, fx: Uint8Array): void {
   const f = x.fpu;
-  const p16 = (o: number, v: number) => {
-    fx[o] = v & 0xff;
-    fx[o + 1] = (v >>> 8) & 0xff;
-  };
-  const p32 = (o: number, v: number) => {
-    p16(o, v);
-    p16(o + 2, v >>> 16);
-  };
-  p16(0, f.fcw);
-  p16(2, f.fsw);
+  fxP16(fx, 0, f.fcw);
+  fxP16(fx, 2, f.fsw);
   fx[4] = f.ftw & 0xff;
-  p16(6, f.fop);
-  p32(8, f.fip);
-  p32(12, f.fipHi);
-  p32(16, f.fdp);
-  p32(20, f.fdpHi);
-  p32(24, f.mxcsr);
-  p32(28, 0xffff);
-  for (let i = 0; i < 8; i++) fx.set(f.stRegs.subarray(10 * i, 10 * i + 10), 32 + 16 * i);
-  fx.set(f.xmm8.subarray(0, 256), 160);
+  fxP16(fx, 6, f.fop);
+  fxP32(fx, 8, f.fip);
+  fxP32(fx, 12, f.fipHi);
+  fxP32(fx, 16, f.fdp);
+  fxP32(fx, 20, f.fdpHi);
+  fxP32(fx, 24, f.mxcsr);
+  fxP32(fx, 28, 0xffff);
+  const st = f.stRegs;
+  for (let i = 0; i < 8; i++) {
+    for (let b = 0; b < 10; b++) fx[32 + 16 * i + b] = st[10 * i + b]!;
+  }
+  // xmm8 is exactly the 256 bytes of XMM0–15.
+  fx.set(f.xmm8, 160);
 }
 
 // ───────────────────────────── registers ─────────────────────────────
@@ -1417,7 +1469,7 @@ export function vmxSetMsr(vcpu: KvmVcpu, msr: MsrData): number {
       return kvmSetMsrCommon(vcpu, msr);
   }
   // A user-return MSR: straight into the CPU while the guest's values are loaded.
-  if (vmx.guestStateLoaded) setMsr(physCpu(vmx), msr.index, data);
+  if (vmx.guestStateLoaded) kvmSetUserReturnMsr(physCpu(vmx), msr.index, data);
   return 0;
 }
 
@@ -1861,6 +1913,9 @@ export function vmxGetExitInfo(vcpu: KvmVcpu): KvmExitInfo {
   };
 }
 
+/** Number.MAX_SAFE_INTEGER: a register value within ±this converts to a double exactly. */
+const SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
+
 /**
  * vmx_vcpu_run, in Linux's order: RSP and RIP KVM changed go into the VMCS, HOST_CR4 is
  * refreshed, then vmx_vcpu_enter_exit; after the exit the exit reason and IDT-vectoring
@@ -1879,8 +1934,15 @@ export function vmxVcpuRun(vcpu: KvmVcpu): number {
     for (let i = 0; i < 16; i++) {
       if ((dirty & GPRS_IN_REGS_ARRAY & (1 << i)) === 0) continue;
       const v = a.regs[i]!;
-      vmx.gprs[i] = Number(BigInt.asIntN(32, v));
-      vmx.gprsHi[i] = Number(BigInt.asIntN(32, v >> 32n));
+      if (v >= -SAFE_BIG && v <= SAFE_BIG) {
+        // Exact as a double: its halves without a BigInt operation.
+        const n = Number(v);
+        vmx.gprs[i] = n | 0;
+        vmx.gprsHi[i] = Math.floor(n / 2 ** 32) | 0;
+      } else {
+        vmx.gprs[i] = Number(BigInt.asIntN(32, v));
+        vmx.gprsHi[i] = Number(BigInt.asIntN(32, v >> 32n));
+      }
     }
   }
   a.regsDirty = 0;
@@ -1946,7 +2008,7 @@ function vmxVcpuEnterExit(vcpu: KvmVcpu, vmx: VcpuVmx): void {
     if (lo === g[i] && hi === gHi[i]) continue;
     g[i] = lo;
     gHi[i] = hi;
-    a.regs[i] = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+    a.regs[i] = hi === 0 ? BigInt(lo >>> 0) : (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
   }
   a.cr2 = cpu.cr2;
 }

@@ -30,6 +30,18 @@ function read(cpu: HostCpu, field: number): bigint {
   return cpu.vmx.readValue;
 }
 
+/** `read` for a 16- or 32-bit field: VMREAD's low half, no BigInt. */
+function readLow(cpu: HostCpu, field: number): number {
+  const r = cpu.vmx.vmread(cpu, field);
+  if (r !== VMX_SUCCEED) {
+    cpu.kernel.printk(
+      `kvm_intel: vmread failed: field=0x${field.toString(16)} (${vmcsFieldName(field)}): ${vmxOutcomeName(r)}`,
+    );
+    return 0;
+  }
+  return cpu.vmx.readLo;
+}
+
 function write(cpu: HostCpu, field: number, value: bigint): void {
   const r = cpu.vmx.vmwrite(cpu, field, value);
   if (r !== VMX_SUCCEED) {
@@ -41,12 +53,12 @@ function write(cpu: HostCpu, field: number, value: bigint): void {
 
 export function vmcsRead16(cpu: HostCpu, field: number): number {
   checkWidth(field, 16, "vmcs_read16");
-  return Number(read(cpu, field));
+  return readLow(cpu, field);
 }
 
 export function vmcsRead32(cpu: HostCpu, field: number): number {
   checkWidth(field, 32, "vmcs_read32");
-  return Number(read(cpu, field));
+  return readLow(cpu, field);
 }
 
 export function vmcsRead64(cpu: HostCpu, field: number): bigint {

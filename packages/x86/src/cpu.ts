@@ -574,7 +574,7 @@ export class X86Cpu {
     } else {
       dc.next = start + count;
       const h = DecodeCache.hash(phys);
-      dc.bKey[h] = phys;
+      dc.setBlockKey(h, phys);
       dc.bMode[h] = mode;
       dc.bStart[h] = start;
       dc.bCount[h] = count;

@@ -104,9 +104,24 @@ export class DecodeCache {
     if (this.epoch === 0) this.fEpoch.fill(-1);
   }
 
+  /** The bKey entries filled since the last flush, so a flush resets only those. */
+  private readonly bUsed = new Int32Array(BLOCKS);
+  private bUsedCount = 0;
+
+  /** Enter a block's key (its other fields are the caller's to fill). */
+  setBlockKey(h: number, phys: number): void {
+    // A key of -1 (a block at 0xFFFFFFFF) reads as empty and is not listed.
+    if (this.bKey[h] === -1 && (phys | 0) !== -1) this.bUsed[this.bUsedCount++] = h;
+    this.bKey[h] = phys;
+  }
+
   flush(): void {
     this.bumpEpoch();
     this.next = 0;
-    this.bKey.fill(-1);
+    // Every entry that is not -1 is listed in bUsed (setBlockKey is the only writer).
+    const key = this.bKey;
+    const used = this.bUsed;
+    for (let i = 0; i < this.bUsedCount; i++) key[used[i]!] = -1;
+    this.bUsedCount = 0;
   }
 }

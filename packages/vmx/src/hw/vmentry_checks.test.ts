@@ -224,6 +224,16 @@ function reader(m: Fields): VmcsReader {
   return { read: (e) => m.get(e) ?? 0n };
 }
 
+/** The same fields with the 32-bit half accessors the processor's own reader has. */
+function halvesReader(m: Fields): VmcsReader {
+  const read = (e: number) => m.get(e) ?? 0n;
+  return {
+    read,
+    read32: (e) => Number(BigInt.asUintN(32, read(e))),
+    readHigh32: (e) => Number(BigInt.asUintN(64, read(e)) >> 32n),
+  };
+}
+
 const TRUE_PIN = PIN_BASED_ALWAYSON_WITHOUT_TRUE_MSR;
 /** Primary default1 bits minus CR3-load/store exiting, which the TRUE MSR lets us clear. */
 const TRUE_PROC = CPU_BASED_ALWAYSON_WITHOUT_TRUE_MSR & ~0x18000;
@@ -1840,6 +1850,19 @@ describe("VM-entry checks: each rule fires on its own mutation", () => {
       expect(f.message.startsWith(`${meta.sdm} ${k.rule}: `)).toBe(true);
     });
   }
+
+  it("reads through 32-bit halves to the same outcome, failure for failure", () => {
+    for (const k of CASES) {
+      const m = mutate(k.base, k.set);
+      const c = k.ctx ?? ctx;
+      expect(vmEntryChecks(halvesReader(m), c, k.pdpte)).toEqual(
+        vmEntryChecks(reader(m), c, k.pdpte),
+      );
+    }
+    for (const base of [LONG64, PROT32, REAL, V8086]) {
+      expect(vmEntryChecks(halvesReader(base), ctx)).toBeNull();
+    }
+  });
 
   it("the per-stage functions report only their own stage", () => {
     const hostBad = reader(mutate(LONG64, [[HOST_CS_SELECTOR, 0]]));

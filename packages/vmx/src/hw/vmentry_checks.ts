@@ -222,6 +222,8 @@ export interface VmcsReader {
   read(encoding: number): bigint;
   /** Bits 31:0 of a field, without a BigInt (optional: a fast path for the processor). */
   read32?(encoding: number): number;
+  /** Bits 63:32 of a 64-bit or natural-width field, without a BigInt (optional, as read32). */
+  readHigh32?(encoding: number): number;
 }
 
 export interface VmEntryContext {
@@ -1164,17 +1166,11 @@ function failWith(
 // processor-flags.h / msr-index.h).
 // ---------------------------------------------------------------------------------------
 
+// BigInt forms, for the failure path's messages (the checks themselves use the numbers below).
 const X86_CR0_PE = 0x1n;
 const X86_CR0_NW = 0x2000_0000n;
 const X86_CR0_CD = 0x4000_0000n;
 const X86_CR0_PG = 0x8000_0000n;
-const X86_CR4_PAE = 0x20n;
-const X86_CR4_PCIDE = 0x2_0000n;
-const X86_EFLAGS_TF = 0x100n;
-const X86_EFLAGS_IF = 0x200n;
-const X86_EFLAGS_VM = 0x2_0000n;
-/** RFLAGS bit 1, reserved as 1. */
-const X86_EFLAGS_FIXED = 0x2n;
 /** RFLAGS bits that must be 0 in the guest-state field: 63:22, 15, 5, 3. */
 const RFLAGS_RESERVED = (~0x3f_ffffn & 0xffff_ffff_ffff_ffffn) | 0x8000n | 0x20n | 0x8n;
 const EFER_SCE = 0x1n;
@@ -1183,8 +1179,6 @@ const EFER_LMA = 0x400n;
 const EFER_NX = 0x800n;
 /** The EFER bits the x86 core implements (proc_ctrl.ts eferSupported, plus LMA). */
 const EFER_DEFINED = EFER_SCE | EFER_LME | EFER_LMA | EFER_NX;
-/** IA32_DEBUGCTL.BTF (single-step on branches). */
-const DEBUGCTLMSR_BTF = 0x2n;
 /**
  * IA32_DEBUGCTL bits a Sandy Bridge defines: LBR, BTF, TR, BTS, BTINT, BTS_OFF_OS,
  * BTS_OFF_USR, FREEZE_LBRS_ON_PMI, FREEZE_PERFMON_ON_PMI, ENABLE_UNCORE_PMI,
@@ -1193,16 +1187,33 @@ const DEBUGCTLMSR_BTF = 0x2n;
 const DEBUGCTL_DEFINED = 0x7fc3n;
 /** Pending-debug-exceptions bits that may be set: B3–B0, enabled breakpoint (12), BS (14). */
 const PENDING_DBG_DEFINED = 0x500fn;
-const PENDING_DBG_BS = 0x4000n;
-/** Interruptibility bits that may be set: STI, MOV SS, SMI and NMI blocking. */
-const INTR_STATE_DEFINED = 0xf;
 /** PAE PDPTE bit 0 (present) and its reserved bits below MAXPHYADDR: 2:1 and 8:5. */
 const PDPTE_P = 0x1n;
 const PDPTE_RESERVED_LOW = 0x1e6n;
+
+// The same bits as numbers, tested on a field's 32-bit halves.
+const CR0_PE_BIT = 0x1;
+const CR0_PG_BIT = 0x8000_0000 | 0;
+const CR0_CD_NW = 0x6000_0000;
+const CR4_PAE_BIT = 0x20;
+const CR4_PCIDE_BIT = 0x2_0000;
+const EFLAGS_TF_BIT = 0x100;
+const EFLAGS_IF_BIT = 0x200;
+const EFLAGS_VM_BIT = 0x2_0000;
+/** RFLAGS_RESERVED's bits 31:0 (bits 63:32 are all reserved); bit 1 must be 1. */
+const RFLAGS_RESERVED_LO = ~0x3f_ffff | 0x8000 | 0x20 | 0x8;
+const EFER_LME_BIT = 0x100;
+const EFER_LMA_BIT = 0x400;
+const EFER_DEFINED_BITS = 0x1 | 0x100 | 0x400 | 0x800;
+/** IA32_DEBUGCTL.BTF (single-step on branches). */
+const DEBUGCTLMSR_BTF_BIT = 0x2;
+const DEBUGCTL_DEFINED_BITS = 0x7fc3;
+const PENDING_DBG_DEFINED_BITS = 0x500f;
+const PENDING_DBG_BS_BIT = 0x4000;
+/** Interruptibility bits that may be set: STI, MOV SS, SMI and NMI blocking. */
+const INTR_STATE_DEFINED = 0xf;
 /** Linear-address width: CR4.LA57 is outside IA32_VMX_CR4_FIXED1, so 48 bits. */
 const LINEAR_ADDRESS_BITS = 48;
-/** The VMCS link pointer of a VMCS that links to nothing. */
-const VMCS_LINK_NONE = 0xffff_ffff_ffff_ffffn;
 /** Exceptions that push an error code: #DF, #TS, #NP, #SS, #GP, #PF, #AC, #CP. */
 const ERROR_CODE_VECTORS: ReadonlySet<number> = new Set([8, 10, 11, 12, 13, 14, 17, 21]);
 const DB_VECTOR = 1;
@@ -1259,6 +1270,133 @@ function u32(vmcs: VmcsReader, encoding: number): number {
   return Number(vmcs.read(encoding) & 0xffff_ffffn) >>> 0;
 }
 
+// The success path works on the 32-bit halves of 64-bit and natural-width fields as int32
+// numbers (no BigInt, no allocation); a check that sees a problem hands the full value to
+// the BigInt code below, which decides and builds the message.
+
+/** Bits 31:0 of a field as an int32. */
+function lo32(vmcs: VmcsReader, encoding: number): number {
+  if (vmcs.read32) return vmcs.read32(encoding) | 0;
+  return Number(BigInt.asUintN(32, vmcs.read(encoding))) | 0;
+}
+
+/** Bits 63:32 of a 64-bit or natural-width field as an int32. */
+function hi32(vmcs: VmcsReader, encoding: number): number {
+  if (vmcs.readHigh32) return vmcs.readHigh32(encoding) | 0;
+  return Number(BigInt.asUintN(64, vmcs.read(encoding)) >> 32n) | 0;
+}
+
+/** A 64-bit value given by its halves sets a bit at or above bit `width`. */
+function beyondWidth(l: number, h: number, width: number): boolean {
+  if (width >= 64) return false;
+  if (width >= 32) return h >>> (width - 32) !== 0;
+  return h !== 0 || l >>> width !== 0;
+}
+
+/** Canonical for 48-bit linear addresses: bits 63:47 all equal (only the high half matters). */
+function canonicalHi(h: number): boolean {
+  return (h << 16) >> 16 === h;
+}
+
+/** Every byte of a PAT value (given by its halves) is a memory type: 0, 1, 4, 5, 6 or 7. */
+function patOk(l: number, h: number): boolean {
+  for (let i = 0; i < 32; i += 8) {
+    const a = (l >>> i) & 0xff;
+    const b = (h >>> i) & 0xff;
+    if (a === 2 || a === 3 || a > 7 || b === 2 || b === 3 || b > 7) return false;
+  }
+  return true;
+}
+
+/** A CR value (halves) has every FIXED0 bit and none outside FIXED1, `exempt` (bits 31:0) aside. */
+function fixedBitsOk(l: number, h: number, k: CapWords, cr: 0 | 4, exempt: number): boolean {
+  const f0l = cr === 0 ? k.cr0Fixed0Lo : k.cr4Fixed0Lo;
+  const f0h = cr === 0 ? k.cr0Fixed0Hi : k.cr4Fixed0Hi;
+  const f1l = cr === 0 ? k.cr0Fixed1Lo : k.cr4Fixed1Lo;
+  const f1h = cr === 0 ? k.cr0Fixed1Hi : k.cr4Fixed1Hi;
+  const missing = (f0l & ~l & ~exempt) | (f0h & ~h);
+  const extra = (l & ~f1l & ~exempt) | (h & ~f1h);
+  return (missing | extra) === 0;
+}
+
+/** The allowed-0/allowed-1 rule on the halves of a control MSR (vmxControlAllowed's numbers). */
+function controlAllowed(must1: number, may1: number, value: number): boolean {
+  return (value & must1) >>> 0 === must1 && (value & ~may1) >>> 0 === 0;
+}
+
+/** The capability MSRs VM entry consults, as 32-bit halves (the TRUE controls chosen once). */
+interface CapWords {
+  readonly basicHi: number;
+  readonly pinMust1: number;
+  readonly pinMay1: number;
+  readonly procMust1: number;
+  readonly procMay1: number;
+  readonly proc2Must1: number;
+  readonly proc2May1: number;
+  readonly exitMust1: number;
+  readonly exitMay1: number;
+  readonly entryMust1: number;
+  readonly entryMay1: number;
+  readonly miscLo: number;
+  readonly eptCapLo: number;
+  readonly cr0Fixed0Lo: number;
+  readonly cr0Fixed0Hi: number;
+  readonly cr0Fixed1Lo: number;
+  readonly cr0Fixed1Hi: number;
+  readonly cr4Fixed0Lo: number;
+  readonly cr4Fixed0Hi: number;
+  readonly cr4Fixed1Lo: number;
+  readonly cr4Fixed1Hi: number;
+}
+
+/**
+ * Decoded once per capability table (a VmxCapabilities' `msrs` is read-only): the values
+ * are the same MSRs `msr()` reads, split into halves so no entry does a Map or BigInt
+ * operation to consult them.
+ */
+const CAP_WORDS = new WeakMap<ReadonlyMap<number, bigint>, CapWords>();
+
+function capWords(ctx: VmEntryContext): CapWords {
+  const msrs = ctx.caps.msrs;
+  let k = CAP_WORDS.get(msrs);
+  if (k) return k;
+  const l = (index: number) => Number(BigInt.asUintN(32, msr(ctx, index))) >>> 0;
+  const h = (index: number) => Number(BigInt.asUintN(64, msr(ctx, index)) >> 32n) >>> 0;
+  const ctl = (plain: number) => controlMsr(ctx, plain).cap;
+  const must1 = (plain: number) => Number(BigInt.asUintN(32, ctl(plain))) >>> 0;
+  const may1 = (plain: number) => Number(BigInt.asUintN(64, ctl(plain)) >> 32n) >>> 0;
+  k = {
+    basicHi: h(MSR_IA32_VMX_BASIC),
+    pinMust1: must1(MSR_IA32_VMX_PINBASED_CTLS),
+    pinMay1: may1(MSR_IA32_VMX_PINBASED_CTLS),
+    procMust1: must1(MSR_IA32_VMX_PROCBASED_CTLS),
+    procMay1: may1(MSR_IA32_VMX_PROCBASED_CTLS),
+    proc2Must1: l(MSR_IA32_VMX_PROCBASED_CTLS2),
+    proc2May1: h(MSR_IA32_VMX_PROCBASED_CTLS2),
+    exitMust1: must1(MSR_IA32_VMX_EXIT_CTLS),
+    exitMay1: may1(MSR_IA32_VMX_EXIT_CTLS),
+    entryMust1: must1(MSR_IA32_VMX_ENTRY_CTLS),
+    entryMay1: may1(MSR_IA32_VMX_ENTRY_CTLS),
+    miscLo: l(MSR_IA32_VMX_MISC),
+    eptCapLo: l(MSR_IA32_VMX_EPT_VPID_CAP),
+    cr0Fixed0Lo: l(MSR_IA32_VMX_CR0_FIXED0) | 0,
+    cr0Fixed0Hi: h(MSR_IA32_VMX_CR0_FIXED0) | 0,
+    cr0Fixed1Lo: l(MSR_IA32_VMX_CR0_FIXED1) | 0,
+    cr0Fixed1Hi: h(MSR_IA32_VMX_CR0_FIXED1) | 0,
+    cr4Fixed0Lo: l(MSR_IA32_VMX_CR4_FIXED0) | 0,
+    cr4Fixed0Hi: h(MSR_IA32_VMX_CR4_FIXED0) | 0,
+    cr4Fixed1Lo: l(MSR_IA32_VMX_CR4_FIXED1) | 0,
+    cr4Fixed1Hi: h(MSR_IA32_VMX_CR4_FIXED1) | 0,
+  };
+  CAP_WORDS.set(msrs, k);
+  return k;
+}
+
+/** vmxAddressWidth from the decoded IA32_VMX_BASIC (bit 48 = bit 16 of the high half). */
+function vmxAddressWidthOf(k: CapWords, ctx: VmEntryContext): number {
+  return (k.basicHi & (1 << 16)) !== 0 ? Math.min(32, ctx.physAddrBits) : ctx.physAddrBits;
+}
+
 function msr(ctx: VmEntryContext, index: number): bigint {
   return ctx.caps.msrs.get(index) ?? 0n;
 }
@@ -1283,32 +1421,34 @@ function allowedProblem(cap: bigint, value: number, msrName: string): string | n
 
 /** The VM-execution, VM-exit and VM-entry controls in force (secondary/tertiary only if activated). */
 interface Controls {
-  readonly pin: number;
-  readonly proc: number;
-  readonly proc2: number;
-  readonly proc3: bigint;
-  readonly exit: number;
-  readonly entry: number;
-  readonly intrInfo: number;
+  pin: number;
+  proc: number;
+  proc2: number;
+  proc3: bigint;
+  exit: number;
+  entry: number;
+  intrInfo: number;
 }
 
+/**
+ * One Controls record reused by every check: the checks run to completion before anything
+ * else can enter (a nested hypervisor's VMLAUNCH runs inside the guest, after them).
+ */
+const CONTROLS: Controls = { pin: 0, proc: 0, proc2: 0, proc3: 0n, exit: 0, entry: 0, intrInfo: 0 };
+
 function readControls(vmcs: VmcsReader): Controls {
+  const c = CONTROLS;
   const proc = u32(vmcs, CPU_BASED_VM_EXEC_CONTROL);
-  return {
-    pin: u32(vmcs, PIN_BASED_VM_EXEC_CONTROL),
-    proc,
-    proc2:
-      (proc & CPU_BASED_ACTIVATE_SECONDARY_CONTROLS) !== 0
-        ? u32(vmcs, SECONDARY_VM_EXEC_CONTROL)
-        : 0,
-    proc3:
-      (proc & CPU_BASED_ACTIVATE_TERTIARY_CONTROLS) !== 0
-        ? vmcs.read(TERTIARY_VM_EXEC_CONTROL)
-        : 0n,
-    exit: u32(vmcs, VM_EXIT_CONTROLS),
-    entry: u32(vmcs, VM_ENTRY_CONTROLS),
-    intrInfo: u32(vmcs, VM_ENTRY_INTR_INFO_FIELD),
-  };
+  c.pin = u32(vmcs, PIN_BASED_VM_EXEC_CONTROL);
+  c.proc = proc;
+  c.proc2 =
+    (proc & CPU_BASED_ACTIVATE_SECONDARY_CONTROLS) !== 0 ? u32(vmcs, SECONDARY_VM_EXEC_CONTROL) : 0;
+  c.proc3 =
+    (proc & CPU_BASED_ACTIVATE_TERTIARY_CONTROLS) !== 0 ? vmcs.read(TERTIARY_VM_EXEC_CONTROL) : 0n;
+  c.exit = u32(vmcs, VM_EXIT_CONTROLS);
+  c.entry = u32(vmcs, VM_ENTRY_CONTROLS);
+  c.intrInfo = u32(vmcs, VM_ENTRY_INTR_INFO_FIELD);
+  return c;
 }
 
 const has = (controls: number, bit: number): boolean => (controls & bit) !== 0;
@@ -1372,29 +1512,96 @@ function badPatByte(pat: bigint): number {
   return -1;
 }
 
+const CR0_FIXED_NAMES = ["IA32_VMX_CR0_FIXED0", "IA32_VMX_CR0_FIXED1"] as const;
+const CR4_FIXED_NAMES = ["IA32_VMX_CR4_FIXED0", "IA32_VMX_CR4_FIXED1"] as const;
+
+/** checkMsrValues' arguments for host and guest state. */
+const HOST_SYSENTER_RULE = [
+  "host-sysenter-canonical",
+  HOST_IA32_SYSENTER_ESP,
+  HOST_IA32_SYSENTER_EIP,
+] as const;
+const HOST_PAT_RULE = ["host-pat-valid", HOST_IA32_PAT] as const;
+const HOST_EFER_RULE = ["host-efer-reserved-bits", HOST_IA32_EFER] as const;
+const GUEST_SYSENTER_RULE = [
+  "guest-sysenter-canonical",
+  GUEST_SYSENTER_ESP,
+  GUEST_SYSENTER_EIP,
+] as const;
+const GUEST_PAT_RULE = ["guest-pat-valid", GUEST_IA32_PAT] as const;
+const GUEST_EFER_RULE = ["guest-efer-reserved-bits", GUEST_IA32_EFER] as const;
+
+/** checkMsrValues' SYSENTER and PAT rules hold (on the halves; EFER is eferOk). */
+function msrValuesOk(
+  vmcs: VmcsReader,
+  esp: number,
+  eip: number,
+  loadPat: boolean,
+  pat: number,
+): boolean {
+  return (
+    canonicalHi(hi32(vmcs, esp)) &&
+    canonicalHi(hi32(vmcs, eip)) &&
+    (!loadPat || patOk(lo32(vmcs, pat), hi32(vmcs, pat)))
+  );
+}
+
+/** An EFER field sets only SCE, LME, LMA and NXE. */
+function eferOk(vmcs: VmcsReader, enc: number): boolean {
+  return ((lo32(vmcs, enc) & ~EFER_DEFINED_BITS) | hi32(vmcs, enc)) === 0;
+}
+
+const HOST_SELECTORS = [
+  HOST_ES_SELECTOR,
+  HOST_CS_SELECTOR,
+  HOST_SS_SELECTOR,
+  HOST_DS_SELECTOR,
+  HOST_FS_SELECTOR,
+  HOST_GS_SELECTOR,
+  HOST_TR_SELECTOR,
+] as const;
+const HOST_BASES = [
+  HOST_FS_BASE,
+  HOST_GS_BASE,
+  HOST_GDTR_BASE,
+  HOST_IDTR_BASE,
+  HOST_TR_BASE,
+] as const;
+
 // ---------------------------------------------------------------------------------------
 // Stage 1: VMX controls (27.2.1)
 // ---------------------------------------------------------------------------------------
 
 /** SDM 27.2.1: checks on the VM-execution, VM-exit and VM-entry control fields. */
 export function checkVmxControls(vmcs: VmcsReader, ctx: VmEntryContext): VmEntryFailure | null {
-  const c = readControls(vmcs);
+  return vmxControlsProblem(vmcs, ctx, readControls(vmcs));
+}
+
+function vmxControlsProblem(
+  vmcs: VmcsReader,
+  ctx: VmEntryContext,
+  c: Controls,
+): VmEntryFailure | null {
   const { pin, proc, proc2, exit, entry } = c;
+  const k = capWords(ctx);
 
   // 27.2.1.1 VM-execution control fields.
-  {
+  if (!controlAllowed(k.pinMust1, k.pinMay1, pin)) {
     const { cap, msrName } = controlMsr(ctx, MSR_IA32_VMX_PINBASED_CTLS);
     const p = allowedProblem(cap, pin, msrName);
     if (p) return fail("pin-based-allowed-settings", name(PIN_BASED_VM_EXEC_CONTROL), pin, p);
   }
-  {
+  if (!controlAllowed(k.procMust1, k.procMay1, proc)) {
     const { cap, msrName } = controlMsr(ctx, MSR_IA32_VMX_PROCBASED_CTLS);
     const p = allowedProblem(cap, proc, msrName);
     if (p) {
       return fail("primary-proc-based-allowed-settings", name(CPU_BASED_VM_EXEC_CONTROL), proc, p);
     }
   }
-  if (has(proc, CPU_BASED_ACTIVATE_SECONDARY_CONTROLS)) {
+  if (
+    has(proc, CPU_BASED_ACTIVATE_SECONDARY_CONTROLS) &&
+    !controlAllowed(k.proc2Must1, k.proc2May1, proc2)
+  ) {
     const cap = msr(ctx, MSR_IA32_VMX_PROCBASED_CTLS2);
     const p = allowedProblem(cap, proc2, "IA32_VMX_PROCBASED_CTLS2");
     if (p) {
@@ -1418,10 +1625,8 @@ export function checkVmxControls(vmcs: VmcsReader, ctx: VmEntryContext): VmEntry
     }
   }
 
-  const misc = msr(ctx, MSR_IA32_VMX_MISC);
-  const cr3Targets = Number(
-    (misc >> BigInt(VMX_MISC_CR3_TARGET_COUNT_SHIFT)) & BigInt(VMX_MISC_CR3_TARGET_COUNT_MASK),
-  );
+  const cr3Targets =
+    (k.miscLo >>> VMX_MISC_CR3_TARGET_COUNT_SHIFT) & VMX_MISC_CR3_TARGET_COUNT_MASK;
   const cr3Count = u32(vmcs, CR3_TARGET_COUNT);
   if (cr3Count > cr3Targets) {
     return fail(
@@ -1432,14 +1637,17 @@ export function checkVmxControls(vmcs: VmcsReader, ctx: VmEntryContext): VmEntry
     );
   }
 
+  const width = vmxAddressWidthOf(k, ctx);
   if (has(proc, CPU_BASED_USE_IO_BITMAPS)) {
-    for (const enc of [IO_BITMAP_A, IO_BITMAP_B]) {
+    for (let i = 0; i < IO_BITMAPS.length; i++) {
+      const enc = IO_BITMAPS[i]!;
+      if (pageAddressOk(vmcs, enc, width)) continue;
       const addr = vmcs.read(enc);
       const p = addressProblem(addr, 12, ctx);
       if (p) return fail("io-bitmap-address", name(enc), addr, `${p} ('use I/O bitmaps' is 1)`);
     }
   }
-  if (has(proc, CPU_BASED_USE_MSR_BITMAPS)) {
+  if (has(proc, CPU_BASED_USE_MSR_BITMAPS) && !pageAddressOk(vmcs, MSR_BITMAP, width)) {
     const addr = vmcs.read(MSR_BITMAP);
     const p = addressProblem(addr, 12, ctx);
     if (p)
@@ -1545,7 +1753,7 @@ export function checkVmxControls(vmcs: VmcsReader, ctx: VmEntryContext): VmEntry
     }
   }
   const ept = has(proc2, SECONDARY_EXEC_ENABLE_EPT);
-  if (ept) {
+  if (ept && !eptpOk(lo32(vmcs, EPT_POINTER), hi32(vmcs, EPT_POINTER), k.eptCapLo, ctx)) {
     const p = eptpProblem(vmcs.read(EPT_POINTER), ctx);
     if (p) return p;
   }
@@ -1580,7 +1788,7 @@ export function checkVmxControls(vmcs: VmcsReader, ctx: VmEntryContext): VmEntry
   }
 
   // 27.2.1.2 VM-exit control fields.
-  {
+  if (!controlAllowed(k.exitMust1, k.exitMay1, exit)) {
     const { cap, msrName } = controlMsr(ctx, MSR_IA32_VMX_EXIT_CTLS);
     const p = allowedProblem(cap, exit, msrName);
     if (p) return fail("exit-controls-allowed-settings", name(VM_EXIT_CONTROLS), exit, p);
@@ -1593,17 +1801,27 @@ export function checkVmxControls(vmcs: VmcsReader, ctx: VmEntryContext): VmEntry
       "sets 'save VMX-preemption timer value' (bit 22) without 'activate VMX-preemption timer' (pin-based bit 6)",
     );
   }
-  const lists = [
-    ["exit-msr-store-address", VM_EXIT_MSR_STORE_COUNT, VM_EXIT_MSR_STORE_ADDR],
-    ["exit-msr-load-address", VM_EXIT_MSR_LOAD_COUNT, VM_EXIT_MSR_LOAD_ADDR],
-  ] as const;
-  for (const [rule, countField, addrField] of lists) {
-    const p = msrListCheck(vmcs, ctx, rule, countField, addrField);
+  {
+    const p =
+      msrListCheck(
+        vmcs,
+        ctx,
+        "exit-msr-store-address",
+        VM_EXIT_MSR_STORE_COUNT,
+        VM_EXIT_MSR_STORE_ADDR,
+      ) ??
+      msrListCheck(
+        vmcs,
+        ctx,
+        "exit-msr-load-address",
+        VM_EXIT_MSR_LOAD_COUNT,
+        VM_EXIT_MSR_LOAD_ADDR,
+      );
     if (p) return p;
   }
 
   // 27.2.1.3 VM-entry control fields.
-  {
+  if (!controlAllowed(k.entryMust1, k.entryMay1, entry)) {
     const { cap, msrName } = controlMsr(ctx, MSR_IA32_VMX_ENTRY_CTLS);
     const p = allowedProblem(cap, entry, msrName);
     if (p) return fail("entry-controls-allowed-settings", name(VM_ENTRY_CONTROLS), entry, p);
@@ -1645,6 +1863,31 @@ function msrListCheck(
   const addr = vmcs.read(addrField);
   const p = msrListProblem(addr, count, ctx);
   return p ? fail(rule, name(addrField), addr, `${p} (${name(countField)} = ${count})`) : null;
+}
+
+/** The I/O bitmaps in the order they are checked. */
+const IO_BITMAPS = [IO_BITMAP_A, IO_BITMAP_B] as const;
+
+/** A 4 KiB-aligned physical address within `width` bits (addressProblem's success case). */
+function pageAddressOk(vmcs: VmcsReader, enc: number, width: number): boolean {
+  const l = lo32(vmcs, enc);
+  return (l & 0xfff) === 0 && !beyondWidth(l, hi32(vmcs, enc), width);
+}
+
+/** eptpProblem finds nothing: the same rules on the halves of EPT_POINTER. */
+function eptpOk(l: number, h: number, cap: number, ctx: VmEntryContext): boolean {
+  const low = l & 0xfff;
+  const mt = low & VMX_EPTP_MT_MASK;
+  const pwl = low & VMX_EPTP_PWL_MASK;
+  return (
+    ((mt === VMX_EPTP_MT_UC && has(cap, VMX_EPTP_UC_BIT)) ||
+      (mt === VMX_EPTP_MT_WB && has(cap, VMX_EPTP_WB_BIT))) &&
+    ((pwl === VMX_EPTP_PWL_4 && has(cap, VMX_EPT_PAGE_WALK_4_BIT)) ||
+      (pwl === VMX_EPTP_PWL_5 && has(cap, VMX_EPT_PAGE_WALK_5_BIT))) &&
+    (!has(low, VMX_EPTP_AD_ENABLE_BIT) || has(cap, VMX_EPT_AD_BIT)) &&
+    (l & VMX_EPTP_RESERVED_LOW_MASK) === 0 &&
+    !beyondWidth(l, h, ctx.physAddrBits)
+  );
 }
 
 /** EPT_POINTER against IA32_VMX_EPT_VPID_CAP. */
@@ -1826,71 +2069,82 @@ function eventInjectionProblem(
 
 /** SDM 27.2.2–27.2.4: checks on the host-state area. */
 export function checkHostState(vmcs: VmcsReader, ctx: VmEntryContext): VmEntryFailure | null {
-  const c = readControls(vmcs);
+  return hostStateProblem(vmcs, ctx, readControls(vmcs));
+}
+
+function hostStateProblem(
+  vmcs: VmcsReader,
+  ctx: VmEntryContext,
+  c: Controls,
+): VmEntryFailure | null {
   const host64 = has(c.exit, VM_EXIT_HOST_ADDR_SPACE_SIZE);
+  const k = capWords(ctx);
 
   // 27.2.2 Control registers and MSRs.
-  const cr0 = vmcs.read(HOST_CR0);
   // CR0.CD and CR0.NW are not checked: VM exits leave them unchanged.
-  const cr0Problem = fixedBitsProblem(
-    cr0,
-    msr(ctx, MSR_IA32_VMX_CR0_FIXED0),
-    msr(ctx, MSR_IA32_VMX_CR0_FIXED1),
-    X86_CR0_CD | X86_CR0_NW,
-    ["IA32_VMX_CR0_FIXED0", "IA32_VMX_CR0_FIXED1"],
-  );
-  if (cr0Problem) return fail("host-cr0-fixed-bits", name(HOST_CR0), cr0, cr0Problem);
-  const cr4 = vmcs.read(HOST_CR4);
-  const cr4Problem = fixedBitsProblem(
-    cr4,
-    msr(ctx, MSR_IA32_VMX_CR4_FIXED0),
-    msr(ctx, MSR_IA32_VMX_CR4_FIXED1),
-    0n,
-    ["IA32_VMX_CR4_FIXED0", "IA32_VMX_CR4_FIXED1"],
-  );
-  if (cr4Problem) return fail("host-cr4-fixed-bits", name(HOST_CR4), cr4, cr4Problem);
-  const cr3 = vmcs.read(HOST_CR3);
+  if (!fixedBitsOk(lo32(vmcs, HOST_CR0), hi32(vmcs, HOST_CR0), k, 0, CR0_CD_NW)) {
+    const cr0 = vmcs.read(HOST_CR0);
+    const cr0Problem = fixedBitsProblem(
+      cr0,
+      msr(ctx, MSR_IA32_VMX_CR0_FIXED0),
+      msr(ctx, MSR_IA32_VMX_CR0_FIXED1),
+      X86_CR0_CD | X86_CR0_NW,
+      CR0_FIXED_NAMES,
+    );
+    if (cr0Problem) return fail("host-cr0-fixed-bits", name(HOST_CR0), cr0, cr0Problem);
+  }
+  const cr4 = lo32(vmcs, HOST_CR4);
+  if (!fixedBitsOk(cr4, hi32(vmcs, HOST_CR4), k, 4, 0)) {
+    const cr4Value = vmcs.read(HOST_CR4);
+    const cr4Problem = fixedBitsProblem(
+      cr4Value,
+      msr(ctx, MSR_IA32_VMX_CR4_FIXED0),
+      msr(ctx, MSR_IA32_VMX_CR4_FIXED1),
+      0n,
+      CR4_FIXED_NAMES,
+    );
+    if (cr4Problem) return fail("host-cr4-fixed-bits", name(HOST_CR4), cr4Value, cr4Problem);
+  }
   const crWidth = Math.max(32, ctx.physAddrBits);
-  if (cr3 >> BigInt(crWidth) !== 0n) {
+  if (beyondWidth(lo32(vmcs, HOST_CR3), hi32(vmcs, HOST_CR3), crWidth)) {
     return fail(
       "host-cr3-width",
       name(HOST_CR3),
-      cr3,
+      vmcs.read(HOST_CR3),
       `sets bits at or above bit ${crWidth} (MAXPHYADDR)`,
     );
   }
-  const hostMsrs = checkMsrValues(
-    vmcs,
-    ["host-sysenter-canonical", HOST_IA32_SYSENTER_ESP, HOST_IA32_SYSENTER_EIP],
-    has(c.exit, VM_EXIT_LOAD_IA32_PAT) ? ["host-pat-valid", HOST_IA32_PAT] : null,
-    has(c.exit, VM_EXIT_LOAD_IA32_EFER) ? ["host-efer-reserved-bits", HOST_IA32_EFER] : null,
-  );
-  if (hostMsrs) return hostMsrs;
-  if (has(c.exit, VM_EXIT_LOAD_IA32_EFER)) {
-    const efer = vmcs.read(HOST_IA32_EFER);
-    const lma = (efer & EFER_LMA) !== 0n;
-    const lme = (efer & EFER_LME) !== 0n;
+  const loadPat = has(c.exit, VM_EXIT_LOAD_IA32_PAT);
+  const loadEfer = has(c.exit, VM_EXIT_LOAD_IA32_EFER);
+  if (
+    !msrValuesOk(vmcs, HOST_IA32_SYSENTER_ESP, HOST_IA32_SYSENTER_EIP, loadPat, HOST_IA32_PAT) ||
+    (loadEfer && !eferOk(vmcs, HOST_IA32_EFER))
+  ) {
+    const hostMsrs = checkMsrValues(
+      vmcs,
+      HOST_SYSENTER_RULE,
+      loadPat ? HOST_PAT_RULE : null,
+      loadEfer ? HOST_EFER_RULE : null,
+    );
+    if (hostMsrs) return hostMsrs;
+  }
+  if (loadEfer) {
+    const efer = lo32(vmcs, HOST_IA32_EFER);
+    const lma = (efer & EFER_LMA_BIT) !== 0;
+    const lme = (efer & EFER_LME_BIT) !== 0;
     if (lma !== host64 || lme !== host64) {
       return fail(
         "host-efer-lma-lme",
         name(HOST_IA32_EFER),
-        efer,
+        vmcs.read(HOST_IA32_EFER),
         `has LMA = ${+lma}, LME = ${+lme}; both must equal 'host address-space size' (${+host64})`,
       );
     }
   }
 
   // 27.2.3 Segment and descriptor-table registers.
-  const selectors = [
-    HOST_ES_SELECTOR,
-    HOST_CS_SELECTOR,
-    HOST_SS_SELECTOR,
-    HOST_DS_SELECTOR,
-    HOST_FS_SELECTOR,
-    HOST_GS_SELECTOR,
-    HOST_TR_SELECTOR,
-  ];
-  for (const enc of selectors) {
+  for (let i = 0; i < HOST_SELECTORS.length; i++) {
+    const enc = HOST_SELECTORS[i]!;
     const sel = u32(vmcs, enc) & 0xffff;
     if ((sel & 7) !== 0) {
       return fail("host-selector-rpl-ti", name(enc), sel, "has RPL or TI set (bits 2:0 must be 0)");
@@ -1910,9 +2164,11 @@ export function checkHostState(vmcs: VmcsReader, ctx: VmEntryContext): VmEntryFa
       "is the null selector, allowed only with 'host address-space size' = 1",
     );
   }
-  for (const enc of [HOST_FS_BASE, HOST_GS_BASE, HOST_GDTR_BASE, HOST_IDTR_BASE, HOST_TR_BASE]) {
-    const v = vmcs.read(enc);
-    if (!canonical(v)) return fail("host-base-canonical", name(enc), v, "is not canonical");
+  for (let i = 0; i < HOST_BASES.length; i++) {
+    const enc = HOST_BASES[i]!;
+    if (!canonicalHi(hi32(vmcs, enc))) {
+      return fail("host-base-canonical", name(enc), vmcs.read(enc), "is not canonical");
+    }
   }
 
   // 27.2.4 Address-space size.
@@ -1924,7 +2180,7 @@ export function checkHostState(vmcs: VmcsReader, ctx: VmEntryContext): VmEntryFa
       `has 'host address-space size' (bit 9) = ${+host64} but the processor is ${ctx.hostLongMode ? "in" : "outside"} IA-32e mode`,
     );
   }
-  const rip = vmcs.read(HOST_RIP);
+  const ripHi = hi32(vmcs, HOST_RIP);
   if (!host64) {
     if (has(c.entry, VM_ENTRY_IA32E_MODE)) {
       return fail(
@@ -1934,36 +2190,36 @@ export function checkHostState(vmcs: VmcsReader, ctx: VmEntryContext): VmEntryFa
         "sets 'IA-32e mode guest' (bit 9) with 'host address-space size' = 0",
       );
     }
-    if ((cr4 & X86_CR4_PCIDE) !== 0n) {
+    if ((cr4 & CR4_PCIDE_BIT) !== 0) {
       return fail(
         "host-32bit-cr4-pcide",
         name(HOST_CR4),
-        cr4,
+        vmcs.read(HOST_CR4),
         "sets PCIDE (bit 17) with 'host address-space size' = 0",
       );
     }
-    if (rip >> 32n !== 0n) {
+    if (ripHi !== 0) {
       return fail(
         "host-32bit-rip-width",
         name(HOST_RIP),
-        rip,
+        vmcs.read(HOST_RIP),
         "sets bits 63:32 with 'host address-space size' = 0",
       );
     }
   } else {
-    if ((cr4 & X86_CR4_PAE) === 0n) {
+    if ((cr4 & CR4_PAE_BIT) === 0) {
       return fail(
         "host-64bit-cr4-pae",
         name(HOST_CR4),
-        cr4,
+        vmcs.read(HOST_CR4),
         "lacks PAE (bit 5), required with 'host address-space size' = 1",
       );
     }
-    if (!canonical(rip)) {
+    if (!canonicalHi(ripHi)) {
       return fail(
         "host-64bit-rip-canonical",
         name(HOST_RIP),
-        rip,
+        vmcs.read(HOST_RIP),
         "is not canonical, required with 'host address-space size' = 1",
       );
     }
@@ -1983,51 +2239,68 @@ interface SegmentFields {
   readonly ar: number;
 }
 
+/** A guest segment register as read from the VMCS (the base as its two 32-bit halves). */
 interface Segment extends SegmentFields {
-  readonly sel: number;
-  readonly baseValue: bigint;
-  readonly limitValue: number;
-  readonly arValue: number;
-  readonly usable: boolean;
-  readonly type: number;
-  readonly dpl: number;
+  sel: number;
+  baseLo: number;
+  baseHi: number;
+  limitValue: number;
+  arValue: number;
+  usable: boolean;
+  type: number;
+  dpl: number;
 }
 
-const seg = (s: string, selector: number, base: number, limit: number, ar: number) =>
-  ({ seg: s, selector, base, limit, ar }) as const;
+const seg = (s: string, selector: number, base: number, limit: number, ar: number): Segment => ({
+  seg: s,
+  selector,
+  base,
+  limit,
+  ar,
+  sel: 0,
+  baseLo: 0,
+  baseHi: 0,
+  limitValue: 0,
+  arValue: 0,
+  usable: false,
+  type: 0,
+  dpl: 0,
+});
 
-/** CS, SS, DS, ES, FS, GS in the SDM's order, then TR and LDTR. */
-const CS_F = seg("CS", GUEST_CS_SELECTOR, GUEST_CS_BASE, GUEST_CS_LIMIT, GUEST_CS_AR_BYTES);
-const SS_F = seg("SS", GUEST_SS_SELECTOR, GUEST_SS_BASE, GUEST_SS_LIMIT, GUEST_SS_AR_BYTES);
-const DS_F = seg("DS", GUEST_DS_SELECTOR, GUEST_DS_BASE, GUEST_DS_LIMIT, GUEST_DS_AR_BYTES);
-const ES_F = seg("ES", GUEST_ES_SELECTOR, GUEST_ES_BASE, GUEST_ES_LIMIT, GUEST_ES_AR_BYTES);
-const FS_F = seg("FS", GUEST_FS_SELECTOR, GUEST_FS_BASE, GUEST_FS_LIMIT, GUEST_FS_AR_BYTES);
-const GS_F = seg("GS", GUEST_GS_SELECTOR, GUEST_GS_BASE, GUEST_GS_LIMIT, GUEST_GS_AR_BYTES);
-const TR_F = seg("TR", GUEST_TR_SELECTOR, GUEST_TR_BASE, GUEST_TR_LIMIT, GUEST_TR_AR_BYTES);
-const LDTR_F = seg(
+/**
+ * CS, SS, DS, ES, FS, GS in the SDM's order, then TR and LDTR: one record each, refilled
+ * by every check of guest state (see CONTROLS on why sharing them is safe).
+ */
+const CS_S = seg("CS", GUEST_CS_SELECTOR, GUEST_CS_BASE, GUEST_CS_LIMIT, GUEST_CS_AR_BYTES);
+const SS_S = seg("SS", GUEST_SS_SELECTOR, GUEST_SS_BASE, GUEST_SS_LIMIT, GUEST_SS_AR_BYTES);
+const DS_S = seg("DS", GUEST_DS_SELECTOR, GUEST_DS_BASE, GUEST_DS_LIMIT, GUEST_DS_AR_BYTES);
+const ES_S = seg("ES", GUEST_ES_SELECTOR, GUEST_ES_BASE, GUEST_ES_LIMIT, GUEST_ES_AR_BYTES);
+const FS_S = seg("FS", GUEST_FS_SELECTOR, GUEST_FS_BASE, GUEST_FS_LIMIT, GUEST_FS_AR_BYTES);
+const GS_S = seg("GS", GUEST_GS_SELECTOR, GUEST_GS_BASE, GUEST_GS_LIMIT, GUEST_GS_AR_BYTES);
+const TR_S = seg("TR", GUEST_TR_SELECTOR, GUEST_TR_BASE, GUEST_TR_LIMIT, GUEST_TR_AR_BYTES);
+const LDTR_S = seg(
   "LDTR",
   GUEST_LDTR_SELECTOR,
   GUEST_LDTR_BASE,
   GUEST_LDTR_LIMIT,
   GUEST_LDTR_AR_BYTES,
 );
+/** DS, ES, FS, GS. */
+const DATA_SEGS: readonly Segment[] = [DS_S, ES_S, FS_S, GS_S];
+/** CS, SS, DS, ES, FS, GS. */
+const CODE_DATA_SEGS: readonly Segment[] = [CS_S, SS_S, DS_S, ES_S, FS_S, GS_S];
 
-function readSegment(vmcs: VmcsReader, f: SegmentFields): Segment {
-  const arValue = u32(vmcs, f.ar);
-  return {
-    seg: f.seg,
-    selector: f.selector,
-    base: f.base,
-    limit: f.limit,
-    ar: f.ar,
-    sel: u32(vmcs, f.selector) & 0xffff,
-    baseValue: vmcs.read(f.base),
-    limitValue: u32(vmcs, f.limit),
-    arValue,
-    usable: (arValue & VMX_AR_UNUSABLE_MASK) === 0,
-    type: arValue & VMX_AR_TYPE_MASK,
-    dpl: (arValue & VMX_AR_DPL_MASK) >> VMX_AR_DPL_SHIFT,
-  };
+function readSegment(vmcs: VmcsReader, s: Segment): Segment {
+  const arValue = u32(vmcs, s.ar);
+  s.sel = u32(vmcs, s.selector) & 0xffff;
+  s.baseLo = lo32(vmcs, s.base);
+  s.baseHi = hi32(vmcs, s.base);
+  s.limitValue = u32(vmcs, s.limit);
+  s.arValue = arValue;
+  s.usable = (arValue & VMX_AR_UNUSABLE_MASK) === 0;
+  s.type = arValue & VMX_AR_TYPE_MASK;
+  s.dpl = (arValue & VMX_AR_DPL_MASK) >> VMX_AR_DPL_SHIFT;
+  return s;
 }
 
 /** The G-bit rule for a limit: what is wrong, or null. */
@@ -2051,134 +2324,152 @@ export function checkGuestState(
   ctx: VmEntryContext,
   pdpte?: (i: number) => bigint | undefined,
 ): VmEntryFailure | null {
-  const c = readControls(vmcs);
+  return guestStateProblem(vmcs, ctx, readControls(vmcs), pdpte);
+}
+
+function guestStateProblem(
+  vmcs: VmcsReader,
+  ctx: VmEntryContext,
+  c: Controls,
+  pdpte: ((i: number) => bigint | undefined) | undefined,
+): VmEntryFailure | null {
   const unrestricted = has(c.proc2, SECONDARY_EXEC_UNRESTRICTED_GUEST);
   const ept = has(c.proc2, SECONDARY_EXEC_ENABLE_EPT);
   const ia32e = has(c.entry, VM_ENTRY_IA32E_MODE);
   const loadDebug = has(c.entry, VM_ENTRY_LOAD_DEBUG_CONTROLS);
+  const k = capWords(ctx);
 
   // 27.3.1.1 Control registers, debug registers and MSRs.
-  const cr0 = vmcs.read(GUEST_CR0);
-  const cr0Exempt = X86_CR0_CD | X86_CR0_NW | (unrestricted ? X86_CR0_PE | X86_CR0_PG : 0n);
-  const cr0Problem = fixedBitsProblem(
-    cr0,
-    msr(ctx, MSR_IA32_VMX_CR0_FIXED0),
-    msr(ctx, MSR_IA32_VMX_CR0_FIXED1),
-    cr0Exempt,
-    ["IA32_VMX_CR0_FIXED0", "IA32_VMX_CR0_FIXED1"],
-  );
-  if (cr0Problem) return fail("guest-cr0-fixed-bits", name(GUEST_CR0), cr0, cr0Problem);
-  const pe = (cr0 & X86_CR0_PE) !== 0n;
-  const pg = (cr0 & X86_CR0_PG) !== 0n;
+  const cr0 = lo32(vmcs, GUEST_CR0);
+  const cr0Exempt = CR0_CD_NW | (unrestricted ? CR0_PE_BIT | CR0_PG_BIT : 0);
+  if (!fixedBitsOk(cr0, hi32(vmcs, GUEST_CR0), k, 0, cr0Exempt)) {
+    const cr0Value = vmcs.read(GUEST_CR0);
+    const cr0Problem = fixedBitsProblem(
+      cr0Value,
+      msr(ctx, MSR_IA32_VMX_CR0_FIXED0),
+      msr(ctx, MSR_IA32_VMX_CR0_FIXED1),
+      X86_CR0_CD | X86_CR0_NW | (unrestricted ? X86_CR0_PE | X86_CR0_PG : 0n),
+      CR0_FIXED_NAMES,
+    );
+    if (cr0Problem) return fail("guest-cr0-fixed-bits", name(GUEST_CR0), cr0Value, cr0Problem);
+  }
+  const pe = (cr0 & CR0_PE_BIT) !== 0;
+  const pg = (cr0 & CR0_PG_BIT) !== 0;
   if (pg && !pe) {
     return fail(
       "guest-cr0-pg-requires-pe",
       name(GUEST_CR0),
-      cr0,
+      vmcs.read(GUEST_CR0),
       "sets PG (bit 31) without PE (bit 0)",
     );
   }
-  const cr4 = vmcs.read(GUEST_CR4);
-  const cr4Problem = fixedBitsProblem(
-    cr4,
-    msr(ctx, MSR_IA32_VMX_CR4_FIXED0),
-    msr(ctx, MSR_IA32_VMX_CR4_FIXED1),
-    0n,
-    ["IA32_VMX_CR4_FIXED0", "IA32_VMX_CR4_FIXED1"],
-  );
-  if (cr4Problem) return fail("guest-cr4-fixed-bits", name(GUEST_CR4), cr4, cr4Problem);
-  const debugctl = vmcs.read(GUEST_IA32_DEBUGCTL);
-  if (loadDebug && (debugctl & ~DEBUGCTL_DEFINED) !== 0n) {
+  const cr4 = lo32(vmcs, GUEST_CR4);
+  if (!fixedBitsOk(cr4, hi32(vmcs, GUEST_CR4), k, 4, 0)) {
+    const cr4Value = vmcs.read(GUEST_CR4);
+    const cr4Problem = fixedBitsProblem(
+      cr4Value,
+      msr(ctx, MSR_IA32_VMX_CR4_FIXED0),
+      msr(ctx, MSR_IA32_VMX_CR4_FIXED1),
+      0n,
+      CR4_FIXED_NAMES,
+    );
+    if (cr4Problem) return fail("guest-cr4-fixed-bits", name(GUEST_CR4), cr4Value, cr4Problem);
+  }
+  const debugctl = lo32(vmcs, GUEST_IA32_DEBUGCTL);
+  if (loadDebug && ((debugctl & ~DEBUGCTL_DEFINED_BITS) | hi32(vmcs, GUEST_IA32_DEBUGCTL)) !== 0) {
+    const v = vmcs.read(GUEST_IA32_DEBUGCTL);
     return fail(
       "guest-debugctl-reserved-bits",
       name(GUEST_IA32_DEBUGCTL),
-      debugctl,
-      `sets reserved bits ${hex(debugctl & ~DEBUGCTL_DEFINED)} with 'load debug controls'`,
+      v,
+      `sets reserved bits ${hex(v & ~DEBUGCTL_DEFINED)} with 'load debug controls'`,
     );
   }
   if (ia32e && !pg) {
     return fail(
       "guest-ia32e-cr0-pg",
       name(GUEST_CR0),
-      cr0,
+      vmcs.read(GUEST_CR0),
       "lacks PG (bit 31), required for an IA-32e mode guest",
     );
   }
-  if (ia32e && (cr4 & X86_CR4_PAE) === 0n) {
+  if (ia32e && (cr4 & CR4_PAE_BIT) === 0) {
     return fail(
       "guest-ia32e-cr4-pae",
       name(GUEST_CR4),
-      cr4,
+      vmcs.read(GUEST_CR4),
       "lacks PAE (bit 5), required for an IA-32e mode guest",
     );
   }
-  if (!ia32e && (cr4 & X86_CR4_PCIDE) !== 0n) {
+  if (!ia32e && (cr4 & CR4_PCIDE_BIT) !== 0) {
     return fail(
       "guest-cr4-pcide-ia32e",
       name(GUEST_CR4),
-      cr4,
+      vmcs.read(GUEST_CR4),
       "sets PCIDE (bit 17) without 'IA-32e mode guest'",
     );
   }
-  const cr3 = vmcs.read(GUEST_CR3);
   const crWidth = Math.max(32, ctx.physAddrBits);
-  if (cr3 >> BigInt(crWidth) !== 0n) {
+  if (beyondWidth(lo32(vmcs, GUEST_CR3), hi32(vmcs, GUEST_CR3), crWidth)) {
     return fail(
       "guest-cr3-width",
       name(GUEST_CR3),
-      cr3,
+      vmcs.read(GUEST_CR3),
       `sets bits at or above bit ${crWidth} (MAXPHYADDR)`,
     );
   }
-  if (loadDebug) {
-    const dr7 = vmcs.read(GUEST_DR7);
-    if (dr7 >> 32n !== 0n) {
-      return fail(
-        "guest-dr7-upper-bits",
-        name(GUEST_DR7),
-        dr7,
-        "sets bits 63:32 with 'load debug controls'",
-      );
-    }
+  if (loadDebug && hi32(vmcs, GUEST_DR7) !== 0) {
+    return fail(
+      "guest-dr7-upper-bits",
+      name(GUEST_DR7),
+      vmcs.read(GUEST_DR7),
+      "sets bits 63:32 with 'load debug controls'",
+    );
   }
-  const guestMsrs = checkMsrValues(
-    vmcs,
-    ["guest-sysenter-canonical", GUEST_SYSENTER_ESP, GUEST_SYSENTER_EIP],
-    has(c.entry, VM_ENTRY_LOAD_IA32_PAT) ? ["guest-pat-valid", GUEST_IA32_PAT] : null,
-    has(c.entry, VM_ENTRY_LOAD_IA32_EFER) ? ["guest-efer-reserved-bits", GUEST_IA32_EFER] : null,
-  );
-  if (guestMsrs) return guestMsrs;
-  if (has(c.entry, VM_ENTRY_LOAD_IA32_EFER)) {
-    const efer = vmcs.read(GUEST_IA32_EFER);
-    const lma = (efer & EFER_LMA) !== 0n;
+  const loadPat = has(c.entry, VM_ENTRY_LOAD_IA32_PAT);
+  const loadEfer = has(c.entry, VM_ENTRY_LOAD_IA32_EFER);
+  if (
+    !msrValuesOk(vmcs, GUEST_SYSENTER_ESP, GUEST_SYSENTER_EIP, loadPat, GUEST_IA32_PAT) ||
+    (loadEfer && !eferOk(vmcs, GUEST_IA32_EFER))
+  ) {
+    const guestMsrs = checkMsrValues(
+      vmcs,
+      GUEST_SYSENTER_RULE,
+      loadPat ? GUEST_PAT_RULE : null,
+      loadEfer ? GUEST_EFER_RULE : null,
+    );
+    if (guestMsrs) return guestMsrs;
+  }
+  if (loadEfer) {
+    const efer = lo32(vmcs, GUEST_IA32_EFER);
+    const lma = (efer & EFER_LMA_BIT) !== 0;
     if (lma !== ia32e) {
       return fail(
         "guest-efer-lma",
         name(GUEST_IA32_EFER),
-        efer,
+        vmcs.read(GUEST_IA32_EFER),
         `has LMA = ${+lma} but 'IA-32e mode guest' is ${+ia32e}`,
       );
     }
-    const lme = (efer & EFER_LME) !== 0n;
+    const lme = (efer & EFER_LME_BIT) !== 0;
     if (pg && lme !== lma) {
       return fail(
         "guest-efer-lme",
         name(GUEST_IA32_EFER),
-        efer,
+        vmcs.read(GUEST_IA32_EFER),
         `has LME = ${+lme} ≠ LMA = ${+lma} with GUEST_CR0.PG = 1`,
       );
     }
   }
 
   // 27.3.1.2 Segment registers.
-  const rflags = vmcs.read(GUEST_RFLAGS);
-  const v8086 = (rflags & X86_EFLAGS_VM) !== 0n;
-  const cs = readSegment(vmcs, CS_F);
-  const ss = readSegment(vmcs, SS_F);
-  const dataSegs = [DS_F, ES_F, FS_F, GS_F].map((f) => readSegment(vmcs, f));
-  const codeData = [cs, ss, ...dataSegs];
-  const tr = readSegment(vmcs, TR_F);
-  const ldtr = readSegment(vmcs, LDTR_F);
+  const rflags = lo32(vmcs, GUEST_RFLAGS);
+  const v8086 = (rflags & EFLAGS_VM_BIT) !== 0;
+  const cs = readSegment(vmcs, CS_S);
+  const ss = readSegment(vmcs, SS_S);
+  for (let i = 0; i < DATA_SEGS.length; i++) readSegment(vmcs, DATA_SEGS[i]!);
+  const tr = readSegment(vmcs, TR_S);
+  const ldtr = readSegment(vmcs, LDTR_S);
 
   // Selectors.
   if ((tr.sel & 4) !== 0) {
@@ -2208,28 +2499,39 @@ export function checkGuestState(
 
   // Bases.
   if (v8086) {
-    for (const s of codeData) {
-      if (s.baseValue !== BigInt(s.sel) << 4n) {
+    for (let i = 0; i < CODE_DATA_SEGS.length; i++) {
+      const s = CODE_DATA_SEGS[i]!;
+      if (s.baseHi !== 0 || s.baseLo >>> 0 !== s.sel << 4) {
         return fail(
           "guest-v8086-segment-base",
           name(s.base),
-          s.baseValue,
+          vmcs.read(s.base),
           `is not ${name(s.selector)} × 16 = ${hex(s.sel << 4)} in virtual-8086 mode`,
         );
       }
     }
   }
-  for (const s of [tr, dataSegs[2]!, dataSegs[3]!, ...(ldtr.usable ? [ldtr] : [])]) {
-    if (!canonical(s.baseValue)) {
-      return fail("guest-segment-base-canonical", name(s.base), s.baseValue, "is not canonical");
+  // TR, FS, GS and a usable LDTR: canonical.
+  for (let i = 0; i < 4; i++) {
+    const s = i === 0 ? tr : i === 1 ? FS_S : i === 2 ? GS_S : ldtr;
+    if (s === ldtr && !ldtr.usable) break;
+    if (!canonicalHi(s.baseHi)) {
+      return fail(
+        "guest-segment-base-canonical",
+        name(s.base),
+        vmcs.read(s.base),
+        "is not canonical",
+      );
     }
   }
-  for (const s of [cs, ss, dataSegs[0]!, dataSegs[1]!]) {
-    if ((s === cs || s.usable) && s.baseValue >> 32n !== 0n) {
+  // CS, SS, DS, ES: bits 63:32 clear (CS always, the others when usable).
+  for (let i = 0; i < 4; i++) {
+    const s = CODE_DATA_SEGS[i]!;
+    if ((s === cs || s.usable) && s.baseHi !== 0) {
       return fail(
         "guest-segment-base-upper-bits",
         name(s.base),
-        s.baseValue,
+        vmcs.read(s.base),
         `sets bits 63:32${s === cs ? "" : " of a usable segment"}`,
       );
     }
@@ -2237,7 +2539,8 @@ export function checkGuestState(
 
   // Limits and access rights in virtual-8086 mode.
   if (v8086) {
-    for (const s of codeData) {
+    for (let i = 0; i < CODE_DATA_SEGS.length; i++) {
+      const s = CODE_DATA_SEGS[i]!;
       if (s.limitValue !== 0xffff) {
         return fail(
           "guest-v8086-segment-limit",
@@ -2247,7 +2550,8 @@ export function checkGuestState(
         );
       }
     }
-    for (const s of codeData) {
+    for (let i = 0; i < CODE_DATA_SEGS.length; i++) {
+      const s = CODE_DATA_SEGS[i]!;
       if (s.arValue !== 0xf3) {
         return fail(
           "guest-v8086-segment-ar",
@@ -2258,7 +2562,7 @@ export function checkGuestState(
       }
     }
   } else {
-    const p = codeDataArProblem(cs, ss, dataSegs, { unrestricted, ia32e, pe });
+    const p = codeDataArProblem(cs, ss, unrestricted, ia32e, pe);
     if (p) return p;
   }
   {
@@ -2267,37 +2571,42 @@ export function checkGuestState(
   }
 
   // 27.3.1.3 Descriptor-table registers.
-  for (const enc of [GUEST_GDTR_BASE, GUEST_IDTR_BASE]) {
-    const v = vmcs.read(enc);
-    if (!canonical(v))
+  for (let i = 0; i < GUEST_DT_BASES.length; i++) {
+    const enc = GUEST_DT_BASES[i]!;
+    if (!canonicalHi(hi32(vmcs, enc))) {
+      const v = vmcs.read(enc);
       return fail("guest-descriptor-table-base-canonical", name(enc), v, "is not canonical");
+    }
   }
-  for (const enc of [GUEST_GDTR_LIMIT, GUEST_IDTR_LIMIT]) {
+  for (let i = 0; i < GUEST_DT_LIMITS.length; i++) {
+    const enc = GUEST_DT_LIMITS[i]!;
     const v = u32(vmcs, enc);
     if (v > 0xffff) return fail("guest-descriptor-table-limit", name(enc), v, "sets bits 31:16");
   }
 
   // 27.3.1.4 RIP and RFLAGS.
-  const rip = vmcs.read(GUEST_RIP);
+  const ripHi = hi32(vmcs, GUEST_RIP);
   const long64 = ia32e && has(cs.arValue, VMX_AR_L_MASK);
-  if (!long64 && rip >> 32n !== 0n) {
+  if (!long64 && ripHi !== 0) {
     return fail(
       "guest-rip-upper-bits",
       name(GUEST_RIP),
-      rip,
+      vmcs.read(GUEST_RIP),
       "sets bits 63:32 outside 64-bit mode (IA-32e mode guest with CS.L = 1)",
     );
   }
-  if (long64 && !canonical(rip)) {
+  if (long64 && !canonicalHi(ripHi)) {
+    const rip = vmcs.read(GUEST_RIP);
     return fail("guest-rip-canonical", name(GUEST_RIP), rip, "is not canonical in 64-bit mode");
   }
-  if ((rflags & RFLAGS_RESERVED) !== 0n || (rflags & X86_EFLAGS_FIXED) === 0n) {
+  if (((rflags & RFLAGS_RESERVED_LO) | hi32(vmcs, GUEST_RFLAGS)) !== 0 || (rflags & 0x2) === 0) {
+    const v = vmcs.read(GUEST_RFLAGS);
     return fail(
       "guest-rflags-reserved-bits",
       name(GUEST_RFLAGS),
-      rflags,
-      (rflags & RFLAGS_RESERVED) !== 0n
-        ? `sets reserved bits ${hex(rflags & RFLAGS_RESERVED)} (63:22, 15, 5, 3 must be 0)`
+      v,
+      (v & RFLAGS_RESERVED) !== 0n
+        ? `sets reserved bits ${hex(v & RFLAGS_RESERVED)} (63:22, 15, 5, 3 must be 0)`
         : "clears bit 1, which must be 1",
     );
   }
@@ -2305,7 +2614,7 @@ export function checkGuestState(
     return fail(
       "guest-rflags-vm",
       name(GUEST_RFLAGS),
-      rflags,
+      vmcs.read(GUEST_RFLAGS),
       `sets VM (bit 17) ${ia32e ? "for an IA-32e mode guest" : "with GUEST_CR0.PE = 0"}`,
     );
   }
@@ -2314,11 +2623,11 @@ export function checkGuestState(
   const injVector = c.intrInfo & INTR_INFO_VECTOR_MASK;
   const extInt = injecting && injType === INTR_TYPE_EXT_INTR;
   const nmi = injecting && injType === INTR_TYPE_NMI_INTR;
-  if (extInt && (rflags & X86_EFLAGS_IF) === 0n) {
+  if (extInt && (rflags & EFLAGS_IF_BIT) === 0) {
     return fail(
       "guest-rflags-if-ext-int",
       name(GUEST_RFLAGS),
-      rflags,
+      vmcs.read(GUEST_RFLAGS),
       `clears IF (bit 9) while injecting external interrupt ${injVector}`,
     );
   }
@@ -2326,19 +2635,15 @@ export function checkGuestState(
   // 27.3.1.5 Non-register state: activity state.
   const activity = u32(vmcs, GUEST_ACTIVITY_STATE);
   const intr = u32(vmcs, GUEST_INTERRUPTIBILITY_INFO);
-  const actField = name(GUEST_ACTIVITY_STATE);
   if (activity > GUEST_ACTIVITY_WAIT_SIPI) {
-    return fail("guest-activity-state-range", actField, activity, "is not 0–3");
+    return fail("guest-activity-state-range", name(GUEST_ACTIVITY_STATE), activity, "is not 0–3");
   }
   if (activity !== GUEST_ACTIVITY_ACTIVE) {
-    const misc = Number(msr(ctx, MSR_IA32_VMX_MISC) & 0xffff_ffffn) >>> 0;
-    const bit = [0, VMX_MISC_ACTIVITY_HLT, VMX_MISC_ACTIVITY_SHUTDOWN, VMX_MISC_ACTIVITY_WAIT_SIPI][
-      activity
-    ]!;
-    if (!has(misc, bit)) {
+    const bit = ACTIVITY_MISC_BITS[activity]!;
+    if (!has(k.miscLo, bit)) {
       return fail(
         "guest-activity-state-supported",
-        actField,
+        name(GUEST_ACTIVITY_STATE),
         activity,
         `is an activity state IA32_VMX_MISC (bit ${Math.log2(bit)}) does not report`,
       );
@@ -2347,7 +2652,7 @@ export function checkGuestState(
   if (activity === GUEST_ACTIVITY_HLT && ss.dpl !== 0) {
     return fail(
       "guest-activity-hlt-ss-dpl",
-      actField,
+      name(GUEST_ACTIVITY_STATE),
       activity,
       `is HLT but SS.DPL = ${ss.dpl} (${name(ss.ar)} = ${hex(ss.arValue)}); HLT needs SS.DPL = 0`,
     );
@@ -2358,7 +2663,7 @@ export function checkGuestState(
   ) {
     return fail(
       "guest-activity-blocking",
-      actField,
+      name(GUEST_ACTIVITY_STATE),
       activity,
       `is not active while ${name(GUEST_INTERRUPTIBILITY_INFO)} = ${hex(intr)} blocks by STI or MOV SS`,
     );
@@ -2378,7 +2683,7 @@ export function checkGuestState(
     if (!allowed) {
       return fail(
         "guest-activity-event-injection",
-        actField,
+        name(GUEST_ACTIVITY_STATE),
         activity,
         `does not accept the event ${name(VM_ENTRY_INTR_INFO_FIELD)} = ${hex(c.intrInfo)} injects`,
       );
@@ -2386,11 +2691,10 @@ export function checkGuestState(
   }
 
   // Interruptibility state.
-  const intrField = name(GUEST_INTERRUPTIBILITY_INFO);
   if ((intr & ~INTR_STATE_DEFINED) !== 0) {
     return fail(
       "guest-interruptibility-reserved-bits",
-      intrField,
+      name(GUEST_INTERRUPTIBILITY_INFO),
       intr,
       `sets reserved bits ${hex((intr & ~INTR_STATE_DEFINED) >>> 0)} (31:4 on this part)`,
     );
@@ -2400,23 +2704,23 @@ export function checkGuestState(
   if (sti && movss) {
     return fail(
       "guest-interruptibility-sti-movss",
-      intrField,
+      name(GUEST_INTERRUPTIBILITY_INFO),
       intr,
       "sets blocking by both STI and MOV SS",
     );
   }
-  if (sti && (rflags & X86_EFLAGS_IF) === 0n) {
+  if (sti && (rflags & EFLAGS_IF_BIT) === 0) {
     return fail(
       "guest-interruptibility-sti-if",
-      intrField,
+      name(GUEST_INTERRUPTIBILITY_INFO),
       intr,
-      `sets blocking by STI while ${name(GUEST_RFLAGS)} = ${hex(rflags)} has IF = 0`,
+      `sets blocking by STI while ${name(GUEST_RFLAGS)} = ${hex(vmcs.read(GUEST_RFLAGS))} has IF = 0`,
     );
   }
   if (extInt && (sti || movss)) {
     return fail(
       "guest-interruptibility-ext-int",
-      intrField,
+      name(GUEST_INTERRUPTIBILITY_INFO),
       intr,
       `blocks by ${sti ? "STI" : "MOV SS"} while an external interrupt is injected`,
     );
@@ -2424,68 +2728,76 @@ export function checkGuestState(
   if (nmi && movss) {
     return fail(
       "guest-interruptibility-nmi-movss",
-      intrField,
+      name(GUEST_INTERRUPTIBILITY_INFO),
       intr,
       "blocks by MOV SS while an NMI is injected",
     );
   }
   if (has(intr, GUEST_INTR_STATE_SMI)) {
-    return fail("guest-interruptibility-smi", intrField, intr, "sets blocking by SMI outside SMM");
+    return fail(
+      "guest-interruptibility-smi",
+      name(GUEST_INTERRUPTIBILITY_INFO),
+      intr,
+      "sets blocking by SMI outside SMM",
+    );
   }
   if (nmi && has(c.pin, PIN_BASED_VIRTUAL_NMIS) && has(intr, GUEST_INTR_STATE_NMI)) {
     return fail(
       "guest-interruptibility-virtual-nmi",
-      intrField,
+      name(GUEST_INTERRUPTIBILITY_INFO),
       intr,
       "sets blocking by NMI while an NMI is injected with 'virtual NMIs'",
     );
   }
 
   // Pending debug exceptions.
-  const pending = vmcs.read(GUEST_PENDING_DBG_EXCEPTIONS);
-  const pendingField = name(GUEST_PENDING_DBG_EXCEPTIONS);
-  if ((pending & ~PENDING_DBG_DEFINED) !== 0n) {
+  const pending = lo32(vmcs, GUEST_PENDING_DBG_EXCEPTIONS);
+  if (((pending & ~PENDING_DBG_DEFINED_BITS) | hi32(vmcs, GUEST_PENDING_DBG_EXCEPTIONS)) !== 0) {
+    const v = vmcs.read(GUEST_PENDING_DBG_EXCEPTIONS);
     return fail(
       "guest-pending-dbg-reserved-bits",
-      pendingField,
-      pending,
-      `sets reserved bits ${hex(pending & ~PENDING_DBG_DEFINED)}`,
+      name(GUEST_PENDING_DBG_EXCEPTIONS),
+      v,
+      `sets reserved bits ${hex(v & ~PENDING_DBG_DEFINED)}`,
     );
   }
   if (sti || movss || activity === GUEST_ACTIVITY_HLT) {
-    const tf = (rflags & X86_EFLAGS_TF) !== 0n;
-    const btf = (debugctl & DEBUGCTLMSR_BTF) !== 0n;
-    const bs = (pending & PENDING_DBG_BS) !== 0n;
+    const tf = (rflags & EFLAGS_TF_BIT) !== 0;
+    const btf = (debugctl & DEBUGCTLMSR_BTF_BIT) !== 0;
+    const bs = (pending & PENDING_DBG_BS_BIT) !== 0;
     const want = tf && !btf;
     if (bs !== want) {
       return fail(
         "guest-pending-dbg-bs",
-        pendingField,
-        pending,
+        name(GUEST_PENDING_DBG_EXCEPTIONS),
+        vmcs.read(GUEST_PENDING_DBG_EXCEPTIONS),
         `has BS = ${+bs} but RFLAGS.TF = ${+tf} and IA32_DEBUGCTL.BTF = ${+btf} require BS = ${+want} (with STI/MOV-SS blocking or HLT)`,
       );
     }
   }
 
   // VMCS link pointer (VMCS shadowing is not offered, so it must link to nothing).
-  const link = vmcs.read(VMCS_LINK_POINTER);
-  if (link !== VMCS_LINK_NONE) {
+  // (all ones: both halves -1)
+  if ((lo32(vmcs, VMCS_LINK_POINTER) & hi32(vmcs, VMCS_LINK_POINTER)) !== -1) {
     return fail(
       "guest-vmcs-link-pointer",
       name(VMCS_LINK_POINTER),
-      link,
+      vmcs.read(VMCS_LINK_POINTER),
       "is not 0xffffffffffffffff",
       ENTRY_FAIL_VMCS_LINK_PTR,
     );
   }
 
   // 27.3.1.6 PDPTEs, when the guest will use PAE paging.
-  if (pg && (cr4 & X86_CR4_PAE) !== 0n && !ia32e) {
+  if (pg && (cr4 & CR4_PAE_BIT) !== 0 && !ia32e) {
     const reservedHigh = ~((1n << BigInt(ctx.physAddrBits)) - 1n) & 0xffff_ffff_ffff_ffffn;
     const reservedMask = PDPTE_RESERVED_LOW | reservedHigh;
     if (ept) {
-      const fields = [GUEST_PDPTR0, GUEST_PDPTR1, GUEST_PDPTR2, GUEST_PDPTR3];
-      for (const enc of fields) {
+      for (let i = 0; i < GUEST_PDPTRS.length; i++) {
+        const enc = GUEST_PDPTRS[i]!;
+        const l = lo32(vmcs, enc);
+        if ((l & 1) === 0) continue;
+        if ((l & 0x1e6) === 0 && !beyondWidth(l, hi32(vmcs, enc), ctx.physAddrBits)) continue;
         const e = vmcs.read(enc);
         if ((e & PDPTE_P) !== 0n && (e & reservedMask) !== 0n) {
           return fail(
@@ -2501,6 +2813,7 @@ export function checkGuestState(
       for (let i = 0; i < 4; i++) {
         const e = pdpte(i);
         if (e === undefined || (e & PDPTE_P) === 0n || (e & reservedMask) === 0n) continue;
+        const cr3 = vmcs.read(GUEST_CR3);
         return failWith(
           "guest-pdpte-reserved-bits",
           name(GUEST_CR3),
@@ -2514,27 +2827,39 @@ export function checkGuestState(
   return null;
 }
 
+const GUEST_DT_BASES = [GUEST_GDTR_BASE, GUEST_IDTR_BASE] as const;
+const GUEST_DT_LIMITS = [GUEST_GDTR_LIMIT, GUEST_IDTR_LIMIT] as const;
+const GUEST_PDPTRS = [GUEST_PDPTR0, GUEST_PDPTR1, GUEST_PDPTR2, GUEST_PDPTR3] as const;
+/** The IA32_VMX_MISC bit that reports each activity state (active needs none). */
+const ACTIVITY_MISC_BITS = [
+  0,
+  VMX_MISC_ACTIVITY_HLT,
+  VMX_MISC_ACTIVITY_SHUTDOWN,
+  VMX_MISC_ACTIVITY_WAIT_SIPI,
+] as const;
+
 /** Access rights of CS, SS, DS, ES, FS, GS outside virtual-8086 mode (27.3.1.2). */
 function codeDataArProblem(
   cs: Segment,
   ss: Segment,
-  dataSegs: readonly Segment[],
-  g: { readonly unrestricted: boolean; readonly ia32e: boolean; readonly pe: boolean },
+  unrestricted: boolean,
+  ia32e: boolean,
+  pe: boolean,
 ): VmEntryFailure | null {
-  const all = [cs, ss, ...dataSegs];
+  const all = CODE_DATA_SEGS;
+  const dataSegs = DATA_SEGS;
   // Type.
-  const csTypes = [
-    TYPE_CODE_ACCESSED,
-    TYPE_CODE_READ_ACCESSED,
-    TYPE_CODE_CONFORMING_ACCESSED,
-    TYPE_CODE_READ_CONFORMING_ACCESSED,
-  ];
-  if (!csTypes.includes(cs.type) && !(g.unrestricted && cs.type === TYPE_DATA_RW_ACCESSED)) {
+  const csCode =
+    cs.type === TYPE_CODE_ACCESSED ||
+    cs.type === TYPE_CODE_READ_ACCESSED ||
+    cs.type === TYPE_CODE_CONFORMING_ACCESSED ||
+    cs.type === TYPE_CODE_READ_CONFORMING_ACCESSED;
+  if (!csCode && !(unrestricted && cs.type === TYPE_DATA_RW_ACCESSED)) {
     return fail(
       "guest-cs-type",
       name(cs.ar),
       cs.arValue,
-      `has type ${cs.type}; CS needs 9, 11, 13 or 15${g.unrestricted ? " (or 3 with unrestricted guest)" : ""}`,
+      `has type ${cs.type}; CS needs 9, 11, 13 or 15${unrestricted ? " (or 3 with unrestricted guest)" : ""}`,
     );
   }
   if (ss.usable && ss.type !== TYPE_DATA_RW_ACCESSED && ss.type !== TYPE_DATA_RW_DOWN_ACCESSED) {
@@ -2545,7 +2870,8 @@ function codeDataArProblem(
       `has type ${ss.type}; a usable SS needs 3 or 7`,
     );
   }
-  for (const s of dataSegs) {
+  for (let i = 0; i < dataSegs.length; i++) {
+    const s = dataSegs[i]!;
     if (!s.usable) continue;
     if ((s.type & 1) === 0) {
       return fail(
@@ -2565,7 +2891,8 @@ function codeDataArProblem(
     }
   }
   // S.
-  for (const s of all) {
+  for (let i = 0; i < all.length; i++) {
+    const s = all[i]!;
     if ((s === cs || s.usable) && !has(s.arValue, VMX_AR_S_MASK)) {
       return fail("guest-segment-s", name(s.ar), s.arValue, `clears S (bit 4) for ${s.seg}`);
     }
@@ -2601,7 +2928,7 @@ function codeDataArProblem(
       `has DPL ${cs.dpl} > SS.DPL ${ss.dpl} for a conforming code segment`,
     );
   }
-  if (!g.unrestricted && ss.dpl !== (ss.sel & 3)) {
+  if (!unrestricted && ss.dpl !== (ss.sel & 3)) {
     return fail(
       "guest-ss-dpl",
       name(ss.ar),
@@ -2609,16 +2936,17 @@ function codeDataArProblem(
       `has DPL ${ss.dpl} ≠ RPL ${ss.sel & 3} of ${name(ss.selector)} = ${hex(ss.sel)}`,
     );
   }
-  if ((cs.type === TYPE_DATA_RW_ACCESSED || !g.pe) && ss.dpl !== 0) {
+  if ((cs.type === TYPE_DATA_RW_ACCESSED || !pe) && ss.dpl !== 0) {
     return fail(
       "guest-ss-dpl",
       name(ss.ar),
       ss.arValue,
-      `has DPL ${ss.dpl}; SS.DPL must be 0 ${g.pe ? "when CS has type 3" : "when GUEST_CR0.PE = 0"}`,
+      `has DPL ${ss.dpl}; SS.DPL must be 0 ${pe ? "when CS has type 3" : "when GUEST_CR0.PE = 0"}`,
     );
   }
-  if (!g.unrestricted) {
-    for (const s of dataSegs) {
+  if (!unrestricted) {
+    for (let i = 0; i < dataSegs.length; i++) {
+      const s = dataSegs[i]!;
       if (s.usable && s.type <= 11 && s.dpl < (s.sel & 3)) {
         return fail(
           "guest-data-segment-dpl",
@@ -2630,13 +2958,15 @@ function codeDataArProblem(
     }
   }
   // P.
-  for (const s of all) {
+  for (let i = 0; i < all.length; i++) {
+    const s = all[i]!;
     if ((s === cs || s.usable) && !has(s.arValue, VMX_AR_P_MASK)) {
       return fail("guest-segment-present", name(s.ar), s.arValue, `clears P (bit 7) for ${s.seg}`);
     }
   }
   // Reserved bits 11:8 and 31:17.
-  for (const s of all) {
+  for (let i = 0; i < all.length; i++) {
+    const s = all[i]!;
     if ((s === cs || s.usable) && (s.arValue & VMX_AR_RESERVD_MASK) !== 0) {
       return fail(
         "guest-segment-ar-reserved-bits",
@@ -2647,7 +2977,7 @@ function codeDataArProblem(
     }
   }
   // D/B.
-  if (g.ia32e && has(cs.arValue, VMX_AR_L_MASK) && has(cs.arValue, VMX_AR_DB_MASK)) {
+  if (ia32e && has(cs.arValue, VMX_AR_L_MASK) && has(cs.arValue, VMX_AR_DB_MASK)) {
     return fail(
       "guest-cs-l-db",
       name(cs.ar),
@@ -2656,7 +2986,8 @@ function codeDataArProblem(
     );
   }
   // G.
-  for (const s of all) {
+  for (let i = 0; i < all.length; i++) {
+    const s = all[i]!;
     if (s !== cs && !s.usable) continue;
     const p = granularityProblem(s);
     if (p) return fail("guest-segment-limit-granularity", name(s.limit), s.limitValue, p);
@@ -2703,7 +3034,11 @@ export function vmEntryChecks(
   ctx: VmEntryContext,
   pdpte?: (i: number) => bigint | undefined,
 ): VmEntryFailure | null {
+  // The controls are read once: no check writes the VMCS.
+  const c = readControls(vmcs);
   return (
-    checkVmxControls(vmcs, ctx) ?? checkHostState(vmcs, ctx) ?? checkGuestState(vmcs, ctx, pdpte)
+    vmxControlsProblem(vmcs, ctx, c) ??
+    hostStateProblem(vmcs, ctx, c) ??
+    guestStateProblem(vmcs, ctx, c, pdpte)
   );
 }

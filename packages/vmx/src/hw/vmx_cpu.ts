@@ -45,7 +45,12 @@ import {
   vmcsFieldIsHigh,
 } from "../vmcs-fields.js";
 import { VMCS_STATE_CLEAR, VMCS_STATE_LAUNCHED, VmcsRegion, vmcsSlot } from "./vmcs_region.js";
-import { type VmEntryFailure, vmEntryChecks } from "./vmentry_checks.js";
+import {
+  type VmcsReader,
+  type VmEntryContext,
+  type VmEntryFailure,
+  vmEntryChecks,
+} from "./vmentry_checks.js";
 import { type VmxCapabilities, vmxCapabilities } from "./vmx_caps.js";
 
 /** Outcomes of a VMX instruction. Positive values are VMfailValid's error number. */
@@ -116,8 +121,19 @@ export class VmxCpu {
   vmxonPointer = -1;
   /** The current VMCS, or null when the current-VMCS pointer is invalid. */
   current: VmcsRegion | null = null;
+  /**
+   * The value VMREAD (or VMPTRST) stored, as unsigned 32-bit halves (valid after a
+   * VMsucceed): a 16- or 32-bit read needs no BigInt.
+   */
+  readLo = 0;
+  readHi = 0;
+
   /** The value VMREAD read (valid after a VMsucceed). */
-  readValue = 0n;
+  get readValue(): bigint {
+    return this.readHi === 0
+      ? BigInt(this.readLo)
+      : (BigInt(this.readHi) << 32n) | BigInt(this.readLo);
+  }
   tlb: VmxTlbHooks | null = null;
   /** Non-root execution (the x86 core under the VMCS controls). */
   guest: VmxGuestEngine | null = null;
@@ -130,8 +146,15 @@ export class VmxCpu {
   /** Why the last VM entry failed a check, for the VMM and for people (null = none). */
   lastEntryFailure: VmEntryFailure | null = null;
 
+  /** What VM entry checks against, for a processor outside and inside IA-32e mode. */
+  private readonly entryCtx32: VmEntryContext;
+  private readonly entryCtx64: VmEntryContext;
+
   constructor(caps?: VmxCapabilities) {
     this.caps = caps ?? vmxCapabilities();
+    const physAddrBits = this.caps.physAddrBits;
+    this.entryCtx32 = { caps: this.caps, hostLongMode: false, physAddrBits };
+    this.entryCtx64 = { caps: this.caps, hostLongMode: true, physAddrBits };
   }
 
   /** The MSR value this part reports for a capability MSR, or undefined (#GP). */
@@ -277,7 +300,9 @@ export class VmxCpu {
   vmptrst(p: VmxProcessor): number {
     const r = this.rootChecks(p);
     if (r !== VMX_SUCCEED) return r;
-    this.readValue = this.current ? BigInt(this.current.pa) : VMCS_POINTER_INVALID;
+    const pa = this.current ? this.current.pa : -1;
+    this.readLo = pa === -1 ? 0xffff_ffff : pa >>> 0;
+    this.readHi = pa === -1 ? 0xffff_ffff : Math.floor(pa / 2 ** 32);
     return VMX_SUCCEED;
   }
 
@@ -302,8 +327,15 @@ export class VmxCpu {
     const info = this.field(encoding);
     if (!info) return this.vmfail(VMXERR_UNSUPPORTED_VMCS_COMPONENT);
     const slot = vmcsSlot(info.encoding);
-    if (vmcsFieldIsHigh(encoding)) this.readValue = BigInt(v.readHigh32(slot));
-    else this.readValue = vmcsValue(v, slot, info);
+    if (vmcsFieldIsHigh(encoding)) {
+      this.readLo = v.readHigh32(slot);
+      this.readHi = 0;
+    } else {
+      // vmcsValue's widths, on the halves.
+      const lo = v.read32(slot);
+      this.readLo = info.width === 16 ? lo & 0xffff : lo;
+      this.readHi = info.width === 16 || info.width === 32 ? 0 : v.readHigh32(slot);
+    }
     return VMX_SUCCEED;
   }
 
@@ -360,22 +392,9 @@ export class VmxCpu {
     return VMX_SUCCEED;
   }
 
-  /** Read a field of the current VMCS by encoding (the entry checks' view). */
-  private reader(v: VmcsRegion) {
-    const read = (encoding: number): bigint => {
-      const info = vmcsFieldInfo(encoding);
-      const slot = info ? vmcsSlot(info.encoding) : 0;
-      return info && slot ? vmcsValue(v, slot, info) : 0n;
-    };
-    return {
-      read,
-      // A full field's slot holds it zero-extended: its low 32 bits need no BigInt.
-      read32: (encoding: number): number => {
-        const slot = vmcsSlot(encoding);
-        return slot !== 0 ? v.read32(slot) : Number(read(encoding) & 0xffff_ffffn);
-      },
-    };
-  }
+  /** The current VMCS as the entry checks and the host-state load read it. */
+  private readonly entryReader = new VmcsEntryReader();
+  private readonly readEntryField = (encoding: number): bigint => this.entryReader.read(encoding);
 
   /** VMLAUNCH: VM entry of a clear VMCS (SDM 31.3, 27). */
   vmlaunch(p: VmxProcessor): number {
@@ -406,12 +425,9 @@ export class VmxCpu {
     if (!launch && v.launchState !== VMCS_STATE_LAUNCHED) {
       return this.vmfail(VMXERR_VMRESUME_NONLAUNCHED_VMCS);
     }
-    const vmcs = this.reader(v);
-    const ctx = {
-      caps: this.caps,
-      hostLongMode: p.longMode(),
-      physAddrBits: this.caps.physAddrBits,
-    };
+    const vmcs = this.entryReader;
+    vmcs.v = v;
+    const ctx = p.longMode() ? this.entryCtx64 : this.entryCtx32;
     const failure = vmEntryChecks(vmcs, ctx);
     if (failure) {
       this.lastEntryFailure = failure;
@@ -422,7 +438,7 @@ export class VmxCpu {
       this.onFieldWrite?.(v.pa, VM_EXIT_REASON, "cpu");
       this.onFieldWrite?.(v.pa, EXIT_QUALIFICATION, "cpu");
       this.clearEntryInterruptionValid(v);
-      p.loadHostState?.(vmcs.read);
+      p.loadHostState?.(this.readEntryField);
       return VMX_VMEXIT;
     }
     if (!this.guest) {
@@ -436,7 +452,8 @@ export class VmxCpu {
       this.nonRoot = false;
     }
     this.clearEntryInterruptionValid(v);
-    p.loadHostState?.(vmcs.read);
+    vmcs.v = v;
+    p.loadHostState?.(this.readEntryField);
     return VMX_VMEXIT;
   }
 
@@ -451,6 +468,33 @@ export class VmxCpu {
     const r = this.rootChecks(p);
     if (r !== VMX_SUCCEED) return r;
     return this.vmfail(VMXERR_VMCALL_IN_VMX_ROOT_OPERATION);
+  }
+}
+
+/**
+ * A VMCS region read by encoding: VMREAD's view without its checks, for the processor's own
+ * use during VM entry. A full field's slot holds it zero-extended, so its halves need no
+ * BigInt; an unsupported encoding reads as 0.
+ */
+class VmcsEntryReader implements VmcsReader {
+  v: VmcsRegion | null = null;
+
+  read(encoding: number): bigint {
+    const info = vmcsFieldInfo(encoding);
+    const slot = info ? vmcsSlot(info.encoding) : 0;
+    return info && slot && this.v ? vmcsValue(this.v, slot, info) : 0n;
+  }
+
+  read32(encoding: number): number {
+    const slot = vmcsSlot(encoding);
+    if (slot !== 0 && this.v) return this.v.read32(slot);
+    return Number(this.read(encoding) & 0xffff_ffffn);
+  }
+
+  readHigh32(encoding: number): number {
+    const slot = vmcsSlot(encoding);
+    if (slot !== 0 && this.v) return this.v.readHigh32(slot);
+    return Number((this.read(encoding) >> 32n) & 0xffff_ffffn);
   }
 }
 

@@ -192,6 +192,7 @@ import {
   eptViolationQualification,
 } from "./ept_walk.js";
 import { type VmcsRegion, vmcsSlot } from "./vmcs_region.js";
+import type { VmxCapabilities } from "./vmx_caps.js";
 import type { VmxCpu, VmxProcessor, VmxTlbHooks } from "./vmx_cpu.js";
 
 const {
@@ -269,12 +270,17 @@ export interface VmxNonRootHost extends VmxProcessor {
 export const HOST_TIMER_VECTOR = 0xec;
 
 // Slots of the fields read on every entry or written on every exit.
-const S = (encoding: number): number => vmcsSlot(encoding);
-const S_PIN = S(PIN_BASED_VM_EXEC_CONTROL);
-const S_PROC = S(CPU_BASED_VM_EXEC_CONTROL);
-const S_PROC2 = S(SECONDARY_VM_EXEC_CONTROL);
-const S_EXIT_CTLS = S(VM_EXIT_CONTROLS);
-const S_ENTRY_CTLS = S(VM_ENTRY_CONTROLS);
+/**
+ * The slot of a field by encoding, as a table the entry and exit paths index directly
+ * (every encoding used here is a supported field below 0x8000).
+ */
+const SLOT_OF = new Uint16Array(0x8000);
+for (let e = 0; e < 0x8000; e++) SLOT_OF[e] = vmcsSlot(e);
+const S_PIN = SLOT_OF[PIN_BASED_VM_EXEC_CONTROL]!;
+const S_PROC = SLOT_OF[CPU_BASED_VM_EXEC_CONTROL]!;
+const S_PROC2 = SLOT_OF[SECONDARY_VM_EXEC_CONTROL]!;
+const S_EXIT_CTLS = SLOT_OF[VM_EXIT_CONTROLS]!;
+const S_ENTRY_CTLS = SLOT_OF[VM_ENTRY_CONTROLS]!;
 
 /** Segment fields in x86 order (ES CS SS DS FS GS LDTR TR): encodings step by 2. */
 const SEG_SEL = (n: number): number => GUEST_ES_SELECTOR + 2 * n;
@@ -354,6 +360,9 @@ const INSTRUCTION_EXITS = new Set([
   EXIT_REASON_XSETBV,
   EXIT_REASON_TASK_SWITCH,
 ]);
+/** INSTRUCTION_EXITS as a table by basic exit reason (a Set lookup on every exit costs). */
+const INSTRUCTION_EXIT = new Uint8Array(0x100);
+for (const r of INSTRUCTION_EXITS) INSTRUCTION_EXIT[r] = 1;
 
 export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
   /** Instructions between host timer interrupts (each an external-interrupt VM exit). */
@@ -373,6 +382,8 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
   private ept = false;
   private eptp = 0n;
   private preemptionRate = 0;
+  /** The capabilities preemptionRate was read from (they are read-only). */
+  private preemptionRateOf: VmxCapabilities | null = null;
 
   // The guest-physical map the core holds: for which EPTP, and whether INVEPT dropped it.
   private mappedEptp = -1n;
@@ -407,6 +418,14 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
   constructor(readonly host: VmxNonRootHost) {}
 
   #cpu: X86Cpu | null = null;
+  /** RAX…R15 of the core's register file (views made once, with the core). */
+  private coreGprs = new Int32Array(16);
+  private coreGprsHi = new Int32Array(16);
+  /** The host's CR2 as last loaded or stored, and its halves (64-bit normalized or not). */
+  private cr2Value = 0n;
+  private cr2Lo = 0;
+  private cr2Hi = 0;
+  private cr2Normal = true;
 
   /** The execution core while a guest runs (made at the first VM entry: it is large). */
   get cpu(): X86Cpu {
@@ -421,6 +440,8 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
     const cpu = new X86Cpu(mem);
     if (this.host.cpuid) cpu.cpuid = this.host.cpuid;
     this.#cpu = cpu;
+    this.coreGprs = cpu.regs.subarray(0, 16);
+    this.coreGprsHi = cpu.regsHi.subarray(0, 16);
     return cpu;
   }
 
@@ -457,8 +478,11 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
       (this.proc & CPU_BASED_ACTIVATE_SECONDARY_CONTROLS) !== 0 ? vmcs.read32(S_PROC2) : 0;
     this.exitCtls = vmcs.read32(S_EXIT_CTLS);
     this.ept = (this.proc2 & SECONDARY_EXEC_ENABLE_EPT) !== 0;
-    this.eptp = this.ept ? vmcs.read64(S(EPT_POINTER)) : 0n;
-    this.preemptionRate = Number((vmx.capabilityMsr(MSR_IA32_VMX_MISC) ?? 0n) & 0x1fn);
+    this.eptp = this.ept ? vmcs.read64(SLOT_OF[EPT_POINTER]!) : 0n;
+    if (vmx.caps !== this.preemptionRateOf) {
+      this.preemptionRate = Number((vmx.capabilityMsr(MSR_IA32_VMX_MISC) ?? 0n) & 0x1fn);
+      this.preemptionRateOf = vmx.caps;
+    }
     this.mapGuestMemory();
     this.loadGuestState(vmcs);
     this.clearExit();
@@ -497,19 +521,20 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
     const st = cpu.st;
     const host = this.host;
     const entry = v.read32(S_ENTRY_CTLS);
-    st[CR0] = v.read32(S(GUEST_CR0));
-    st[CR3] = v.read32(S(GUEST_CR3));
-    st[CR4] = v.read32(S(GUEST_CR4));
+    st[CR0] = v.read32(SLOT_OF[GUEST_CR0]!);
+    st[CR3] = v.read32(SLOT_OF[GUEST_CR3]!);
+    st[CR4] = v.read32(SLOT_OF[GUEST_CR4]!);
     if ((entry & VM_ENTRY_LOAD_DEBUG_CONTROLS) !== 0) {
-      st[DR_BASE + 7] = v.read32(S(GUEST_DR7)) | 0x400;
+      st[DR_BASE + 7] = v.read32(SLOT_OF[GUEST_DR7]!) | 0x400;
     }
-    this.setMsr(MSR_SYSENTER_CS, BigInt(v.read32(S(GUEST_SYSENTER_CS))));
-    this.setMsr(MSR_SYSENTER_ESP, v.read64(S(GUEST_SYSENTER_ESP)));
-    this.setMsr(MSR_SYSENTER_EIP, v.read64(S(GUEST_SYSENTER_EIP)));
-    if ((entry & VM_ENTRY_LOAD_IA32_PAT) !== 0) this.setMsr(MSR_PAT, v.read64(S(GUEST_IA32_PAT)));
+    this.setMsr(MSR_SYSENTER_CS, BigInt(v.read32(SLOT_OF[GUEST_SYSENTER_CS]!)));
+    this.setMsr(MSR_SYSENTER_ESP, v.read64(SLOT_OF[GUEST_SYSENTER_ESP]!));
+    this.setMsr(MSR_SYSENTER_EIP, v.read64(SLOT_OF[GUEST_SYSENTER_EIP]!));
+    if ((entry & VM_ENTRY_LOAD_IA32_PAT) !== 0)
+      this.setMsr(MSR_PAT, v.read64(SLOT_OF[GUEST_IA32_PAT]!));
     const ia32e = (entry & VM_ENTRY_IA32E_MODE) !== 0;
     if ((entry & VM_ENTRY_LOAD_IA32_EFER) !== 0) {
-      st[EFER] = v.read32(S(GUEST_IA32_EFER));
+      st[EFER] = v.read32(SLOT_OF[GUEST_IA32_EFER]!);
     } else {
       // Without loading EFER, LMA follows "IA-32e mode guest", and LME too when paging is on.
       let efer = st[EFER]! & ~EFER_LMA;
@@ -518,46 +543,54 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
       st[EFER] = efer;
     }
     for (let n = 0; n < 8; n++) {
-      const base = S(SEG_BASE(n));
+      const base = SLOT_OF[SEG_BASE(n)]!;
       loadSegment(
         cpu,
         n,
-        v.read32(S(SEG_SEL(n))) & 0xffff,
+        v.read32(SLOT_OF[SEG_SEL(n)]!) & 0xffff,
         v.read32(base),
         v.readHigh32(base),
-        v.read32(S(SEG_LIMIT(n))),
-        v.read32(S(SEG_AR(n))) & 0x1_f0ff,
+        v.read32(SLOT_OF[SEG_LIMIT(n)]!),
+        v.read32(SLOT_OF[SEG_AR(n)]!) & 0x1_f0ff,
       );
     }
-    const gdt = S(GUEST_GDTR_BASE);
+    const gdt = SLOT_OF[GUEST_GDTR_BASE]!;
     st[GDTR_BASE] = v.read32(gdt);
     st[GDTR_BASE_HI] = v.readHigh32(gdt);
-    st[GDTR_LIMIT] = v.read32(S(GUEST_GDTR_LIMIT)) & 0xffff;
-    const idt = S(GUEST_IDTR_BASE);
+    st[GDTR_LIMIT] = v.read32(SLOT_OF[GUEST_GDTR_LIMIT]!) & 0xffff;
+    const idt = SLOT_OF[GUEST_IDTR_BASE]!;
     st[IDTR_BASE] = v.read32(idt);
     st[IDTR_BASE_HI] = v.readHigh32(idt);
-    st[IDTR_LIMIT] = v.read32(S(GUEST_IDTR_LIMIT)) & 0xffff;
-    const rip = S(GUEST_RIP);
+    st[IDTR_LIMIT] = v.read32(SLOT_OF[GUEST_IDTR_LIMIT]!) & 0xffff;
+    const rip = SLOT_OF[GUEST_RIP]!;
     st[EIP] = v.read32(rip);
     st[RIP_HI] = v.readHigh32(rip);
-    cpu.setEflags(v.read32(S(GUEST_RFLAGS)));
+    cpu.setEflags(v.read32(SLOT_OF[GUEST_RFLAGS]!));
     // The general registers are the processor's; RSP comes from the VMCS.
-    cpu.regs.set(host.regs.subarray(0, 16));
-    cpu.regsHi.set(host.regsHi.subarray(0, 16));
-    const rsp = S(GUEST_RSP);
+    this.coreGprs.set(host.regs.length === 16 ? host.regs : host.regs.subarray(0, 16));
+    this.coreGprsHi.set(host.regsHi.length === 16 ? host.regsHi : host.regsHi.subarray(0, 16));
+    const rsp = SLOT_OF[GUEST_RSP]!;
     cpu.regs[4] = v.read32(rsp);
     cpu.regsHi[4] = v.readHigh32(rsp);
-    const cr2 = BigInt.asUintN(64, host.cr2);
-    st[CR2] = Number(cr2 & 0xffff_ffffn) | 0;
-    st[CR2_HI] = Number(cr2 >> 32n) | 0;
+    const cr2 = host.cr2;
+    if (cr2 !== this.cr2Value) {
+      const u = BigInt.asUintN(64, cr2);
+      this.cr2Value = cr2;
+      this.cr2Lo = Number(u & 0xffff_ffffn) | 0;
+      this.cr2Hi = Number(u >> 32n) | 0;
+      this.cr2Normal = u === cr2;
+    }
+    st[CR2] = this.cr2Lo;
+    st[CR2_HI] = this.cr2Hi;
     // Interruptibility and activity (SDM 27.3.2.5, 27.3.3.4).
-    const intr = v.read32(S(GUEST_INTERRUPTIBILITY_INFO));
+    const intr = v.read32(SLOT_OF[GUEST_INTERRUPTIBILITY_INFO]!);
     st[INHIBIT] = (intr & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)) !== 0 ? 1 : 0;
     st[NMI_BLOCKED] = (intr & GUEST_INTR_STATE_NMI) !== 0 ? 1 : 0;
-    st[HALTED] = v.read32(S(GUEST_ACTIVITY_STATE)) === GUEST_ACTIVITY_HLT ? 1 : 0;
+    st[HALTED] = v.read32(SLOT_OF[GUEST_ACTIVITY_STATE]!) === GUEST_ACTIVITY_HLT ? 1 : 0;
     // A single-step trap the last exit came before is delivered after this entry (SDM
     // 27.7.3); nothing else the core held pending survives from another guest.
-    cpu.pendingDebugTrap = (v.read32(S(GUEST_PENDING_DBG_EXCEPTIONS)) & PENDING_DBG_BS) !== 0;
+    cpu.pendingDebugTrap =
+      (v.read32(SLOT_OF[GUEST_PENDING_DBG_EXCEPTIONS]!) & PENDING_DBG_BS) !== 0;
     if (cpu.pendingDebugTrap) {
       st[DR_BASE + 6] = st[DR_BASE + 6]! | PENDING_DBG_BS;
       st[PENDING] = 1;
@@ -566,7 +599,7 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
     st[INTR_LINE] = 0;
     cpu.counters[1] =
       (this.proc & CPU_BASED_USE_TSC_OFFSETTING) !== 0
-        ? Number(BigInt.asIntN(64, v.read64(S(TSC_OFFSET))))
+        ? (v.readHigh32(SLOT_OF[TSC_OFFSET]!) | 0) * 2 ** 32 + v.read32(SLOT_OF[TSC_OFFSET]!)
         : 0;
     cpu.wantWindow =
       ((this.proc & CPU_BASED_INTR_WINDOW_EXITING) !== 0 ? 1 : 0) |
@@ -574,7 +607,9 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
     // Linear translations survive an entry only under the same VPID and paging state
     // (without VPID every entry and exit invalidates them, SDM 29.4.3.1).
     const vpid =
-      (this.proc2 & SECONDARY_EXEC_ENABLE_VPID) !== 0 ? v.read32(S(VIRTUAL_PROCESSOR_ID)) : 0;
+      (this.proc2 & SECONDARY_EXEC_ENABLE_VPID) !== 0
+        ? v.read32(SLOT_OF[VIRTUAL_PROCESSOR_ID]!)
+        : 0;
     const r = this.tlbRegs;
     const keep =
       this.tlbValid &&
@@ -591,8 +626,15 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
     cpu.hooks = this;
   }
 
+  /**
+   * VM entry loads IA32_SYSENTER_CS/ESP/EIP and IA32_PAT from the guest-state area (SDM
+   * 27.3.2.1), here through the core's WRMSR. Those hold plain values in `cpu.msrs` and
+   * writing them has no other effect, so a value the core already holds is left alone.
+   */
   private setMsr(index: number, value: bigint): void {
-    setMsr(this.cpu, index, value);
+    const cpu = this.cpu;
+    if (cpu.msrs.get(index) === value) return;
+    setMsr(cpu, index, value);
   }
 
   /**
@@ -600,14 +642,14 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
    * field names through the guest's IDT. False when its delivery already caused a VM exit.
    */
   private injectEntryEvent(v: VmcsRegion): boolean {
-    const info = v.read32(S(VM_ENTRY_INTR_INFO_FIELD));
+    const info = v.read32(SLOT_OF[VM_ENTRY_INTR_INFO_FIELD]!);
     if ((info & INTR_INFO_VALID_MASK) === 0) return true;
     const cpu = this.cpu;
     const st = cpu.st;
     const vector = info & 0xff;
     const type = (info >>> 8) & 7;
-    const error = (info & 0x800) !== 0 ? v.read32(S(VM_ENTRY_EXCEPTION_ERROR_CODE)) | 0 : -1;
-    const next = (st[EIP]! + v.read32(S(VM_ENTRY_INSTRUCTION_LEN))) | 0;
+    const error = (info & 0x800) !== 0 ? v.read32(SLOT_OF[VM_ENTRY_EXCEPTION_ERROR_CODE]!) | 0 : -1;
+    const next = (st[EIP]! + v.read32(SLOT_OF[VM_ENTRY_INSTRUCTION_LEN]!)) | 0;
     // An injected event is delivered instead of the pending debug exceptions — once it is:
     // an exit during its delivery saves them as they were.
     const pendingDebugTrap = cpu.pendingDebugTrap;
@@ -647,7 +689,7 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
     const timerOn = (this.pin & PIN_BASED_VMX_PREEMPTION_TIMER) !== 0;
     // Instructions until the preemption timer reaches 0 (it counts TSC >> rate).
     let timerLeft = timerOn
-      ? (v.read32(S(VMX_PREEMPTION_TIMER_VALUE)) * 2 ** this.preemptionRate) | 0
+      ? (v.read32(SLOT_OF[VMX_PREEMPTION_TIMER_VALUE]!) * 2 ** this.preemptionRate) | 0
       : Number.POSITIVE_INFINITY;
     if (timerOn && timerLeft === 0) {
       this.reason = EXIT_REASON_PREEMPTION_TIMER;
@@ -860,7 +902,7 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
     if (port + size - 1 > 0xffff) return true;
     const v = this.vmcs!;
     for (let p = port; p < port + size; p++) {
-      const bitmap = Number(v.read64(S(p < 0x8000 ? IO_BITMAP_A : IO_BITMAP_B)));
+      const bitmap = Number(v.read64(SLOT_OF[p < 0x8000 ? IO_BITMAP_A : IO_BITMAP_B]!));
       const byte = this.host.phys(bitmap + ((p & 0x7fff) >>> 3), 1);
       if (!byte || ((byte[0]! >>> (p & 7)) & 1) !== 0) return true;
     }
@@ -877,7 +919,7 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
     else return true;
     if (write) offset += 2048;
     const index = m & 0x1fff;
-    const bitmap = Number(this.vmcs!.read64(S(MSR_BITMAP)));
+    const bitmap = Number(this.vmcs!.read64(SLOT_OF[MSR_BITMAP]!));
     const byte = this.host.phys(bitmap + offset + (index >>> 3), 1);
     return !byte || ((byte[0]! >>> (index & 7)) & 1) !== 0;
   }
@@ -897,8 +939,8 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
     const qual = (cr & 15) | (type << 4) | ((gpr & 15) << 8);
     if (type === 0 || type === 1) {
       if (cr === 0 || cr === 4) {
-        const mask = v.read32(S(cr === 0 ? CR0_GUEST_HOST_MASK : CR4_GUEST_HOST_MASK));
-        const shadow = v.read32(S(cr === 0 ? CR0_READ_SHADOW : CR4_READ_SHADOW));
+        const mask = v.read32(SLOT_OF[cr === 0 ? CR0_GUEST_HOST_MASK : CR4_GUEST_HOST_MASK]!);
+        const shadow = v.read32(SLOT_OF[cr === 0 ? CR0_READ_SHADOW : CR4_READ_SHADOW]!);
         const actual = cr === 0 ? cur[CR0]! : cur[CR4]!;
         if (type === 1) {
           x[4] = (actual & ~mask) | (shadow & mask);
@@ -916,9 +958,9 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
         }
         if ((this.proc & CPU_BASED_CR3_LOAD_EXITING) === 0) return HOOK_PASS;
         // A value among the CR3-target values does not exit.
-        const count = Math.min(4, v.read32(S(CR3_TARGET_COUNT)));
+        const count = Math.min(4, v.read32(SLOT_OF[CR3_TARGET_COUNT]!));
         for (let i = 0; i < count; i++) {
-          if (v.read32(S(CR3_TARGET_VALUE0 + 2 * i)) === value >>> 0) return HOOK_PASS;
+          if (v.read32(SLOT_OF[CR3_TARGET_VALUE0 + 2 * i]!) === value >>> 0) return HOOK_PASS;
         }
         return this.exit(EXIT_REASON_CR_ACCESS, qual);
       }
@@ -928,8 +970,8 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
       }
       return HOOK_PASS;
     }
-    const mask = v.read32(S(CR0_GUEST_HOST_MASK));
-    const shadow = v.read32(S(CR0_READ_SHADOW));
+    const mask = v.read32(SLOT_OF[CR0_GUEST_HOST_MASK]!);
+    const shadow = v.read32(SLOT_OF[CR0_READ_SHADOW]!);
     if (type === 2) {
       // CLTS: exits when TS is host-owned and set in the shadow; with the shadow's TS
       // clear it completes without touching CR0.TS.
@@ -970,11 +1012,11 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
     );
     if (type === 4 || vector > 31) return HOOK_PASS;
     const v = this.vmcs!;
-    let exits = ((v.read32(S(EXCEPTION_BITMAP)) >>> vector) & 1) !== 0;
+    let exits = ((v.read32(SLOT_OF[EXCEPTION_BITMAP]!) >>> vector) & 1) !== 0;
     if (vector === 14) {
       const match =
-        ((error & v.read32(S(PAGE_FAULT_ERROR_CODE_MASK))) | 0) ===
-        (v.read32(S(PAGE_FAULT_ERROR_CODE_MATCH)) | 0);
+        ((error & v.read32(SLOT_OF[PAGE_FAULT_ERROR_CODE_MASK]!)) | 0) ===
+        (v.read32(SLOT_OF[PAGE_FAULT_ERROR_CODE_MATCH]!) | 0);
       if (!match) exits = !exits;
     }
     if (!exits) return HOOK_PASS;
@@ -1031,7 +1073,9 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
       this.reason === EXIT_REASON_EXCEPTION_NMI && (type === 4 || type === 5 || type === 6);
     const softVectoring =
       (this.idtInfo & INTR_INFO_VALID_MASK) !== 0 && ((this.idtInfo >>> 8) & 7) >= 4;
-    if (INSTRUCTION_EXITS.has(this.reason) || softEvent || softVectoring) {
+    const reason = this.reason;
+    const instruction = reason >= 0 && reason < 0x100 && INSTRUCTION_EXIT[reason] === 1;
+    if (instruction || softEvent || softVectoring) {
       len = cpu.decodeAtRip();
     }
     if (this.ioPending) {
@@ -1105,9 +1149,9 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
     this.w32(v, GUEST_GDTR_LIMIT, st[GDTR_LIMIT]! & 0xffff);
     this.wNat(v, GUEST_IDTR_BASE, st[IDTR_BASE]!, st[IDTR_BASE_HI]!);
     this.w32(v, GUEST_IDTR_LIMIT, st[IDTR_LIMIT]! & 0xffff);
-    this.w32(v, GUEST_SYSENTER_CS, Number(this.getMsr(MSR_SYSENTER_CS) & 0xffff_ffffn));
-    this.w64(v, GUEST_SYSENTER_ESP, this.getMsr(MSR_SYSENTER_ESP));
-    this.w64(v, GUEST_SYSENTER_EIP, this.getMsr(MSR_SYSENTER_EIP));
+    this.w32(v, GUEST_SYSENTER_CS, Number(this.getPlainMsr(MSR_SYSENTER_CS) & 0xffff_ffffn));
+    this.w64(v, GUEST_SYSENTER_ESP, this.getPlainMsr(MSR_SYSENTER_ESP));
+    this.w64(v, GUEST_SYSENTER_EIP, this.getPlainMsr(MSR_SYSENTER_EIP));
     if ((this.exitCtls & VM_EXIT_SAVE_IA32_PAT) !== 0)
       this.w64(v, GUEST_IA32_PAT, this.getMsr(MSR_PAT));
     if ((this.exitCtls & VM_EXIT_SAVE_IA32_EFER) !== 0)
@@ -1139,11 +1183,19 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
     // takes from HOST_RSP (loadHostState), so the processor's own is kept here.
     const rsp = host.regs[4]!;
     const rspHi = host.regsHi[4]!;
-    host.regs.set(cpu.regs.subarray(0, 16));
-    host.regsHi.set(cpu.regsHi.subarray(0, 16));
+    host.regs.set(this.coreGprs);
+    host.regsHi.set(this.coreGprsHi);
     host.regs[4] = rsp;
     host.regsHi[4] = rspHi;
-    host.cr2 = (BigInt(st[CR2_HI]! >>> 0) << 32n) | BigInt(st[CR2]! >>> 0);
+    // CR2 as the guest left it; unchanged since the entry, the host still holds it.
+    if (st[CR2] !== this.cr2Lo || st[CR2_HI] !== this.cr2Hi || !this.cr2Normal) {
+      const cr2 = (BigInt(st[CR2_HI]! >>> 0) << 32n) | BigInt(st[CR2]! >>> 0);
+      host.cr2 = cr2;
+      this.cr2Value = cr2;
+      this.cr2Lo = st[CR2]!;
+      this.cr2Hi = st[CR2_HI]!;
+      this.cr2Normal = true;
+    }
     st[HALTED] = 0;
     // What the TLB's translations were made under, for the next entry.
     const r = this.tlbRegs;
@@ -1158,22 +1210,30 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
     return getMsr(this.cpu, index) ?? 0n;
   }
 
+  /**
+   * An MSR every core has and keeps as a plain value (the IA32_SYSENTER MSRs): the value
+   * in `cpu.msrs` is what RDMSR returns; until one is written, RDMSR's reset value.
+   */
+  private getPlainMsr(index: number): bigint {
+    return this.cpu.msrs.get(index) ?? this.getMsr(index);
+  }
+
   private w32(v: VmcsRegion, encoding: number, value: number): void {
-    const slot = S(encoding);
+    const slot = SLOT_OF[encoding]!;
     v.write32(slot, value);
     v.writeHigh32(slot, 0);
     this.vmx?.onFieldWrite?.(v.pa, encoding, "cpu");
   }
 
   private wNat(v: VmcsRegion, encoding: number, lo: number, hi: number): void {
-    const slot = S(encoding);
+    const slot = SLOT_OF[encoding]!;
     v.write32(slot, lo);
     v.writeHigh32(slot, hi);
     this.vmx?.onFieldWrite?.(v.pa, encoding, "cpu");
   }
 
   private w64(v: VmcsRegion, encoding: number, value: bigint): void {
-    v.write64(S(encoding), value);
+    v.write64(SLOT_OF[encoding]!, value);
     this.vmx?.onFieldWrite?.(v.pa, encoding, "cpu");
   }
 }
