@@ -160,7 +160,7 @@ export function glassvmHelpText(): string {
     "glassvm options:",
     "-host-cpu intel|amd",
     "                the host's virtualization extension: intel loads kvm_intel",
-    "                (VT-x, the default); amd (kvm_amd) is not implemented yet",
+    "                (VT-x, the default), amd loads kvm_amd (AMD-V)",
     "-trace-file file",
     "                write a Chrome trace-event JSON of the run (open it in Perfetto):",
     "                a track per vCPU with guest time, exit handling and device slices",

@@ -1,8 +1,8 @@
 /**
  * @glassvm/cli — `glassvm`, a qemu-system-x86_64-compatible command line and the
- * composition root of glassvm: a host kernel with kvm_intel, QEMU's process on it, and
- * what lets you see inside (kernel tracepoints, the start-up path, perf-kvm-stat, Chrome
- * trace). Browser-safe: the host's files, clock and terminal come in as a GlassvmIo.
+ * composition root of glassvm: a host kernel with kvm_intel or kvm_amd, QEMU's process
+ * on it, and what lets you see inside (kernel tracepoints, the start-up path,
+ * perf-kvm-stat, Chrome trace). Browser-safe: the host's files, clock and terminal come in as a GlassvmIo.
  */
 export {
   GLASSVM_LOG_ITEMS,
@@ -19,6 +19,7 @@ export {
   buildStartupTree,
   formatStartupTree,
   KERNEL_PATHS,
+  KERNEL_PATHS_AMD,
   type PathEvent,
   type PathNode,
   STARTUP_CALLERS,

@@ -1,7 +1,7 @@
 /**
- * `glassvm`'s main: what `qemu-system-x86_64 …` does on a Linux host with kvm_intel
- * loaded, with both halves modelled — the host (a HostKernel with kvm + kvm_intel, the
- * QEMU process spawned on it) and QEMU (qemu-machine's qemuInit and main loop over that
+ * `glassvm`'s main: what `qemu-system-x86_64 …` does on a Linux host with kvm_intel (or,
+ * with `-host-cpu amd`, kvm_amd) loaded, with both halves modelled — the host (a
+ * HostKernel with kvm + the vendor module, the QEMU process spawned on it) and QEMU (qemu-machine's qemuInit and main loop over that
  * process's HostOs). Browser-safe: the host's files, clock and terminal come in as
  * {@link GlassvmIo} (src/node-host.ts makes one from node:fs and process).
  *
@@ -30,6 +30,7 @@ import {
   traceEnable,
   traceEventEnabled,
 } from "@glassvm/qemu-machine";
+import { kvmAmdModule } from "@glassvm/svm";
 import { kvmIntelModule } from "@glassvm/vmx";
 import {
   GLASSVM_LOG_ITEMS,
@@ -43,7 +44,13 @@ import {
 import { ChromeTrace } from "./chrome-trace.js";
 import { KvmStat, kvmStatReport } from "./kvm-stat.js";
 import { ProgressLine } from "./progress.js";
-import { buildStartupTree, formatStartupTree, type PathEvent } from "./startup-path.js";
+import {
+  buildStartupTree,
+  formatStartupTree,
+  KERNEL_PATHS,
+  KERNEL_PATHS_AMD,
+  type PathEvent,
+} from "./startup-path.js";
 import { tracepointLine, userspaceReason } from "./tracepoints.js";
 
 /** What glassvm needs from the machine it runs on. */
@@ -71,6 +78,11 @@ export interface GlassvmHooks {
   afterInit?(inst: QemuMachineInstance): void;
   /** Main-loop rounds per slice between progress updates. */
   roundsPerSlice?: number;
+  /**
+   * Interpose on QEMU's system calls (strace's view): gets the process's HostOs, returns
+   * the one QEMU uses. Tests record what KVM_RUN hands userspace with it.
+   */
+  wrapHostOs?(os: HostOs): HostOs;
 }
 
 /** A `-trace` glob (`*`, `?`) as a RegExp, as QEMU's trace/control.c matches names. */
@@ -211,14 +223,7 @@ export function glassvmRun(argv: readonly string[], io: GlassvmIo, hooks: Glassv
     io.stdout(glassvmVersionText());
     return 0;
   }
-  if (opts.hostCpu === "amd") {
-    return usageError(
-      io,
-      "-host-cpu amd",
-      "kvm_amd (AMD-V) is not implemented yet; use -host-cpu intel (kvm_intel)",
-    );
-  }
-  if (opts.hostCpu !== "intel") {
+  if (opts.hostCpu !== "intel" && opts.hostCpu !== "amd") {
     return usageError(
       io,
       `-host-cpu ${opts.hostCpu}`,
@@ -229,16 +234,19 @@ export function glassvmRun(argv: readonly string[], io: GlassvmIo, hooks: Glassv
     return usageError(io, `-trace-file ${opts.traceFile}`, "cannot write files on this host");
   }
 
-  // The host: a kernel with kvm + kvm_intel (modprobe kvm_intel), QEMU's process on it.
+  // The host: a kernel with kvm + kvm_intel or kvm_amd (modprobe kvm_intel / kvm_amd),
+  // QEMU's process on it.
   const kernel = new HostKernel();
-  const loaded = kernel.loadModule(kvmModule(kvmIntelModule(kernel)));
+  const vendor = opts.hostCpu === "amd" ? kvmAmdModule(kernel) : kvmIntelModule(kernel);
+  const loaded = kernel.loadModule(kvmModule(vendor));
   if (loaded < 0) {
-    io.stderr(`${PROGNAME}: modprobe kvm_intel failed (${loaded})\n`);
+    io.stderr(`${PROGNAME}: modprobe ${vendor.name} failed (${loaded})\n`);
     for (const l of kernel.log) io.stderr(`${l}\n`);
     return 1;
   }
   const kernelLogStart = kernel.log.length;
-  const watched = watchOs(kernel.spawn(PROGNAME), kernel);
+  const qemuOs: HostOs = kernel.spawn(PROGNAME);
+  const watched = watchOs(hooks.wrapHostOs ? hooks.wrapHostOs(qemuOs) : qemuOs, kernel);
   const t0 = io.now();
   const progress = new ProgressLine(io.stderr, io.isTTY);
   const toStderr = (t: string): void => {
@@ -390,7 +398,10 @@ export function glassvmRun(argv: readonly string[], io: GlassvmIo, hooks: Glassv
     startupTraceListen(null);
     watched.pathEvents = null;
   }
-  if (opts.showPath) io.stderr(formatStartupTree(buildStartupTree(pathEvents)));
+  if (opts.showPath) {
+    const paths = opts.hostCpu === "amd" ? KERNEL_PATHS_AMD : KERNEL_PATHS;
+    io.stderr(formatStartupTree(buildStartupTree(pathEvents, paths)));
+  }
   if (chrome) for (let i = 0; i < inst.vcpuThreads.length; i++) chrome.vcpuThread(i);
   hooks.afterInit?.(inst);
 

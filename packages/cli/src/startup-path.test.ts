@@ -4,6 +4,7 @@ import {
   buildStartupTree,
   formatStartupTree,
   KERNEL_PATHS,
+  KERNEL_PATHS_AMD,
   type PathEvent,
   STARTUP_CALLERS,
 } from "./startup-path.js";
@@ -62,8 +63,24 @@ describe("-d path: the start-up tree", () => {
     );
   });
 
+  it("with kvm_amd (-host-cpu amd) the vendor's functions are svm_*", () => {
+    const text = formatStartupTree(
+      buildStartupTree(
+        [
+          step("qemuInit"),
+          { kind: "syscall", call: "KVM_CREATE_VCPU", ioctl: "KVM_CREATE_VCPU", result: 3 },
+          { kind: "syscall", call: "KVM_RUN", ioctl: "KVM_RUN", result: 0 },
+        ],
+        KERNEL_PATHS_AMD,
+      ),
+    );
+    expect(text).toMatch(/└─ svmVcpuCreate +svm +src\/svm\.ts\n/);
+    expect(text).toMatch(/└─ svmVcpuRun +svm +src\/svm\.ts\n.*└─ svmHandleExit +svm/);
+    expect(text).not.toMatch(/vmx/);
+  });
+
   it("every kernel function in the table exists under its name in the named file", () => {
-    for (const chain of Object.values(KERNEL_PATHS)) {
+    for (const chain of [...Object.values(KERNEL_PATHS), ...Object.values(KERNEL_PATHS_AMD)]) {
       for (const k of chain) {
         const src = readFileSync(new URL(`../../${k.pkg}/${k.file}`, import.meta.url), "utf8");
         expect(src, `${k.fn} in ${k.pkg}/${k.file}`).toMatch(new RegExp(`\\b${k.fn}\\(`));

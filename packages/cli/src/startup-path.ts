@@ -119,6 +119,26 @@ export const KERNEL_PATHS: Readonly<Record<string, readonly KernelFn[]>> = {
   ],
 };
 
+const SVM: CodeSite = { pkg: "svm", file: "src/svm.ts" };
+const SVM_MAIN: CodeSite = { pkg: "svm", file: "src/main.ts" };
+
+/** The kvm_intel functions of KERNEL_PATHS and their kvm_amd counterparts. */
+const AMD_FOR_INTEL: Readonly<Record<string, KernelFn>> = {
+  vmxHardwareEnableAll: { fn: "svmHardwareEnableAll", ...SVM_MAIN },
+  vmxHardwareEnable: { fn: "svmHardwareEnable", ...SVM },
+  vmxVcpuCreate: { fn: "svmVcpuCreate", ...SVM },
+  vmxVcpuRun: { fn: "svmVcpuRun", ...SVM },
+  vmxHandleExit: { fn: "svmHandleExit", ...SVM },
+};
+
+/** KERNEL_PATHS with kvm_amd (`-host-cpu amd`) as the vendor module. */
+export const KERNEL_PATHS_AMD: Readonly<Record<string, readonly KernelFn[]>> = Object.fromEntries(
+  Object.entries(KERNEL_PATHS).map(([ioctl, chain]) => [
+    ioctl,
+    chain.map((k) => AMD_FOR_INTEL[k.fn] ?? k),
+  ]),
+);
+
 /** The qemu-machine source file of a step (startupStep's `file` is under its src/). */
 function qemuSite(file: string): CodeSite {
   return { pkg: "qemu-machine", file: `src/${file}` };
@@ -138,7 +158,10 @@ function node(label: string, site: CodeSite | null): PathNode {
 }
 
 /** Build the tree (rooted at the first qemuInit) from the recorded events. */
-export function buildStartupTree(events: readonly PathEvent[]): PathNode[] {
+export function buildStartupTree(
+  events: readonly PathEvent[],
+  kernelPaths: Readonly<Record<string, readonly KernelFn[]>> = KERNEL_PATHS,
+): PathNode[] {
   const roots: PathNode[] = [];
   /** Step nodes by function, the latest first found by lastIndexOf. */
   const steps: { fn: string; node: PathNode }[] = [];
@@ -173,7 +196,7 @@ export function buildStartupTree(events: readonly PathEvent[]): PathNode[] {
       const n = node(text, null);
       // The kernel's chain is a line of descent: each function calls the next.
       let leaf = n;
-      for (const k of (e.ioctl && KERNEL_PATHS[e.ioctl]) || []) {
+      for (const k of (e.ioctl && kernelPaths[e.ioctl]) || []) {
         const c = node(k.fn, { pkg: k.pkg, file: k.file });
         leaf.children.push(c);
         leaf = c;

@@ -1,5 +1,6 @@
 /**
- * @glassvm/svm — AMD-V on the software x86 CPU (the hardware half of kvm_amd).
+ * @glassvm/svm — AMD-V on the software x86 CPU, and kvm_amd on it (`kvmAmdModule`,
+ * `svmX86Ops`: arch/x86/kvm/svm/svm.c).
  * The VMCB at the APM's offsets with typed accessors, the permission maps, the SVM
  * numbers under Linux's names, VMRUN's consistency checks as named rules, the SVM
  * instructions of one processor (`SvmCpu`), guest mode on the x86 core with #VMEXIT by
@@ -48,6 +49,29 @@ export {
   type VmrunFailure,
   vmrunChecks,
 } from "./hw/vmrun_checks.js";
+export {
+  type KvmAmdModule,
+  type KvmAmdOptions,
+  kvmAmdModule,
+  SVM_SUPPORTED_CPUID,
+  svmX86Ops,
+} from "./main.js";
+export { type NptMemslot, NptMmu } from "./mmu/npt.js";
+export {
+  initVmcb,
+  KvmAmd,
+  type KvmAmdVendorModule,
+  KvmSvm,
+  type SvmCpuData,
+  svmCompleteInterrupts,
+  svmExitHandlers,
+  svmHandleExit,
+  svmVcpuCreate,
+  svmVcpuRun,
+  toKvmAmd,
+  toSvm,
+  VcpuSvm,
+} from "./svm.js";
 export type {
   VmcbArea,
   VmcbFieldChange,

@@ -763,7 +763,12 @@ export class SvmNonRoot implements X86Hooks, SvmTlbHooks {
     const type = x[2]!;
     const isMov = type === 0 || type === 1;
     const gpr = x[3]!;
-    if (type === 1) return this.exitIf(SVM_EXIT_READ_CR0 + cr, gpr & 15);
+    if (type === 1) {
+      if (!this.intercepted(SVM_EXIT_READ_CR0 + cr)) return HOOK_PASS;
+      this.exit(SVM_EXIT_READ_CR0 + cr, gpr & 15);
+      this.info1Hi = 1 << 31;
+      return HOOK_EXIT;
+    }
     if (this.intercepted(INTERCEPT_CR0_WRITE + cr)) {
       this.exit(SVM_EXIT_WRITE_CR0 + cr, isMov ? gpr & 15 : 0);
       if (isMov) this.info1Hi = 1 << 31;
