@@ -3,6 +3,8 @@
  * process per run — on the guest suite, against QEMU's TCG on the same images when
  * `qemu-system-x86_64` is installed (Debian: qemu-system-x86), in the same run:
  *
+ * glassvm runs twice, on kvm_intel (VT-x model) and on kvm_amd (AMD-V model), side by side.
+ *
  *  - cpu-bench: guest MIPS and wall time. The guest executes 16 000 916 instructions
  *    (guests/README.md); its run time is its wall time minus bios-hello's (same start-up
  *    and teardown, almost no guest work), so MIPS compares the engines, not the launch.
@@ -41,15 +43,37 @@ function wall(cmd: string, args: string[]): number {
   return ms;
 }
 
-function glassvm(image: string): [string, string[]] {
-  return [
-    process.execPath,
-    [BIN, "-m", "64", "-bios", join(GUESTS, image), "-serial", "stdio", ...EXIT_DEVICE],
-  ];
+/** An engine: the command line that runs `image` with its output on `console` (stdout). */
+interface Engine {
+  readonly name: string;
+  readonly exits: boolean;
+  readonly make: (image: string, console?: string) => [string, string[]];
 }
 
-function qemu(image: string): [string, string[]] {
-  return [
+const glassvmEngine = (name: string, hostCpu: "intel" | "amd"): Engine => ({
+  name,
+  exits: true,
+  make: (image, console = "-serial") => [
+    process.execPath,
+    [
+      BIN,
+      "-host-cpu",
+      hostCpu,
+      "-m",
+      "64",
+      "-bios",
+      join(GUESTS, image),
+      console,
+      "stdio",
+      ...EXIT_DEVICE,
+    ],
+  ],
+});
+
+const qemuEngine: Engine = {
+  name: "qemu-tcg",
+  exits: false,
+  make: (image, console = "-serial") => [
     "qemu-system-x86_64",
     [
       "-machine",
@@ -60,16 +84,16 @@ function qemu(image: string): [string, string[]] {
       "none",
       "-bios",
       join(GUESTS, image),
-      "-serial",
+      console,
       "stdio",
       ...EXIT_DEVICE,
     ],
-  ];
-}
+  ],
+};
 
-function medianWall(make: (image: string) => [string, string[]], image: string): number {
+function medianWall(engine: Engine, image: string): number {
   const times: number[] = [];
-  for (let i = 0; i < RUNS; i++) times.push(wall(...make(image)));
+  for (let i = 0; i < RUNS; i++) times.push(wall(...engine.make(image)));
   return median(times);
 }
 
@@ -92,56 +116,28 @@ function firstByte(cmd: string, args: string[]): Promise<number> {
 async function main(): Promise<void> {
   if (!existsSync(BIN))
     throw new Error(`${BIN} missing: build first (npm run build -w @glassvm/cli)`);
-  const engines: [string, (image: string) => [string, string[]]][] = [["glassvm", glassvm]];
-  if (hasQemu()) engines.push(["qemu-tcg", qemu]);
+  const engines: Engine[] = [
+    glassvmEngine("glassvm", "intel"),
+    glassvmEngine("glassvm-amd", "amd"),
+  ];
+  if (hasQemu()) engines.push(qemuEngine);
   const result: Record<string, Record<string, number>> = {};
-  for (const [name, make] of engines) {
-    const base = medianWall(make, "bios-hello.bin");
-    const cpu = medianWall(make, "cpu-bench.bin");
-    const io = medianWall(make, "io-bench.bin");
+  for (const engine of engines) {
+    const name = engine.name;
+    const base = medianWall(engine, "bios-hello.bin");
+    const cpu = medianWall(engine, "cpu-bench.bin");
+    const io = medianWall(engine, "io-bench.bin");
     const cpuMs = Math.max(cpu - base, 0.001);
     const starts: number[] = [];
     for (let i = 0; i < RUNS; i++) {
-      const [cmd, args] =
-        name === "glassvm"
-          ? [
-              process.execPath,
-              [
-                BIN,
-                "-m",
-                "64",
-                "-bios",
-                join(GUESTS, "hello-real.bin"),
-                "-debugcon",
-                "stdio",
-                ...EXIT_DEVICE,
-              ],
-            ]
-          : [
-              "qemu-system-x86_64",
-              [
-                "-machine",
-                "pc,accel=tcg",
-                "-m",
-                "64",
-                "-display",
-                "none",
-                "-bios",
-                join(GUESTS, "hello-real.bin"),
-                "-debugcon",
-                "stdio",
-                ...EXIT_DEVICE,
-              ],
-            ];
-      starts.push(await firstByte(cmd as string, args as string[]));
+      starts.push(await firstByte(...engine.make("hello-real.bin", "-debugcon")));
     }
     result[name] = {
       "cpu-bench wall ms": cpu,
       "cpu-bench guest ms": cpuMs,
       "cpu-bench MIPS": CPU_BENCH_INSTRUCTIONS / cpuMs / 1000,
       // TCG has no VM exits: its OUTs cost less than the run-to-run noise.
-      "io-bench ns per OUT exit":
-        name === "glassvm" ? ((io - base) * 1e6) / IO_BENCH_OUTS : Number.NaN,
+      "io-bench ns per OUT exit": engine.exits ? ((io - base) * 1e6) / IO_BENCH_OUTS : Number.NaN,
       "start-up to first byte ms": median(starts),
       "bios-hello wall ms": base,
     };
