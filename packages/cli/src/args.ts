@@ -158,9 +158,10 @@ export function glassvmHelpText(): string {
   lines.push(
     "",
     "glassvm options:",
-    "-host-cpu intel|amd",
+    "-host-cpu intel|amd|intel,amd",
     "                the host's virtualization extension: intel loads kvm_intel",
-    "                (VT-x, the default), amd loads kvm_amd (AMD-V)",
+    "                (VT-x, the default), amd loads kvm_amd (AMD-V); intel,amd runs",
+    "                both and shows their exit streams side by side",
     "-trace-file file",
     "                write a Chrome trace-event JSON of the run (open it in Perfetto):",
     "                a track per vCPU with guest time, exit handling and device slices",

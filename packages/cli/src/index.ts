@@ -2,7 +2,8 @@
  * @glassvm/cli — `glassvm`, a qemu-system-x86_64-compatible command line and the
  * composition root of glassvm: a host kernel with kvm_intel or kvm_amd, QEMU's process
  * on it, and what lets you see inside (kernel tracepoints, the start-up path,
- * perf-kvm-stat, Chrome trace). Browser-safe: the host's files, clock and terminal come in as a GlassvmIo.
+ * perf-kvm-stat, Chrome trace, both backends side by side). Browser-safe: the host's
+ * files, clock and terminal come in as a GlassvmIo.
  */
 export {
   GLASSVM_LOG_ITEMS,
@@ -13,6 +14,15 @@ export {
   parseGlassvmArgs,
 } from "./args.js";
 export { ChromeTrace, type ChromeTraceJson, type TraceEvent } from "./chrome-trace.js";
+export {
+  type BackendRun,
+  compareReport,
+  glassvmCompareHosts,
+  type HardwareExit,
+  recordUserspaceExits,
+  runOnBackend,
+  type UserspaceExit,
+} from "./compare.js";
 export { KvmStat, kvmStatReport } from "./kvm-stat.js";
 export { type GlassvmHooks, type GlassvmIo, glassvmMain, glassvmRun } from "./main.js";
 export {

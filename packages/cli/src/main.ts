@@ -42,6 +42,7 @@ import {
   parseGlassvmArgs,
 } from "./args.js";
 import { ChromeTrace } from "./chrome-trace.js";
+import { glassvmCompareHosts } from "./compare.js";
 import { KvmStat, kvmStatReport } from "./kvm-stat.js";
 import { ProgressLine } from "./progress.js";
 import {
@@ -83,6 +84,8 @@ export interface GlassvmHooks {
    * the one QEMU uses. Tests record what KVM_RUN hands userspace with it.
    */
   wrapHostOs?(os: HostOs): HostOs;
+  /** The host kernel, once its KVM module is loaded (to subscribe to its tracepoints). */
+  onHost?(kernel: HostKernel): void;
 }
 
 /** A `-trace` glob (`*`, `?`) as a RegExp, as QEMU's trace/control.c matches names. */
@@ -223,11 +226,24 @@ export function glassvmRun(argv: readonly string[], io: GlassvmIo, hooks: Glassv
     io.stdout(glassvmVersionText());
     return 0;
   }
+  if (opts.hostCpu === "intel,amd") {
+    // Both backends, side by side (compare.ts); the option itself is not QEMU's.
+    const rest = argv.filter(
+      (a, i) =>
+        !(
+          a === "-host-cpu" ||
+          a === "--host-cpu" ||
+          argv[i - 1] === "-host-cpu" ||
+          argv[i - 1] === "--host-cpu"
+        ),
+    );
+    return glassvmCompareHosts(rest, io);
+  }
   if (opts.hostCpu !== "intel" && opts.hostCpu !== "amd") {
     return usageError(
       io,
       `-host-cpu ${opts.hostCpu}`,
-      "unknown host CPU vendor (expected intel or amd)",
+      "unknown host CPU vendor (expected intel, amd, or intel,amd for both side by side)",
     );
   }
   if (opts.traceFile !== null && !io.writeFile) {
@@ -244,6 +260,7 @@ export function glassvmRun(argv: readonly string[], io: GlassvmIo, hooks: Glassv
     for (const l of kernel.log) io.stderr(`${l}\n`);
     return 1;
   }
+  hooks.onHost?.(kernel);
   const kernelLogStart = kernel.log.length;
   const qemuOs: HostOs = kernel.spawn(PROGNAME);
   const watched = watchOs(hooks.wrapHostOs ? hooks.wrapHostOs(qemuOs) : qemuOs, kernel);

@@ -50,7 +50,7 @@ describe("glassvm options before qemuInit", () => {
     const t = testIo();
     expect(glassvmMain(["glassvm", "-host-cpu", "via"], t.io)).toBe(1);
     expect(t.err()).toBe(
-      "glassvm: -host-cpu via: unknown host CPU vendor (expected intel or amd)\n",
+      "glassvm: -host-cpu via: unknown host CPU vendor (expected intel, amd, or intel,amd for both side by side)\n",
     );
     const u = testIo();
     expect(glassvmMain(["glassvm", "-trace-file"], u.io)).toBe(1);

@@ -5,18 +5,9 @@
  * them all as child processes.
  */
 import { readFileSync } from "node:fs";
-import {
-  type HostOs,
-  KVM_CREATE_VCPU,
-  KVM_EXIT_IO,
-  KVM_EXIT_IO_OUT,
-  KVM_EXIT_MMIO,
-  KVM_RUN,
-  KvmRun,
-} from "@glassvm/kvm-kernel/uapi";
 import type { QemuMachineInstance } from "@glassvm/qemu-machine";
 import { expect } from "vitest";
-import { glassvmRun } from "../../src/index.js";
+import { glassvmRun, recordUserspaceExits, type UserspaceExit } from "../../src/index.js";
 import { testIo, withoutWarnings } from "../firmware.js";
 
 export const GUEST_BIN = new URL("../../../../guests/bin/", import.meta.url);
@@ -143,91 +134,16 @@ export function expectEmulationFailureOnAmd(name: string): void {
   expect(t.out()).not.toBe(c.stdout);
 }
 
-/** One exit as userspace sees it in kvm_run after KVM_RUN returns. */
-export interface UserspaceExit {
-  /** kvm_run.exit_reason, or -1 when KVM_RUN failed (then `ret` is its -errno). */
-  readonly exitReason: number;
-  /** KVM_EXIT_IO: port, size, direction, count and the data (OUT: what the guest wrote). */
-  readonly io?: { port: number; size: number; direction: number; count: number; data: string };
-  /** KVM_EXIT_MMIO: address, length, write and (for a write) the data. */
-  readonly mmio?: { addr: string; len: number; isWrite: number; data: string };
-  readonly ret?: number;
-}
-
-const hex = (b: Uint8Array): string =>
-  Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-
 /**
  * Run a guest and record what every KVM_RUN hands userspace: the exit reason and that
- * exit's kvm_run fields (strace with a kvm_run decoder, interposed through wrapHostOs).
+ * exit's kvm_run fields (recordUserspaceExits, interposed through wrapHostOs).
  */
 export function userspaceExits(name: string, hostCpu: HostCpuVendor): UserspaceExit[] {
   const c = GUESTS[name]!;
   const t = testIo(guestFiles(c));
   const exits: UserspaceExit[] = [];
-  const vcpuFds = new Set<number>();
-  const runPages = new Map<number, [number, number]>();
   const status = glassvmRun(guestArgv(c, "", hostCpu), t.io, {
-    wrapHostOs: (os) => {
-      const wrapped: HostOs = {
-        pid: os.pid,
-        open: (path, flags) => os.open(path, flags),
-        munmap: (addr, length) => os.munmap(addr, length),
-        close: (fd) => os.close(fd),
-        view: (addr, length) => os.view(addr, length),
-        kill: (sig) => os.kill(sig),
-        sigprocmask: (how, signals) => os.sigprocmask(how, signals),
-        sigtimedwait: (sig) => os.sigtimedwait(sig),
-        ioctl: () => 0,
-        mmap: () => 0,
-      };
-      wrapped.ioctl = (fd, request, arg) => {
-        const r = os.ioctl(fd, request, arg);
-        if (request === KVM_CREATE_VCPU && r >= 0) vcpuFds.add(r);
-        if (request !== KVM_RUN || !vcpuFds.has(fd)) return r;
-        if (r !== 0) {
-          exits.push({ exitReason: -1, ret: r });
-          return r;
-        }
-        const [addr, len] = runPages.get(fd)!;
-        const page = os.view(addr, len);
-        const run = new KvmRun(page);
-        if (run.exitReason === KVM_EXIT_IO) {
-          const off = Number(run.ioDataOffset);
-          const n = run.ioSize * run.ioCount;
-          const out = run.ioDirection === KVM_EXIT_IO_OUT;
-          exits.push({
-            exitReason: run.exitReason,
-            io: {
-              port: run.ioPort,
-              size: run.ioSize,
-              direction: run.ioDirection,
-              count: run.ioCount,
-              data: out ? hex(page.subarray(off, off + n)) : "",
-            },
-          });
-        } else if (run.exitReason === KVM_EXIT_MMIO) {
-          exits.push({
-            exitReason: run.exitReason,
-            mmio: {
-              addr: run.mmioPhysAddr.toString(16),
-              len: run.mmioLen,
-              isWrite: run.mmioIsWrite,
-              data: run.mmioIsWrite ? hex(run.mmioData.subarray(0, run.mmioLen)) : "",
-            },
-          });
-        } else {
-          exits.push({ exitReason: run.exitReason });
-        }
-        return r;
-      };
-      wrapped.mmap = (fd, length, offset) => {
-        const addr = os.mmap(fd, length, offset);
-        if (vcpuFds.has(fd) && addr >= 0) runPages.set(fd, [addr, length]);
-        return addr;
-      };
-      return wrapped;
-    },
+    wrapHostOs: (os) => recordUserspaceExits(os, exits),
   });
   expect(status).toBe(c.status);
   expect(t.out()).toBe(c.stdout);
