@@ -80,4 +80,4 @@ export type {
   VmcbSnapshot,
   VmcbWidth,
 } from "./vmcb_snapshot.js";
-export { VMCB_FIELDS, vmcbDiff, vmcbSnapshot } from "./vmcb_snapshot.js";
+export { VMCB_FIELDS, VmcbProvenance, vmcbDiff, vmcbSnapshot } from "./vmcb_snapshot.js";

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { svmHost } from "../test/setup.js";
 import { INTERCEPT_IOIO_PROT } from "./asm/svm.js";
-import { VMCB_SIZE } from "./hw/vmcb.js";
-import { VMCB_FIELDS, vmcbDiff, vmcbSnapshot } from "./vmcb_snapshot.js";
+import { VMCB_RIP, VMCB_SIZE } from "./hw/vmcb.js";
+import { VMCB_FIELDS, VmcbProvenance, vmcbDiff, vmcbSnapshot } from "./vmcb_snapshot.js";
 
 describe("vmcbSnapshot / vmcbDiff", () => {
   it("lists fields without overlap, inside the page", () => {
@@ -30,5 +30,35 @@ describe("vmcbSnapshot / vmcbDiff", () => {
       ["rip", 0x1002n],
       ["rax", 0x48n],
     ]);
+  });
+
+  it("says who wrote each changed field: software before VMRUN, the processor at #VMEXIT", () => {
+    const h = svmHost();
+    h.vmcb.setIntercept(INTERCEPT_IOIO_PROT);
+    h.interceptPort(0xe9);
+    h.ram.set([0x90, 0x90, 0xb0, 0x48, 0xe6, 0xe9], 0x1000); // nop; nop; mov al,'H'; out
+    const before = vmcbSnapshot(h.vmcb);
+    const provenance = new VmcbProvenance();
+    try {
+      // kvm_amd's part: start the guest two bytes further on.
+      h.vmcb.write64Halves(VMCB_RIP, 0x1002, 0);
+      const software = vmcbDiff(before, vmcbSnapshot(h.vmcb), provenance);
+      expect(software.map((c) => [c.name, c.by])).toEqual([["rip", "software"]]);
+      h.cpu.svm.vmrun(h.cpu, h.vmcb.pa);
+      const by = Object.fromEntries(
+        vmcbDiff(before, vmcbSnapshot(h.vmcb), provenance).map((c) => [c.name, c.by]),
+      );
+      expect(by).toMatchObject({
+        exit_code: "#VMEXIT",
+        exit_info_1: "#VMEXIT",
+        next_rip: "#VMEXIT",
+        rip: "#VMEXIT",
+        rax: "#VMEXIT",
+      });
+      provenance.reset();
+      expect(vmcbDiff(before, vmcbSnapshot(h.vmcb), provenance)[0]!.by).toBeUndefined();
+    } finally {
+      provenance.detach();
+    }
   });
 });

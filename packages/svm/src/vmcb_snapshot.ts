@@ -57,6 +57,8 @@ import {
   VMCB_TLB_CTL,
   VMCB_TSC_OFFSET,
   type Vmcb,
+  type VmcbWriter,
+  watchVmcbWrites,
 } from "./hw/vmcb.js";
 
 export type VmcbArea = "control" | "save";
@@ -180,15 +182,62 @@ export interface VmcbFieldChange {
   readonly area: VmcbArea;
   readonly before: bigint;
   readonly after: bigint;
+  /** Who wrote it last, when a VmcbProvenance was watching. */
+  readonly by?: VmcbWriter;
 }
 
-/** The fields whose value differs between two snapshots of the same VMCB. */
-export function vmcbDiff(before: VmcbSnapshot, after: VmcbSnapshot): VmcbFieldChange[] {
+/**
+ * The last writer of each VMCB field while it watches (like vmx's VmcsProvenance): kvm_amd
+ * and other software, the processor at #VMEXIT, or VMSAVE. A field counts as written when
+ * a write starts inside it.
+ */
+export class VmcbProvenance {
+  private readonly last = new Map<number, Map<number, VmcbWriter>>();
+  private readonly remove: () => void;
+
+  constructor() {
+    this.remove = watchVmcbWrites((pa, offset, by) => {
+      let m = this.last.get(pa);
+      if (!m) {
+        m = new Map();
+        this.last.set(pa, m);
+      }
+      m.set(offset, by);
+    });
+  }
+
+  /** The last writer of the field at `offset` of the VMCB at `pa` (any write within it). */
+  writer(pa: number, field: { offset: number; width: number }): VmcbWriter | undefined {
+    const m = this.last.get(pa);
+    if (!m) return undefined;
+    let by: VmcbWriter | undefined;
+    for (let o = field.offset; o < field.offset + field.width / 8; o++) by = m.get(o) ?? by;
+    return by;
+  }
+
+  /** Forget what was recorded (e.g. before each VMRUN, to see one exit's writes). */
+  reset(): void {
+    this.last.clear();
+  }
+
+  detach(): void {
+    this.remove();
+  }
+}
+
+/** The fields whose value differs between two snapshots of the same VMCB, with their writer. */
+export function vmcbDiff(
+  before: VmcbSnapshot,
+  after: VmcbSnapshot,
+  provenance?: VmcbProvenance,
+): VmcbFieldChange[] {
   const out: VmcbFieldChange[] = [];
   before.fields.forEach((f, i) => {
     const a = after.fields[i]!.value;
-    if (a !== f.value)
-      out.push({ name: f.name, offset: f.offset, area: f.area, before: f.value, after: a });
+    if (a === f.value) return;
+    const change = { name: f.name, offset: f.offset, area: f.area, before: f.value, after: a };
+    const by = provenance?.writer(after.pa, f);
+    out.push(by ? { ...change, by } : change);
   });
   return out;
 }

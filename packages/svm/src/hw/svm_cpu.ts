@@ -27,6 +27,7 @@ import {
   X86_FEATURE_SVM_BIT,
 } from "../asm/svm.js";
 import {
+  asVmcbWriter,
   VMCB_EVENT_INJ,
   VMCB_EXIT_CODE,
   VMCB_EXIT_INFO_1,
@@ -256,7 +257,7 @@ export class SvmCpu {
     if (r !== SVM_SUCCEED) return r;
     const vmcb = this.vmcbOperand(p, pa);
     if (!vmcb) return SVM_FAULT_GP;
-    p.vmsaveState(vmcb);
+    asVmcbWriter("vmsave", () => p.vmsaveState(vmcb));
     return SVM_SUCCEED;
   }
 

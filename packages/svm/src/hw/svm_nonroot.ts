@@ -119,6 +119,7 @@ import {
 } from "./npt_walk.js";
 import type { SvmCpu, SvmProcessor, SvmTlbHooks } from "./svm_cpu.js";
 import {
+  asVmcbWriter,
   msrpmBit,
   SVM_SELECTOR_DPL_MASK,
   SVM_SELECTOR_DPL_SHIFT,
@@ -841,6 +842,10 @@ export class SvmNonRoot implements X86Hooks, SvmTlbHooks {
 
   /** §8.2 steps 1–2: exit information into the control area, guest state into the save area. */
   private storeExit(v: Vmcb): void {
+    asVmcbWriter("#VMEXIT", () => this.storeExitFields(v));
+  }
+
+  private storeExitFields(v: Vmcb): void {
     const cpu = this.cpu;
     const st = cpu.st;
     let nripLo = 0;

@@ -183,6 +183,43 @@ export interface VmcbSegment {
 }
 
 /**
+ * Who wrote a VMCB field: software (kvm_amd, or any code writing through a Vmcb), the
+ * processor at #VMEXIT, or VMSAVE. The VMCB is plain memory — writes that do not go
+ * through a Vmcb (a hypervisor in x86 code storing to it) are not seen.
+ */
+export type VmcbWriter = "software" | "#VMEXIT" | "vmsave";
+
+/** Observers of Vmcb writes (VmcbProvenance installs one), and the current writer. */
+const observers: ((pa: number, offset: number, by: VmcbWriter) => void)[] = [];
+let currentWriter: VmcbWriter = "software";
+
+/** Run `fn` with `by` as the writer of every Vmcb write it makes (the processor's steps). */
+export function asVmcbWriter<T>(by: VmcbWriter, fn: () => T): T {
+  const previous = currentWriter;
+  currentWriter = by;
+  try {
+    return fn();
+  } finally {
+    currentWriter = previous;
+  }
+}
+
+/** Watch Vmcb writes; returns the remover. */
+export function watchVmcbWrites(
+  observer: (pa: number, offset: number, by: VmcbWriter) => void,
+): () => void {
+  observers.push(observer);
+  return () => {
+    const i = observers.indexOf(observer);
+    if (i >= 0) observers.splice(i, 1);
+  };
+}
+
+function noteWrite(pa: number, offset: number): void {
+  for (const o of observers) o(pa, offset, currentWriter);
+}
+
+/**
  * One VMCB page. Accessors are width-typed: 8-bit, 16-bit, 32-bit (unsigned numbers)
  * and 64-bit (bigint, or its halves as int32 for the hot paths).
  */
@@ -215,20 +252,25 @@ export class Vmcb {
   }
   write8(offset: number, value: number): void {
     this.view.setUint8(offset, value & 0xff);
+    if (observers.length > 0) noteWrite(this.pa, offset);
   }
   write16(offset: number, value: number): void {
     this.view.setUint16(offset, value & 0xffff, true);
+    if (observers.length > 0) noteWrite(this.pa, offset);
   }
   write32(offset: number, value: number): void {
     this.view.setUint32(offset, value >>> 0, true);
+    if (observers.length > 0) noteWrite(this.pa, offset);
   }
   write64(offset: number, value: bigint): void {
     this.view.setBigUint64(offset, BigInt.asUintN(64, value), true);
+    if (observers.length > 0) noteWrite(this.pa, offset);
   }
   /** A 64-bit field from its halves (no BigInt). */
   write64Halves(offset: number, lo: number, hi: number): void {
     this.view.setUint32(offset, lo >>> 0, true);
     this.view.setUint32(offset + 4, hi >>> 0, true);
+    if (observers.length > 0) noteWrite(this.pa, offset);
   }
 
   /** Intercept `index` (the INTERCEPT_* global bit index: word × 32 + bit). */
