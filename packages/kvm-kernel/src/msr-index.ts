@@ -19,6 +19,7 @@ export const MSR_IA32_MCG_STATUS = 0x17a;
 export const MSR_IA32_MCG_CTL = 0x17b;
 export const MSR_IA32_MISC_ENABLE = 0x1a0;
 export const MSR_IA32_POWER_CTL = 0x1fc;
+export const MSR_IA32_DEBUGCTLMSR = 0x1d9;
 export const MSR_MTRRphysBase0 = 0x200;
 export const MSR_MTRRfix64K_00000 = 0x250;
 export const MSR_MTRRfix16K_80000 = 0x258;

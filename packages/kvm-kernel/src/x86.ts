@@ -1785,6 +1785,31 @@ export function kvmSkipEmulatedInstruction(vcpu: KvmVcpu): number {
   return r;
 }
 
+/** kvm_register_read: a GPR as the current mode sees it (32 bits outside 64-bit mode). */
+export function kvmRegisterReadMode(vcpu: KvmVcpu, reg: number): bigint {
+  const v = kvmRegisterRead(vcpu, reg);
+  return is64BitMode(vcpu) ? v : v & 0xffff_ffffn;
+}
+
+/** kvm_complete_insn_gp: #GP(0) when the emulation failed, else skip the instruction. */
+export function kvmCompleteInsnGp(vcpu: KvmVcpu, err: number): number {
+  if (err) {
+    kvmInjectGp(vcpu, 0);
+    return 1;
+  }
+  return kvmSkipEmulatedInstruction(vcpu);
+}
+
+/** kvm_emulate_as_nop: an exit handled by skipping the instruction. */
+export function kvmEmulateAsNop(vcpu: KvmVcpu): number {
+  return kvmSkipEmulatedInstruction(vcpu);
+}
+
+/** is_noncanonical_address for 48-bit linear addresses. */
+export function isNoncanonicalAddress(v: bigint): boolean {
+  return BigInt.asIntN(48, v) !== BigInt.asIntN(64, v);
+}
+
 /** kvm_emulate_halt: skip HLT; without an in-kernel LAPIC, exit with KVM_EXIT_HLT. */
 export function kvmEmulateHalt(vcpu: KvmVcpu): number {
   const ret = kvmSkipEmulatedInstruction(vcpu);

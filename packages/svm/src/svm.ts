@@ -26,6 +26,7 @@ import {
   guestCpuidHas,
   type HostKernel,
   is64BitMode,
+  isNoncanonicalAddress,
   KVM_REQ_EVENT,
   type Kvm,
   type KvmExitInfo,
@@ -33,6 +34,8 @@ import {
   type KvmVendorModule,
   kvmClearExceptionQueue,
   kvmClearInterruptQueue,
+  kvmCompleteInsnGp,
+  kvmEmulateAsNop,
   kvmEmulateCpuid,
   kvmEmulateHalt,
   kvmEmulateRdmsr,
@@ -47,6 +50,7 @@ import {
   kvmQueueException,
   kvmQueueInterrupt,
   kvmRegisterRead,
+  kvmRegisterReadMode,
   kvmRegisterWrite,
   kvmRequeueException,
   kvmRipRead,
@@ -57,8 +61,22 @@ import {
   kvmSetCr8Guest,
   kvmSetMsrCommon,
   kvmSkipEmulatedInstruction,
+  MSR_CSTAR,
   MSR_EFER,
+  MSR_FS_BASE,
+  MSR_GS_BASE,
   MSR_IA32_CR_PAT,
+  MSR_IA32_DEBUGCTLMSR,
+  MSR_IA32_FEAT_CTL,
+  MSR_IA32_SPEC_CTRL,
+  MSR_IA32_SYSENTER_CS,
+  MSR_IA32_SYSENTER_EIP,
+  MSR_IA32_SYSENTER_ESP,
+  MSR_KERNEL_GS_BASE,
+  MSR_LSTAR,
+  MSR_STAR,
+  MSR_SYSCALL_MASK,
+  MSR_TSC_AUX,
   type MsrData,
   PFERR_WRITE_MASK,
   traceKvmExit,
@@ -285,21 +303,6 @@ const OF_VECTOR = 4;
 const UD_VECTOR = 6;
 const AC_VECTOR = 17;
 const MC_VECTOR = 18;
-
-const MSR_IA32_SPEC_CTRL = 0x48;
-const MSR_IA32_FEAT_CTL = 0x3a;
-const MSR_IA32_SYSENTER_CS = 0x174;
-const MSR_IA32_SYSENTER_ESP = 0x175;
-const MSR_IA32_SYSENTER_EIP = 0x176;
-const MSR_IA32_DEBUGCTLMSR = 0x1d9;
-const MSR_STAR = 0xc000_0081;
-const MSR_LSTAR = 0xc000_0082;
-const MSR_CSTAR = 0xc000_0083;
-const MSR_SYSCALL_MASK = 0xc000_0084;
-const MSR_FS_BASE = 0xc000_0100;
-const MSR_GS_BASE = 0xc000_0101;
-const MSR_KERNEL_GS_BASE = 0xc000_0102;
-const MSR_TSC_AUX = 0xc000_0103;
 
 /** uapi/linux/kvm_para.h. */
 const KVM_HC_VAPIC_POLL_IRQ = 1;
@@ -1019,8 +1022,6 @@ export function svmUpdateExceptionBitmap(vcpu: KvmVcpu): void {
 
 // ───────────────────────────── MSRs ─────────────────────────────
 
-const noncanonical = (v: bigint): boolean => BigInt.asIntN(48, v) !== BigInt.asIntN(64, v);
-
 /** The MSRs whose guest values live in the VMCB save area (the VMLOAD set and more). */
 const VMCB_MSRS = new Map<number, number>([
   [MSR_STAR, VMCB_STAR],
@@ -1081,7 +1082,7 @@ export function svmSetMsr(vcpu: KvmVcpu, msr: MsrData): number {
       index === MSR_KERNEL_GS_BASE ||
       index === MSR_LSTAR ||
       index === MSR_CSTAR;
-    if (canonicalOnly && noncanonical(data)) return 1;
+    if (canonicalOnly && isNoncanonicalAddress(data)) return 1;
     svm.vmcb.write64(
       at,
       index === MSR_SYSCALL_MASK || index === MSR_IA32_SYSENTER_CS ? data & 0xffff_ffffn : data,
@@ -1606,24 +1607,6 @@ export function svmSkipEmulatedInstruction(vcpu: KvmVcpu): number {
 type ExitHandler = (vcpu: KvmVcpu) => number;
 
 const exitInfo1Lo = (vcpu: KvmVcpu): number => toSvm(vcpu).vmcb.read32(VMCB_EXIT_INFO_1);
-
-/** kvm_register_read as the current mode sees it (32 bits outside 64-bit mode). */
-function kvmRegisterReadMode(vcpu: KvmVcpu, reg: number): bigint {
-  const v = kvmRegisterRead(vcpu, reg);
-  return is64BitMode(vcpu) ? v : v & 0xffff_ffffn;
-}
-
-/** kvm_complete_insn_gp. */
-function kvmCompleteInsnGp(vcpu: KvmVcpu, err: number): number {
-  if (err) {
-    kvmInjectGp(vcpu, 0);
-    return 1;
-  }
-  return kvmSkipEmulatedInstruction(vcpu);
-}
-
-/** kvm_emulate_as_nop. */
-const kvmEmulateAsNop: ExitHandler = (vcpu) => kvmSkipEmulatedInstruction(vcpu);
 
 /** kvm_handle_invalid_op: #UD. */
 const kvmHandleInvalidOp: ExitHandler = (vcpu) => {

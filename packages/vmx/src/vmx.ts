@@ -21,6 +21,7 @@ import {
   guestCpuidHas,
   type HostKernel,
   is64BitMode,
+  isNoncanonicalAddress,
   KVM_REQ_EVENT,
   KVM_REQ_TLB_FLUSH,
   type Kvm,
@@ -29,6 +30,8 @@ import {
   type KvmVendorModule,
   kvmClearExceptionQueue,
   kvmClearInterruptQueue,
+  kvmCompleteInsnGp,
+  kvmEmulateAsNop,
   kvmEmulateCpuid,
   kvmEmulateHalt,
   kvmEmulateRdmsr,
@@ -44,6 +47,7 @@ import {
   kvmQueueInterrupt,
   kvmReadGuest,
   kvmRegisterRead,
+  kvmRegisterReadMode,
   kvmRegisterWrite,
   kvmRequeueException,
   kvmRipRead,
@@ -54,7 +58,21 @@ import {
   kvmSetCr8Guest,
   kvmSetMsrCommon,
   kvmSkipEmulatedInstruction,
+  MSR_CSTAR,
+  MSR_FS_BASE,
+  MSR_GS_BASE,
   MSR_IA32_CR_PAT,
+  MSR_IA32_DEBUGCTLMSR,
+  MSR_IA32_SPEC_CTRL,
+  MSR_IA32_SYSENTER_CS,
+  MSR_IA32_SYSENTER_EIP,
+  MSR_IA32_SYSENTER_ESP,
+  MSR_KERNEL_GS_BASE,
+  MSR_LSTAR,
+  MSR_STAR,
+  MSR_SYSCALL_MASK,
+  MSR_TSC_AUX,
+  MSR_VM_HSAVE_PA,
   type MsrData,
   PFERR_FETCH_MASK,
   PFERR_PRESENT_MASK,
@@ -346,22 +364,6 @@ const DF_VECTOR = 8;
 const PF_VECTOR = 14;
 const AC_VECTOR = 17;
 const MC_VECTOR = 18;
-
-/** msr-index.h: the MSRs kvm_intel keeps itself rather than in kvm_get/set_msr_common. */
-const MSR_IA32_SPEC_CTRL = 0x48;
-const MSR_IA32_SYSENTER_CS = 0x174;
-const MSR_IA32_SYSENTER_ESP = 0x175;
-const MSR_IA32_SYSENTER_EIP = 0x176;
-const MSR_IA32_DEBUGCTLMSR = 0x1d9;
-const MSR_STAR = 0xc000_0081;
-const MSR_LSTAR = 0xc000_0082;
-const MSR_CSTAR = 0xc000_0083;
-const MSR_SYSCALL_MASK = 0xc000_0084;
-const MSR_FS_BASE = 0xc000_0100;
-const MSR_GS_BASE = 0xc000_0101;
-const MSR_KERNEL_GS_BASE = 0xc000_0102;
-const MSR_TSC_AUX = 0xc000_0103;
-const MSR_VM_HSAVE_PA = 0xc001_0117;
 
 /** uapi/linux/kvm_para.h: the hypercall KVM answers, and its error numbers. */
 const KVM_HC_VAPIC_POLL_IRQ = 1;
@@ -1333,9 +1335,6 @@ export function vmxUpdateExceptionBitmap(vcpu: KvmVcpu): void {
 
 // ───────────────────────────── MSRs ─────────────────────────────
 
-/** is_noncanonical_address for 48-bit linear addresses. */
-const noncanonical = (v: bigint): boolean => BigInt.asIntN(48, v) !== BigInt.asIntN(64, v);
-
 /**
  * vmx_get_msr: the MSRs whose guest values live in the VMCS (FS/GS base, SYSENTER,
  * DEBUGCTL) or in vcpu_vmx (the user-return MSRs, KERNEL_GS_BASE, FEATURE_CONTROL), then
@@ -1408,7 +1407,7 @@ export function vmxSetMsr(vcpu: KvmVcpu, msr: MsrData): number {
     case MSR_KERNEL_GS_BASE:
     case MSR_LSTAR:
     case MSR_CSTAR:
-      if (noncanonical(data)) return 1;
+      if (isNoncanonicalAddress(data)) return 1;
   }
   switch (msr.index) {
     case MSR_FS_BASE:
@@ -2108,24 +2107,6 @@ export function vmxSkipEmulatedInstruction(vcpu: KvmVcpu): number {
 // ───────────────────────────── exit handlers ─────────────────────────────
 
 type ExitHandler = (vcpu: KvmVcpu) => number;
-
-/** kvm_register_read: a GPR as the current mode sees it (32 bits outside 64-bit mode). */
-function kvmRegisterReadMode(vcpu: KvmVcpu, reg: number): bigint {
-  const v = kvmRegisterRead(vcpu, reg);
-  return is64BitMode(vcpu) ? v : v & 0xffff_ffffn;
-}
-
-/** kvm_complete_insn_gp: #GP(0) when the emulation failed, else skip the instruction. */
-function kvmCompleteInsnGp(vcpu: KvmVcpu, err: number): number {
-  if (err) {
-    kvmInjectGp(vcpu, 0);
-    return 1;
-  }
-  return kvmSkipEmulatedInstruction(vcpu);
-}
-
-/** kvm_emulate_as_nop. */
-const kvmEmulateAsNop: ExitHandler = (vcpu) => kvmSkipEmulatedInstruction(vcpu);
 
 /**
  * handle_exception_nmi: NMIs and machine checks were the host's; #UD is the guest's own
