@@ -669,7 +669,7 @@ export function svmVcpuLoad(vcpu: KvmVcpu, cpuId: number): void {
 export function svmVcpuPut(vcpu: KvmVcpu): void {
   const svm = toSvm(vcpu);
   if (!svm.guestStateLoaded) return;
-  if (!vcpu.arch.guestFpuDirty) fxsave(guestCore(svm), vcpu.arch.guestFpu);
+  if (!vcpu.arch.guestFpuDirty) guestCore(svm).fpu.saveImage(vcpu.arch.guestFpu);
   svm.guestStateLoaded = false;
 }
 
@@ -693,7 +693,7 @@ export function svmPrepareSwitchToGuest(vcpu: KvmVcpu): void {
     svm.cpu.svm.vmsave(svm.cpu, sd.saveArea.pa);
     if (getMsr(x, MSR_TSC_AUX) !== svm.tscAux) setMsr(x, MSR_TSC_AUX, svm.tscAux);
   }
-  fxrstor(x, a.guestFpu);
+  x.fpu.restoreImage(a.guestFpu);
   a.guestFpuDirty = false;
   svm.guestStateLoaded = true;
 }
@@ -701,51 +701,8 @@ export function svmPrepareSwitchToGuest(vcpu: KvmVcpu): void {
 /** kvm_fpu_get's effect for an emulator: vcpu.arch.guestFpu from the live registers. */
 export function svmSyncGuestFpu(vcpu: KvmVcpu): void {
   const svm = toSvm(vcpu);
-  if (svm.guestStateLoaded && !vcpu.arch.guestFpuDirty) fxsave(guestCore(svm), vcpu.arch.guestFpu);
-}
-
-const u16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
-const u32 = (b: Uint8Array, o: number): number => u16(b, o) | (u16(b, o + 2) << 16);
-function put16(b: Uint8Array, o: number, v: number): void {
-  b[o] = v & 0xff;
-  b[o + 1] = (v >>> 8) & 0xff;
-}
-function put32(b: Uint8Array, o: number, v: number): void {
-  put16(b, o, v);
-  put16(b, o + 2, v >>> 16);
-}
-
-/** FXRSTOR (64-bit layout) of a 512-byte image into the core's x87/SSE state. */
-function fxrstor(x: X86Cpu, fx: Uint8Array): void {
-  const f = x.fpu;
-  f.fcw = u16(fx, 0);
-  f.fsw = u16(fx, 2);
-  f.ftw = fx[4]!;
-  f.fop = u16(fx, 6);
-  f.fip = u32(fx, 8);
-  f.fipHi = u32(fx, 12);
-  f.fdp = u32(fx, 16);
-  f.fdpHi = u32(fx, 20);
-  f.mxcsr = u32(fx, 24) >>> 0;
-  for (let i = 0; i < 8; i++) f.stRegs.set(fx.subarray(32 + 16 * i, 42 + 16 * i), 10 * i);
-  f.xmm8.set(fx.subarray(160, 416));
-}
-
-/** FXSAVE (64-bit layout) of the core's x87/SSE state. */
-function fxsave(x: X86Cpu, fx: Uint8Array): void {
-  const f = x.fpu;
-  put16(fx, 0, f.fcw);
-  put16(fx, 2, f.fsw);
-  fx[4] = f.ftw & 0xff;
-  put16(fx, 6, f.fop);
-  put32(fx, 8, f.fip);
-  put32(fx, 12, f.fipHi);
-  put32(fx, 16, f.fdp);
-  put32(fx, 20, f.fdpHi);
-  put32(fx, 24, f.mxcsr);
-  put32(fx, 28, 0xffff);
-  for (let i = 0; i < 8; i++) fx.set(f.stRegs.subarray(10 * i, 10 * i + 10), 32 + 16 * i);
-  fx.set(f.xmm8, 160);
+  if (svm.guestStateLoaded && !vcpu.arch.guestFpuDirty)
+    guestCore(svm).fpu.saveImage(vcpu.arch.guestFpu);
 }
 
 // ───────────────────────────── registers ─────────────────────────────

@@ -976,7 +976,7 @@ export function vmxPrepareSwitchToGuest(vcpu: KvmVcpu): void {
     kvmSetUserReturnMsr(x, MSR_TSC_AUX, vmx.tscAux);
     setMsr(x, MSR_KERNEL_GS_BASE, vmx.kernelGsBase);
   }
-  fxrstor(x, a.guestFpu);
+  x.fpu.restoreImage(a.guestFpu);
   a.guestFpuDirty = false;
   vmx.guestStateLoaded = true;
 }
@@ -991,7 +991,7 @@ export function vmxPrepareSwitchToHost(vcpu: KvmVcpu): void {
   const x = physCpu(vmx);
   vmx.kernelGsBase = getMsr(x, MSR_KERNEL_GS_BASE) ?? vmx.kernelGsBase;
   // An image the emulator (or KVM_SET_FPU) changed since the last entry is the newer one.
-  if (!vcpu.arch.guestFpuDirty) fxsave(x, vcpu.arch.guestFpu);
+  if (!vcpu.arch.guestFpuDirty) x.fpu.saveImage(vcpu.arch.guestFpu);
   vmx.guestStateLoaded = false;
 }
 
@@ -1003,80 +1003,8 @@ export function vmxPrepareSwitchToHost(vcpu: KvmVcpu): void {
  */
 export function vmxSyncGuestFpu(vcpu: KvmVcpu): void {
   const vmx = toVmx(vcpu);
-  if (vmx.guestStateLoaded && !vcpu.arch.guestFpuDirty) fxsave(physCpu(vmx), vcpu.arch.guestFpu);
-}
-
-/** Little-endian 16- and 32-bit fields of an FXSAVE image. */
-function fxU16(fx: Uint8Array, o: number): number {
-  return fx[o]! | (fx[o + 1]! << 8);
-}
-
-function fxU32(fx: Uint8Array, o: number): number {
-  return fx[o]! | (fx[o + 1]! << 8) | (fx[o + 2]! << 16) | (fx[o + 3]! << 24) | 0;
-}
-
-function fxP16(fx: Uint8Array, o: number, v: number): void {
-  fx[o] = v & 0xff;
-  fx[o + 1] = (v >>> 8) & 0xff;
-}
-
-function fxP32(fx: Uint8Array, o: number, v: number): void {
-  fxP16(fx, o, v);
-  fxP16(fx, o + 2, v >>> 16);
-}
-
-/** FXRSTOR of a 512-byte FXSAVE image (64-bit layout) into the CPU's x87/SSE state. */
-function fxrstor(x: X86Cpu, fx: Uint8Array): void {
-  const f = x.fpu;
-  f.fcw = fxU16(fx, 0);
-  f.fsw = fxU16(fx, 2);
-  f.ftw = fx[4]!;
-  f.fop = fxU16(fx, 6);
-  f.fip = fxU32(fx, 8);
-  f.fipHi = fxU32(fx, 12);
-  f.fdp = fxU32(fx, 16);
-  f.fdpHi = fxU32(fx, 20);
-  f.mxcsr = fxU32(fx, 24) >>> 0;
-  // Every KVM_RUN does this: one view of the image's XMM area, made once, and short loops
-  // for the ten-byte x87 registers rather than a subarray each.
-  const st = f.stRegs;
-  for (let i = 0; i < 8; i++) {
-    for (let b = 0; b < 10; b++) st[10 * i + b] = fx[32 + 16 * i + b]!;
-  }
-  f.xmm8.set(fxsaveXmmArea(fx));
-}
-
-/** Bytes 160–415 of an FXSAVE image (XMM0–15), one view per image. */
-const xmmAreas = new WeakMap<Uint8Array, Uint8Array>();
-
-function fxsaveXmmArea(fx: Uint8Array): Uint8Array {
-  let area = xmmAreas.get(fx);
-  if (!area) {
-    area = fx.subarray(160, 416);
-    xmmAreas.set(fx, area);
-  }
-  return area;
-}
-
-/** FXSAVE (64-bit layout) of the CPU's x87/SSE state into a 512-byte image. */
-function fxsave(x: X86Cpu, fx: Uint8Array): void {
-  const f = x.fpu;
-  fxP16(fx, 0, f.fcw);
-  fxP16(fx, 2, f.fsw);
-  fx[4] = f.ftw & 0xff;
-  fxP16(fx, 6, f.fop);
-  fxP32(fx, 8, f.fip);
-  fxP32(fx, 12, f.fipHi);
-  fxP32(fx, 16, f.fdp);
-  fxP32(fx, 20, f.fdpHi);
-  fxP32(fx, 24, f.mxcsr);
-  fxP32(fx, 28, 0xffff);
-  const st = f.stRegs;
-  for (let i = 0; i < 8; i++) {
-    for (let b = 0; b < 10; b++) fx[32 + 16 * i + b] = st[10 * i + b]!;
-  }
-  // xmm8 is exactly the 256 bytes of XMM0–15.
-  fx.set(f.xmm8, 160);
+  if (vmx.guestStateLoaded && !vcpu.arch.guestFpuDirty)
+    physCpu(vmx).fpu.saveImage(vcpu.arch.guestFpu);
 }
 
 // ───────────────────────────── registers ─────────────────────────────

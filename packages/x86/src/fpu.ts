@@ -56,6 +56,49 @@ export class FpuState {
     this.stRegs.fill(0);
   }
 
+  /**
+   * This state as a 512-byte FXSAVE image, 64-bit layout (SDM Vol. 2 FXSAVE, Table 3-53):
+   * what a hypervisor keeps for a guest between runs (KVM's vcpu->arch.guest_fpu).
+   */
+  saveImage(fx: Uint8Array): void {
+    put16(fx, 0, this.fcw);
+    put16(fx, 2, this.fsw);
+    fx[4] = this.ftw & 0xff;
+    put16(fx, 6, this.fop);
+    put32(fx, 8, this.fip);
+    put32(fx, 12, this.fipHi);
+    put32(fx, 16, this.fdp);
+    put32(fx, 20, this.fdpHi);
+    put32(fx, 24, this.mxcsr);
+    put32(fx, 28, MXCSR_MASK);
+    const st = this.stRegs;
+    for (let i = 0; i < 8; i++) {
+      for (let b = 0; b < 10; b++) fx[32 + 16 * i + b] = st[10 * i + b]!;
+    }
+    // xmm8 is exactly the 256 bytes of XMM0–15.
+    fx.set(this.xmm8, 160);
+  }
+
+  /** Load this state from a 512-byte FXSAVE image (64-bit layout); no checks, as XRSTORS. */
+  restoreImage(fx: Uint8Array): void {
+    this.fcw = get16(fx, 0);
+    this.fsw = get16(fx, 2);
+    this.ftw = fx[4]!;
+    this.fop = get16(fx, 6);
+    this.fip = get32(fx, 8);
+    this.fipHi = get32(fx, 12);
+    this.fdp = get32(fx, 16);
+    this.fdpHi = get32(fx, 20);
+    this.mxcsr = get32(fx, 24) >>> 0;
+    // A hypervisor does this on every run: short loops for the ten-byte x87 registers and
+    // one view of the image's XMM area, made once per image.
+    const st = this.stRegs;
+    for (let i = 0; i < 8; i++) {
+      for (let b = 0; b < 10; b++) st[10 * i + b] = fx[32 + 16 * i + b]!;
+    }
+    this.xmm8.set(xmmArea(fx));
+  }
+
   /** FNINIT (SDM Vol. 2 FINIT/FNINIT): control, status, tags and pointers to their defaults. */
   fninit(): void {
     this.fcw = 0x037f;
@@ -67,4 +110,35 @@ export class FpuState {
     this.fdp = 0;
     this.fdpHi = 0;
   }
+}
+
+/** Little-endian 16- and 32-bit fields of an FXSAVE image. */
+function get16(fx: Uint8Array, o: number): number {
+  return fx[o]! | (fx[o + 1]! << 8);
+}
+
+function get32(fx: Uint8Array, o: number): number {
+  return fx[o]! | (fx[o + 1]! << 8) | (fx[o + 2]! << 16) | (fx[o + 3]! << 24) | 0;
+}
+
+function put16(fx: Uint8Array, o: number, v: number): void {
+  fx[o] = v & 0xff;
+  fx[o + 1] = (v >>> 8) & 0xff;
+}
+
+function put32(fx: Uint8Array, o: number, v: number): void {
+  put16(fx, o, v);
+  put16(fx, o + 2, v >>> 16);
+}
+
+/** Bytes 160–415 of an FXSAVE image (XMM0–15), one view per image. */
+const xmmAreas = new WeakMap<Uint8Array, Uint8Array>();
+
+function xmmArea(fx: Uint8Array): Uint8Array {
+  let area = xmmAreas.get(fx);
+  if (!area) {
+    area = fx.subarray(160, 416);
+    xmmAreas.set(fx, area);
+  }
+  return area;
 }
