@@ -105,6 +105,19 @@ import { kvmGetSupportedMsrs, kvmHasMsrFeatureControl } from "./kvm.js";
 /** DESC_AVL_MASK (bit 20 of the flags word). */
 const DESC_AVL_MASK = 1 << 20;
 
+/** A KVM_GET_* vCPU ioctl into a fresh struct, decoded; a negative errno when it fails. */
+function vcpuGet<T extends object>(
+  os: HostOs,
+  vcpuFd: number,
+  request: number,
+  size: number,
+  decode: (buf: Uint8Array) => T,
+): T | number {
+  const buf = new Uint8Array(size);
+  const r = os.ioctl(vcpuFd, request, buf);
+  return r < 0 ? r : decode(buf);
+}
+
 /** `set_seg`: QEMU's descriptor-cache flags → struct kvm_segment. */
 export function setSeg(rhs: SegmentCache): KvmSegment {
   const flags = rhs.flags;
@@ -155,10 +168,8 @@ export function kvmPutRegs(os: HostOs, vcpuFd: number, cpu: X86CPU): number {
 /** `kvm_put_sregs`: KVM_SET_SREGS from env's segment caches, GDTR/IDTR, CR0–CR4, EFER. */
 export function kvmPutSregs(os: HostOs, vcpuFd: number, cpu: X86CPU): number {
   const env = cpu.env;
-  const buf = new Uint8Array(KVM_SREGS_SIZE);
-  const g = os.ioctl(vcpuFd, KVM_GET_SREGS, buf);
-  if (g < 0) return g;
-  const sregs = decodeKvmSregs(buf);
+  const sregs = vcpuGet(os, vcpuFd, KVM_GET_SREGS, KVM_SREGS_SIZE, decodeKvmSregs);
+  if (typeof sregs === "number") return sregs;
   sregs.cs = setSeg(env.segs[R_CS]!);
   sregs.ds = setSeg(env.segs[R_DS]!);
   sregs.es = setSeg(env.segs[R_ES]!);
@@ -339,10 +350,8 @@ export function kvmPutFpu(os: HostOs, vcpuFd: number, cpu: X86CPU): number {
 
 /** `kvm_get_fpu`: KVM_GET_FPU into env (fpstt from FSW.TOP, tags from the abridged word). */
 export function kvmGetFpu(os: HostOs, vcpuFd: number, cpu: X86CPU): number {
-  const buf = new Uint8Array(KVM_FPU_SIZE);
-  const r = os.ioctl(vcpuFd, KVM_GET_FPU, buf);
-  if (r < 0) return r;
-  const fpu = decodeKvmFpu(buf);
+  const fpu = vcpuGet(os, vcpuFd, KVM_GET_FPU, KVM_FPU_SIZE, decodeKvmFpu);
+  if (typeof fpu === "number") return fpu;
   const env = cpu.env;
   env.fpstt = (fpu.fsw >> 11) & 7;
   env.fpus = fpu.fsw;
@@ -718,10 +727,8 @@ export function getSeg(rhs: KvmSegment): SegmentCache {
 
 /** `kvm_get_regs`: KVM_GET_REGS into env. */
 export function kvmGetRegs(os: HostOs, vcpuFd: number, cpu: X86CPU): number {
-  const buf = new Uint8Array(KVM_REGS_SIZE);
-  const r = os.ioctl(vcpuFd, KVM_GET_REGS, buf);
-  if (r < 0) return r;
-  const regs = decodeKvmRegs(buf);
+  const regs = vcpuGet(os, vcpuFd, KVM_GET_REGS, KVM_REGS_SIZE, decodeKvmRegs);
+  if (typeof regs === "number") return regs;
   const env = cpu.env;
   const order = [
     regs.rax,
@@ -751,10 +758,8 @@ export function kvmGetRegs(os: HostOs, vcpuFd: number, cpu: X86CPU): number {
 
 /** `kvm_get_sregs`: segments, descriptor tables, CR0–CR4, EFER; then the hflags. */
 export function kvmGetSregs(os: HostOs, vcpuFd: number, cpu: X86CPU): number {
-  const buf = new Uint8Array(KVM_SREGS_SIZE);
-  const r = os.ioctl(vcpuFd, KVM_GET_SREGS, buf);
-  if (r < 0) return r;
-  const sregs = decodeKvmSregs(buf);
+  const sregs = vcpuGet(os, vcpuFd, KVM_GET_SREGS, KVM_SREGS_SIZE, decodeKvmSregs);
+  if (typeof sregs === "number") return sregs;
   const env = cpu.env;
   env.segs[R_CS] = getSeg(sregs.cs);
   env.segs[R_DS] = getSeg(sregs.ds);
@@ -777,10 +782,8 @@ export function kvmGetSregs(os: HostOs, vcpuFd: number, cpu: X86CPU): number {
 
 /** `kvm_get_vcpu_events`: pending and injected events, NMI state, SMM, the interrupt shadow. */
 export function kvmGetVcpuEvents(os: HostOs, vcpuFd: number, cpu: X86CPU): number {
-  const buf = new Uint8Array(KVM_VCPU_EVENTS_SIZE);
-  const r = os.ioctl(vcpuFd, KVM_GET_VCPU_EVENTS, buf);
-  if (r < 0) return r;
-  const ev = decodeKvmVcpuEvents(buf);
+  const ev = vcpuGet(os, vcpuFd, KVM_GET_VCPU_EVENTS, KVM_VCPU_EVENTS_SIZE, decodeKvmVcpuEvents);
+  if (typeof ev === "number") return ev;
   const env = cpu.env;
   if (ev.flags & KVM_VCPUEVENT_VALID_PAYLOAD) {
     env.exceptionPending = ev.exception.pending;
@@ -817,10 +820,8 @@ export function kvmGetVcpuEvents(os: HostOs, vcpuFd: number, cpu: X86CPU): numbe
 
 /** `kvm_get_debugregs`: DR0–DR3, DR6 (also as DR4), DR7 (also as DR5). */
 export function kvmGetDebugregs(os: HostOs, vcpuFd: number, cpu: X86CPU): number {
-  const buf = new Uint8Array(KVM_DEBUGREGS_SIZE);
-  const r = os.ioctl(vcpuFd, KVM_GET_DEBUGREGS, buf);
-  if (r < 0) return r;
-  const dbg = decodeKvmDebugregs(buf);
+  const dbg = vcpuGet(os, vcpuFd, KVM_GET_DEBUGREGS, KVM_DEBUGREGS_SIZE, decodeKvmDebugregs);
+  if (typeof dbg === "number") return dbg;
   const env = cpu.env;
   for (let i = 0; i < 4; i++) env.dr[i] = dbg.db[i] ?? 0n;
   env.dr[4] = env.dr[6] = dbg.dr6;
