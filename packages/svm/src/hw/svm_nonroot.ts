@@ -34,7 +34,6 @@ import {
   hooks,
   injectEvent,
   instr,
-  loadSegment,
   OPEN_BUS,
   PhysMemory,
   setMsr,
@@ -123,9 +122,6 @@ import {
   msrpmBit,
   SVM_SELECTOR_DPL_MASK,
   SVM_SELECTOR_DPL_SHIFT,
-  SVM_SELECTOR_P_MASK,
-  svmArToAttrib,
-  svmAttribToAr,
   VMCB_ASID,
   VMCB_CPL,
   VMCB_CR0,
@@ -162,7 +158,6 @@ import {
   VMCB_SEG_ATTRIB,
   VMCB_SEG_BASE,
   VMCB_SEG_LIMIT,
-  VMCB_SEG_SELECTOR,
   VMCB_SEGMENTS,
   VMCB_SIZE,
   VMCB_STAR,
@@ -173,6 +168,7 @@ import {
   VMCB_TSC_OFFSET,
   Vmcb,
 } from "./vmcb.js";
+import { loadVmcbSegment, storeVmcbSegment } from "./vmcb_segment.js";
 
 const {
   EV_CPUID,
@@ -264,7 +260,6 @@ const CR0_PG = 1 << 31;
 const CR0_PE = 1;
 /** CR0 bits a selective CR0 write may change without exit 0x065: TS (3) and MP (1). */
 const CR0_SEL_IGNORED = (1 << 3) | (1 << 1);
-const AR_UNUSABLE = 1 << 16;
 
 /** EVENT_* of the x86 core → the EXITINTINFO/EVENTINJ type field. */
 function eventType(kind: number, vector: number): number {
@@ -441,17 +436,7 @@ export class SvmNonRoot implements X86Hooks, SvmTlbHooks {
       let attrib = src.read16(at + VMCB_SEG_ATTRIB);
       // SS.DPL is the CPL (the core derives CPL from it).
       if (n === 2) attrib = (attrib & ~SVM_SELECTOR_DPL_MASK) | (cplByte << SVM_SELECTOR_DPL_SHIFT);
-      let ar = svmAttribToAr(attrib);
-      if ((attrib & SVM_SELECTOR_P_MASK) === 0 && n !== 1) ar |= AR_UNUSABLE;
-      loadSegment(
-        cpu,
-        n,
-        src.read16(at + VMCB_SEG_SELECTOR),
-        src.read32(at + VMCB_SEG_BASE),
-        src.readHigh32(at + VMCB_SEG_BASE),
-        src.read32(at + VMCB_SEG_LIMIT),
-        ar,
-      );
+      loadVmcbSegment(cpu, n, src, at, attrib);
     }
     const l = this.loadable;
     for (let i = 0; i < 5; i++) {
@@ -882,14 +867,7 @@ export class SvmNonRoot implements X86Hooks, SvmTlbHooks {
     const l = this.loadable;
     for (let n = 0; n < 8; n++) {
       const dst = n <= 3 ? v : l;
-      const at = VMCB_SEGMENTS[n]!;
-      const ar = cpu.segAr[n]!;
-      let attrib = svmArToAttrib(ar);
-      if ((ar & AR_UNUSABLE) !== 0) attrib &= ~SVM_SELECTOR_P_MASK;
-      dst.write16(at + VMCB_SEG_SELECTOR, cpu.segSel[n]!);
-      dst.write16(at + VMCB_SEG_ATTRIB, attrib);
-      dst.write32(at + VMCB_SEG_LIMIT, cpu.segLimit[n]!);
-      dst.write64Halves(at + VMCB_SEG_BASE, cpu.segBase[n]!, cpu.segBaseHi[n]!);
+      storeVmcbSegment(cpu, n, dst, VMCB_SEGMENTS[n]!);
     }
     for (let i = 0; i < 5; i++) {
       l.write64Halves(VMCB_STAR + 8 * i, st[MSR_STAR + 2 * i]!, st[MSR_STAR + 2 * i + 1]!);

@@ -16,7 +16,6 @@ import {
   hooks,
   injectEvent,
   instr,
-  loadSegment,
   setMsr,
   state,
   syncLoadedState,
@@ -27,9 +26,6 @@ import { EFER_SVME, MSR_EFER, SVM_CPUID_FUNC } from "../asm/svm.js";
 import { SVM_FAULT_GP, SVM_FAULT_UD, SVM_VMEXIT, type SvmCapabilities, SvmCpu } from "./svm_cpu.js";
 import { SvmNonRoot, type SvmNonRootHost } from "./svm_nonroot.js";
 import {
-  SVM_SELECTOR_P_MASK,
-  svmArToAttrib,
-  svmAttribToAr,
   VMCB_CR0,
   VMCB_CR3,
   VMCB_CR4,
@@ -43,10 +39,8 @@ import {
   VMCB_RFLAGS,
   VMCB_RIP,
   VMCB_RSP,
-  VMCB_SEG_ATTRIB,
   VMCB_SEG_BASE,
   VMCB_SEG_LIMIT,
-  VMCB_SEG_SELECTOR,
   VMCB_SEGMENTS,
   VMCB_STAR,
   VMCB_SYSENTER_CS,
@@ -55,6 +49,7 @@ import {
   VMCB_TR,
   type Vmcb,
 } from "./vmcb.js";
+import { loadVmcbSegment, storeVmcbSegment } from "./vmcb_segment.js";
 
 const {
   EV_RDMSR,
@@ -90,38 +85,10 @@ const {
   STOP_JUMP,
 } = state;
 
-const AR_UNUSABLE = 1 << 16;
 const FLAG_VM = 1 << 17;
 const MSR_SYSENTER_CS = 0x174;
 const MSR_SYSENTER_ESP = 0x175;
 const MSR_SYSENTER_EIP = 0x176;
-
-/** Segment register n of `cpu` into the VMCB record at `at`. */
-function storeSegment(cpu: X86Cpu, n: number, v: Vmcb, at: number): void {
-  const ar = cpu.segAr[n]!;
-  let attrib = svmArToAttrib(ar);
-  if ((ar & AR_UNUSABLE) !== 0) attrib &= ~SVM_SELECTOR_P_MASK;
-  v.write16(at + VMCB_SEG_SELECTOR, cpu.segSel[n]!);
-  v.write16(at + VMCB_SEG_ATTRIB, attrib);
-  v.write32(at + VMCB_SEG_LIMIT, cpu.segLimit[n]!);
-  v.write64Halves(at + VMCB_SEG_BASE, cpu.segBase[n]!, cpu.segBaseHi[n]!);
-}
-
-/** The VMCB record at `at` into segment register n of `cpu` (P = 0: unusable). */
-function loadVmcbSegment(cpu: X86Cpu, n: number, v: Vmcb, at: number): void {
-  const attrib = v.read16(at + VMCB_SEG_ATTRIB);
-  let ar = svmAttribToAr(attrib);
-  if ((attrib & SVM_SELECTOR_P_MASK) === 0 && n !== 1) ar |= AR_UNUSABLE;
-  loadSegment(
-    cpu,
-    n,
-    v.read16(at + VMCB_SEG_SELECTOR),
-    v.read32(at + VMCB_SEG_BASE),
-    v.readHigh32(at + VMCB_SEG_BASE),
-    v.read32(at + VMCB_SEG_LIMIT),
-    ar,
-  );
-}
 
 export class SvmRootCpu implements X86Hooks, SvmNonRootHost {
   readonly svm: SvmCpu;
@@ -185,7 +152,7 @@ export class SvmRootCpu implements X86Hooks, SvmNonRootHost {
   saveHostState(hsave: Vmcb): void {
     const cpu = this.cpu;
     const st = cpu.st;
-    for (let n = 0; n < 4; n++) storeSegment(cpu, n, hsave, VMCB_SEGMENTS[n]!);
+    for (let n = 0; n < 4; n++) storeVmcbSegment(cpu, n, hsave, VMCB_SEGMENTS[n]!);
     hsave.write64Halves(VMCB_GDTR + VMCB_SEG_BASE, st[GDTR_BASE]!, st[GDTR_BASE_HI]!);
     hsave.write32(VMCB_GDTR + VMCB_SEG_LIMIT, st[GDTR_LIMIT]! & 0xffff);
     hsave.write64Halves(VMCB_IDTR + VMCB_SEG_BASE, st[IDTR_BASE]!, st[IDTR_BASE_HI]!);
@@ -251,10 +218,10 @@ export class SvmRootCpu implements X86Hooks, SvmNonRootHost {
   vmsaveState(to: Vmcb): void {
     const cpu = this.cpu;
     const st = cpu.st;
-    storeSegment(cpu, 4, to, VMCB_FS);
-    storeSegment(cpu, 5, to, VMCB_GS);
-    storeSegment(cpu, 6, to, VMCB_LDTR);
-    storeSegment(cpu, 7, to, VMCB_TR);
+    storeVmcbSegment(cpu, 4, to, VMCB_FS);
+    storeVmcbSegment(cpu, 5, to, VMCB_GS);
+    storeVmcbSegment(cpu, 6, to, VMCB_LDTR);
+    storeVmcbSegment(cpu, 7, to, VMCB_TR);
     for (let i = 0; i < 5; i++) {
       to.write64Halves(VMCB_STAR + 8 * i, st[MSR_STAR + 2 * i]!, st[MSR_STAR + 2 * i + 1]!);
     }
