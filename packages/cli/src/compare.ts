@@ -8,6 +8,7 @@
 import type { HostKernel } from "@glassvm/kvm-kernel";
 import {
   type HostOs,
+  interposeHostOs,
   KVM_CREATE_VCPU,
   KVM_EXIT_IO,
   KVM_EXIT_IO_OUT,
@@ -49,17 +50,7 @@ const hex = (b: Uint8Array): string =>
 export function recordUserspaceExits(os: HostOs, exits: UserspaceExit[]): HostOs {
   const vcpuFds = new Set<number>();
   const runPages = new Map<number, [number, number]>();
-  return {
-    get pid() {
-      return os.pid;
-    },
-    open: (path, flags) => os.open(path, flags),
-    munmap: (addr, length) => os.munmap(addr, length),
-    close: (fd) => os.close(fd),
-    view: (addr, length) => os.view(addr, length),
-    kill: (sig) => os.kill(sig),
-    sigprocmask: (how, signals) => os.sigprocmask(how, signals),
-    sigtimedwait: (sig) => os.sigtimedwait(sig),
+  return interposeHostOs(os, {
     mmap: (fd, length, offset) => {
       const addr = os.mmap(fd, length, offset);
       if (vcpuFds.has(fd) && addr >= 0) runPages.set(fd, [addr, length]);
@@ -105,7 +96,7 @@ export function recordUserspaceExits(os: HostOs, exits: UserspaceExit[]): HostOs
       }
       return r;
     },
-  };
+  });
 }
 
 /** What one backend's run gave. */

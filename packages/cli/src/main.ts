@@ -12,6 +12,7 @@
 import { HostKernel, kvmModule, Tracepoints } from "@glassvm/kvm-kernel";
 import {
   type HostOs,
+  interposeHostOs,
   KVM_CREATE_VCPU,
   KVM_CREATE_VM,
   KVM_RUN,
@@ -137,7 +138,7 @@ function watchOs(os: HostOs, kernel: HostKernel): WatchedOs {
       ev.push({ kind: "printk", line: kernel.log[kernelLogSeen++]! });
     }
   };
-  const watched: HostOs = {
+  const watched: HostOs = interposeHostOs(os, {
     open(path, flags) {
       const r = os.open(path, flags);
       record(`open("${path}") = ${r}`, r);
@@ -180,16 +181,7 @@ function watchOs(os: HostOs, kernel: HostKernel): WatchedOs {
       }
       return r;
     },
-    munmap: (addr, length) => os.munmap(addr, length),
-    close: (fd) => os.close(fd),
-    view: (addr, length) => os.view(addr, length),
-    kill: (sig) => os.kill(sig),
-    sigprocmask: (how, signals) => os.sigprocmask(how, signals),
-    sigtimedwait: (sig) => os.sigtimedwait(sig),
-    get pid() {
-      return os.pid;
-    },
-  };
+  });
   (w as { os: HostOs }).os = watched;
   return w;
 }

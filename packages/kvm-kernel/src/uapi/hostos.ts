@@ -74,3 +74,25 @@ export interface HostOs {
   /** The process id. */
   readonly pid: number;
 }
+
+/**
+ * A HostOs that passes every system call to `os` except the ones `over` replaces — how a
+ * tracer (strace, QEMU's own ioctl wrappers) interposes on a process's calls.
+ */
+export function interposeHostOs(os: HostOs, over: Partial<Omit<HostOs, "pid">>): HostOs {
+  return {
+    open: (path, flags) => os.open(path, flags),
+    ioctl: (fd, request, arg) => os.ioctl(fd, request, arg),
+    mmap: (fd, length, offset) => os.mmap(fd, length, offset),
+    munmap: (addr, length) => os.munmap(addr, length),
+    close: (fd) => os.close(fd),
+    view: (addr, length) => os.view(addr, length),
+    kill: (sig) => os.kill(sig),
+    sigprocmask: (how, signals) => os.sigprocmask(how, signals),
+    sigtimedwait: (sig) => os.sigtimedwait(sig),
+    ...over,
+    get pid() {
+      return os.pid;
+    },
+  };
+}

@@ -13,6 +13,7 @@ import {
   EINTR,
   encodeKvmUserspaceMemoryRegion,
   type HostOs,
+  interposeHostOs,
   KVM_API_VERSION,
   KVM_CAP_ADJUST_CLOCK,
   KVM_CAP_DEBUGREGS,
@@ -263,8 +264,7 @@ export function kvmVcpuIoctl(
  */
 export function kvmTracedOs(s: KVMState): HostOs {
   const os = s.os;
-  return {
-    open: (path, flags) => os.open(path, flags),
+  return interposeHostOs(os, {
     ioctl(fd, request, arg = 0) {
       if (fd === s.fd) return kvmIoctl(s, request, arg);
       if (fd === s.vmfd) return kvmVmIoctl(s, request, arg);
@@ -272,17 +272,7 @@ export function kvmTracedOs(s: KVMState): HostOs {
       if (cpu) return kvmVcpuIoctl(s, cpu, request, arg);
       return os.ioctl(fd, request, arg);
     },
-    mmap: (fd, length, offset) => os.mmap(fd, length, offset),
-    munmap: (addr, length) => os.munmap(addr, length),
-    close: (fd) => os.close(fd),
-    view: (addr, length) => os.view(addr, length),
-    kill: (sig) => os.kill(sig),
-    sigprocmask: (how, signals) => os.sigprocmask(how, signals),
-    sigtimedwait: (sig) => os.sigtimedwait(sig),
-    get pid() {
-      return os.pid;
-    },
-  };
+  });
 }
 
 /** kvm_check_extension on the /dev/kvm fd (0 = absent). */
