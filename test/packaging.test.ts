@@ -20,7 +20,8 @@ const packages = loadWorkspaces(root).filter((w) => !w.private);
 /** Runtime exports each package must have (on top of ESM and CJS agreeing). */
 const EXPECTED_EXPORTS: Readonly<Record<string, readonly string[]>> = {
   "@glassvm/cli": ["ChromeTrace", "KvmStat", "glassvmMain", "kvmStatReport", "tracepointLine"],
-  "@glassvm/kvm-kernel": ["HostKernel", "KVM_X86_OPS", "kvmModule", "readKvmStats"],
+  "@glassvm/kvm-kernel": ["HostKernel", "KVM_X86_OPS", "emulatorVcpu", "kvmModule", "readKvmStats"],
+  "@glassvm/x86": ["PhysMemory", "X86Cpu", "X86EmulateCtxt", "x86EmulateInsn"],
   "@glassvm/vmx": [
     "GUEST_RIP",
     "KvmIntel",

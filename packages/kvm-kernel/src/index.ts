@@ -118,6 +118,7 @@ export type * from "./trace.js";
 export { Tracepoint, Tracepoints } from "./trace.js";
 export {
   emulatorOps,
+  emulatorVcpu,
   getRegs,
   getSregs,
   HOST_TSC_KHZ,

@@ -172,6 +172,8 @@ import {
   KVM_INTERRUPT,
   KVM_IRQ_LINE,
   KVM_IRQ_LINE_STATUS,
+  KVM_MEM_LOG_DIRTY_PAGES,
+  KVM_MEM_READONLY,
   KVM_MP_STATE_RUNNABLE,
   KVM_NMI,
   KVM_NR_INTERRUPTS,
@@ -2028,6 +2030,88 @@ export function emulatorOps(vcpu: KvmVcpu): X86EmulateOps {
   };
   emulatorOpsCache.set(vcpu, ops);
   return ops;
+}
+
+/** Per vCPU: the emulator's view of it, and the CPUID function of its current table. */
+const emulatorVcpuCache = new WeakMap<KvmVcpu, ReturnType<typeof makeEmulatorVcpu>>();
+
+/**
+ * The vCPU half of x86_emulate_ops that KVM gives the instruction emulator (the x86
+ * package's x86EmulateInsn, which the vendor module runs): registers through KVM's caches
+ * and the vendor's segment ops, RAM from the memslots (address space 0), CPUID from the
+ * KVM_SET_CPUID2 table, the FXSAVE image, the interrupt shadow, exception queueing.
+ */
+export function emulatorVcpu(vcpu: KvmVcpu) {
+  let v = emulatorVcpuCache.get(vcpu);
+  if (!v) {
+    v = makeEmulatorVcpu(vcpu);
+    emulatorVcpuCache.set(vcpu, v);
+  }
+  return v;
+}
+
+function makeEmulatorVcpu(vcpu: KvmVcpu) {
+  let cpuidTable: unknown = null;
+  let cpuid = (_leaf: number, _subleaf: number, _out: Int32Array): void => {};
+  return {
+    ramGeneration: () => vcpu.kvm.memslots[0]!.generation,
+    *ramRanges() {
+      for (const slot of vcpu.kvm.memslots[0]!.slots) {
+        yield {
+          base: slot.baseGfn * PAGE_SIZE,
+          bytes: slot.bytes,
+          // Writes to these must reach writeEmulated (refused, or marked dirty).
+          readonly: (slot.flags & (KVM_MEM_READONLY | KVM_MEM_LOG_DIRTY_PAGES)) !== 0,
+        };
+      }
+    },
+    ramByte(gpa: number): number {
+      const slot = gfnToMemslot(vcpu.kvm, Math.floor(gpa / PAGE_SIZE));
+      return slot ? slot.bytes[gpa - slot.baseGfn * PAGE_SIZE]! : -1;
+    },
+    cpuidSource() {
+      const entries = vcpu.arch.cpuidEntries;
+      if (entries !== cpuidTable) {
+        cpuidTable = entries;
+        cpuid = (leaf, subleaf, out) => {
+          const r = kvmCpuid(vcpu, leaf, subleaf, false);
+          out[0] = r.eax;
+          out[1] = r.ebx;
+          out[2] = r.ecx;
+          out[3] = r.edx;
+        };
+      }
+      return cpuid;
+    },
+    getRegs: () => getRegs(vcpu),
+    getSregs: () => getSregs(vcpu),
+    fxsaveImage: () => vcpu.arch.guestFpu,
+    fxsaveChanged() {
+      vcpu.arch.guestFpuDirty = true;
+    },
+    writeGpr: (reg: number, value: bigint) => kvmRegisterWrite(vcpu, reg, value),
+    setSegment: (seg: KvmSegment, sreg: number) => vcpu.kvm.ops.setSegment(vcpu, seg, sreg),
+    writeRip: (rip: bigint) => kvmRipWrite(vcpu, rip),
+    setRflags: (rflags: number) => kvmSetRflags(vcpu, rflags),
+    getInterruptShadow: () => vcpu.kvm.ops.getInterruptShadow(vcpu),
+    /** toggle_interruptibility: a shadow that ends may let a pending event in. */
+    setInterruptShadow(mask: number) {
+      vcpu.kvm.ops.setInterruptShadow(vcpu, mask);
+      if (mask === 0) kvmMakeRequest(vcpu, KVM_REQ_EVENT);
+    },
+    queueException(vector: number, errorCode: number | undefined, cr2?: bigint) {
+      if (cr2 !== undefined) {
+        // KVM's injection delivers no #PF payload: CR2 is the emulator's to write.
+        vcpu.arch.cr2 = cr2;
+        kvmQueueException(vcpu, vector, errorCode, cr2);
+      } else {
+        kvmQueueException(vcpu, vector, errorCode);
+      }
+    },
+    setInsnBytes(bytes: Uint8Array) {
+      vcpu.emulatedInsnBytes = bytes;
+    },
+  };
 }
 
 /** A port access of `count` elements of `size` bytes fits in the PIO data page. */

@@ -29,6 +29,7 @@ export {
 export {
   SVM_FAULT_GP,
   SVM_FAULT_UD,
+  SVM_SHUTDOWN,
   SVM_SUCCEED,
   SVM_VMEXIT,
   type SvmCapabilities,

@@ -9,10 +9,8 @@
  * EFER.SVME and VM_HSAVE_PA are set in hardware_enable, which kvm-kernel calls when the
  * first VM is created and undoes when the last one goes away.
  *
- * `emulateInstruction` is left out: KVM's instruction emulator (emulate.c) lives in the
- * vmx package today, which kvm_amd may not import. Until it moves into a package both
- * vendors share, MMIO and string I/O on AMD end in KVM_EXIT_INTERNAL_ERROR (emulation
- * failure), as KVM reports any instruction it cannot emulate.
+ * `emulateInstruction` hands KVM the x86 core's instruction emulator (emulate.ts), as
+ * kvm_intel does: in Linux both use kvm.ko's emulate.c.
  */
 import {
   type HostKernel,
@@ -22,6 +20,7 @@ import {
 } from "@glassvm/kvm-kernel";
 import { KVM_CPUID_FLAG_SIGNIFCANT_INDEX, type KvmCpuidEntry2 } from "@glassvm/kvm-kernel/uapi";
 import { svmExitName } from "./asm/svm.js";
+import { svmEmulateInstruction } from "./emulate.js";
 import {
   KvmAmd,
   type KvmAmdVendorModule,
@@ -153,7 +152,8 @@ export const svmX86Ops: KvmX86Ops = {
   // ── VM-wide ──
   writeTscOffset: svmWriteTscOffset,
 
-  // emulateInstruction: not yet (see the header).
+  // ── KVM's instruction emulator, on the x86 core (see the header) ──
+  emulateInstruction: svmEmulateInstruction,
 };
 
 /** CPUID.1:EDX — the same P6+ set kvm_intel offers: FPU … SSE2, no HTT. */

@@ -1,7 +1,6 @@
 import { HostKernel, KVM_ISA_SVM, type KvmExitEvent, kvmX86OpsMissing } from "@glassvm/kvm-kernel";
 import {
   KVM_EXIT_INTERNAL_ERROR,
-  KVM_INTERNAL_ERROR_EMULATION,
   KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON,
   KVM_MEM_LOG_DIRTY_PAGES,
 } from "@glassvm/kvm-kernel/uapi";
@@ -42,6 +41,7 @@ import {
   V_INTR_MASKING_MASK,
   V_IRQ_MASK,
 } from "./asm/svm.js";
+import { svmEmulateInstruction } from "./emulate.js";
 import {
   VMCB_ASID,
   VMCB_CS,
@@ -75,10 +75,10 @@ describe("kvm_amd module: hardware setup and enable", () => {
     expect(amd.cpus[0]!.rdmsr(MSR_VM_HSAVE_PA)).toBe(0n);
   });
 
-  it("svmX86Ops has every required kvm_x86_ops member, and no emulator yet", () => {
+  it("svmX86Ops has every required kvm_x86_ops member and KVM's emulator", () => {
     expect(kvmX86OpsMissing(svmX86Ops)).toEqual([]);
     expect(svmX86Ops.name).toBe("kvm_amd");
-    expect(svmX86Ops.emulateInstruction).toBeUndefined();
+    expect(svmX86Ops.emulateInstruction).toBe(svmEmulateInstruction);
   });
 
   it("KVM_GET_SUPPORTED_CPUID follows the AMD host: AuthenticAMD, no SVM bit (nested=0)", () => {
@@ -298,15 +298,49 @@ describe("svm_vcpu_run and svm_exit_handlers on real-mode guests", () => {
     expect(v.intercept(INTERCEPT_CR0_WRITE)).toBe(false);
   });
 
-  it("an access outside every memslot is an NPF, and MMIO needs the emulator kvm_amd lacks", () => {
+  it("an access outside every memslot is an NPF that KVM's emulator turns into MMIO exits", () => {
     const g = createAmdGuest({ ramSize: 0x1_0000 });
     const exits: number[] = [];
     g.kernel.trace.kvm_exit.subscribe((e) => exits.push(e.exit_reason));
-    g.ram.set([0xb8, 0x00, 0xd0, 0x8e, 0xd8, 0xa0, 0, 0, 0xf4], 0x1000); // ds = 0xd000; mov al, [0]
+    g.ram.set(
+      [
+        ...[0xb8, 0x00, 0xd0, 0x8e, 0xd8], // mov ax, 0xd000; mov ds, ax
+        ...[0xa0, 0x10, 0x00], // mov al, [0x10]
+        ...[0xc6, 0x06, 0x20, 0x00, 0x5a], // mov byte [0x20], 0x5a
+        ...[0xe6, 0xe9], // out 0xe9, al
+        ...[0xbe, 0x30, 0x00], // mov si, 0x30
+        ...[0xb9, 0x03, 0x00], // mov cx, 3
+        ...[0xba, 0xe9, 0x00], // mov dx, 0xe9
+        ...[0xf3, 0x6e], // rep outsb (from MMIO: one read per byte, one OUT of 3)
+        0xf4,
+      ],
+      0x1000,
+    );
     realMode(g);
-    const e = g.vcpu.run();
-    expect(e).toMatchObject({ reason: "InternalError", suberror: KVM_INTERNAL_ERROR_EMULATION });
+    const r = g.vcpu.run();
+    expect(r).toMatchObject({ reason: "MmioRead", addr: 0xd0010n });
+    expect(r.reason === "MmioRead" && r.data.length).toBe(1);
     expect(exits.at(-1)).toBe(SVM_EXIT_NPF);
+    if (r.reason === "MmioRead") r.data.set([0x41]);
+    const w = g.vcpu.run();
+    expect(w).toMatchObject({ reason: "MmioWrite", addr: 0xd0020n });
+    if (w.reason === "MmioWrite") expect([...w.data]).toEqual([0x5a]);
+    expect(g.vcpu.run()).toMatchObject({
+      reason: "IoOut",
+      port: 0xe9,
+      data: new Uint8Array([0x41]),
+    });
+    for (const b of [0x61, 0x62, 0x63]) {
+      const m = g.vcpu.run();
+      expect(m).toMatchObject({ reason: "MmioRead" });
+      if (m.reason === "MmioRead") m.data.set([b]);
+    }
+    expect(g.vcpu.run()).toMatchObject({
+      reason: "IoOut",
+      port: 0xe9,
+      data: new Uint8Array([0x61, 0x62, 0x63]),
+    });
+    expect(g.vcpu.run().reason).toBe("Hlt");
   });
 
   it("dirty logging: the first write to a page exits (NPF), is logged, then runs free", () => {

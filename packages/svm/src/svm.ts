@@ -9,10 +9,9 @@
  * no shadow paging, no AVIC, no vGIF/vNMI, no SEV, no nested SVM (nested=0), no in-kernel
  * LAPIC. Every I/O port and every MSR is intercepted (the IOPM and MSRPM are all ones).
  *
- * Not here yet: KVM's instruction emulator. MMIO (NPF on an address no memslot backs),
- * string I/O (INS/OUTS), MOV CR without decode-assist information and task switches need
- * it; without `emulateInstruction` in svm_x86_ops KVM reports them as emulation failures
- * (KVM_EXIT_INTERNAL_ERROR).
+ * MMIO (an NPF on an address no memslot backs) and string I/O (INS/OUTS) go through KVM's
+ * instruction emulator (x86EmulateInstruction → svm_x86_ops.emulateInstruction,
+ * emulate.ts); task switches are not emulated (KVM_EXIT_INTERNAL_ERROR).
  *
  * As in the vmx package, kvm-kernel reads CR0, CR3 and the GPRs from vcpu.arch, so after
  * each #VMEXIT the registers the guest changes without an exit are folded back at once.

@@ -4,6 +4,7 @@
  * vmx_get_cpl, vmx_get_cs_db_l_bits).
  */
 import type { KvmSegment } from "@glassvm/kvm-kernel/uapi";
+import { segmentAccessRights, segmentFields } from "@glassvm/x86";
 import {
   GUEST_CS_AR_BYTES,
   GUEST_CS_BASE,
@@ -113,23 +114,13 @@ export const KVM_VMX_SEGMENT_FIELDS: readonly KvmVmxSegmentField[] = [
  * or not-present segment is written as "unusable" (bit 16) alone.
  */
 export function vmxSegmentAccessRights(v: KvmSegment): number {
-  if (v.unusable || !v.present) return 1 << 16;
-  return (
-    ((v.type & 15) |
-      ((v.s & 1) << 4) |
-      ((v.dpl & 3) << 5) |
-      ((v.present & 1) << 7) |
-      ((v.avl & 1) << 12) |
-      ((v.l & 1) << 13) |
-      ((v.db & 1) << 14) |
-      ((v.g & 1) << 15)) >>>
-    0
-  );
+  return segmentAccessRights(v);
 }
 
 /**
  * The kvm_segment of a VMCS access-rights word and its selector, base and limit. An
- * unusable segment reads as not present (some userspace does not keep `unusable`).
+ * unusable segment reads as not present (some userspace does not keep `unusable`). The
+ * VMCS layout is the x86 core's, so this is the core's conversion.
  */
 export function kvmSegmentFromVmx(
   selector: number,
@@ -137,21 +128,7 @@ export function kvmSegmentFromVmx(
   limit: number,
   ar: number,
 ): KvmSegment {
-  const unusable = (ar >>> 16) & 1;
-  return {
-    base,
-    limit: limit >>> 0,
-    selector,
-    type: ar & 15,
-    present: unusable ? 0 : 1,
-    dpl: (ar >>> 5) & 3,
-    db: (ar >>> 14) & 1,
-    s: (ar >>> 4) & 1,
-    l: (ar >>> 13) & 1,
-    g: (ar >>> 15) & 1,
-    avl: (ar >>> 12) & 1,
-    unusable,
-  };
+  return segmentFields(selector, base, limit, ar);
 }
 
 /** vmx_get_segment: read VCPU_SREG_* `seg` from the current VMCS. */

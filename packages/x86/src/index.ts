@@ -28,6 +28,23 @@ export {
 } from "./cpu-state.js";
 export { experimental_useCallDispatch } from "./dispatch.js";
 export {
+  segmentAccessRights,
+  segmentFields,
+  X86_SHADOW_INT_MOV_SS,
+  X86_SHADOW_INT_STI,
+  X86EMUL_CONTINUE,
+  X86EMUL_IO_NEEDED,
+  X86EMUL_PROPAGATE_FAULT,
+  X86EMUL_UNHANDLEABLE,
+  X86EmulateCtxt,
+  type X86EmulateOps,
+  type X86EmulateRam,
+  type X86EmulateSregs,
+  type X86EmulateVcpu,
+  type X86SegmentFields,
+  x86EmulateInsn,
+} from "./emulate.js";
+export {
   EVENT_EXTERNAL,
   EVENT_FAULT,
   EVENT_PRIV_SOFTWARE,

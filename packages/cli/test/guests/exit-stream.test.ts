@@ -3,7 +3,8 @@
  * backends hands QEMU the same sequence of KVM_RUN exits on kvm_intel and on kvm_amd —
  * exit reason, and for KVM_EXIT_IO the port, size, direction, count and data — although
  * the hardware exits behind them differ (VMX exit reason 30 vs SVM exit code 0x7B, EPT
- * violations vs NPFs, VMX preemption vs SVM INTR).
+ * violations vs NPFs, VMX preemption vs SVM INTR). faults, multiboot-hello and timer also
+ * go through KVM's instruction emulator (MMIO, REP INSB) on both.
  */
 import { KVM_EXIT_IO, KVM_EXIT_IO_OUT } from "@glassvm/kvm-kernel/uapi";
 import { describe, expect, it } from "vitest";
@@ -33,6 +34,9 @@ describe("KVM_RUN exits userspace sees: kvm_intel vs kvm_amd", () => {
     "io-bench",
     "cpu-bench",
     "faults-no-reboot",
+    "faults",
+    "multiboot-hello",
+    "timer",
   ]) {
     it(`${name}: the same stream on both`, () => {
       expect(userspaceExits(name, "amd")).toEqual(userspaceExits(name, "intel"));

@@ -118,23 +118,6 @@ export function expectGuest(name: string, hostCpu: HostCpuVendor = "intel"): voi
 }
 
 /**
- * A guest that needs KVM's instruction emulator (MMIO, string I/O) on kvm_amd, which has
- * none yet: QEMU reports KVM_EXIT_INTERNAL_ERROR with suberror 1 (emulation failure) and
- * exits 1; whatever the guest printed before that is the start of its output on intel.
- */
-export function expectEmulationFailureOnAmd(name: string): void {
-  const c = GUESTS[name]!;
-  const t = testIo(guestFiles(c));
-  const status = glassvmRun(guestArgv(c, "", "amd"), t.io, {});
-  expect(status).toBe(1);
-  const err = withoutWarnings(t.err());
-  expect(err).toContain("KVM internal error. Suberror: 1\n");
-  expect(err).toContain("emulation failure");
-  expect(c.stdout.startsWith(t.out())).toBe(true);
-  expect(t.out()).not.toBe(c.stdout);
-}
-
-/**
  * Run a guest and record what every KVM_RUN hands userspace: the exit reason and that
  * exit's kvm_run fields (recordUserspaceExits, interposed through wrapHostOs).
  */

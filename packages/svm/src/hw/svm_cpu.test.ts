@@ -118,7 +118,7 @@ describe("SVM instructions on the host CPU", () => {
     svm.guest = {
       enter(s, v) {
         gifInGuest = s.gif && s.guestMode;
-        engine.enter(s, v);
+        return engine.enter(s, v);
       },
     };
     expect(svm.vmrun(h.cpu, h.vmcb.pa)).toBe(SVM_VMEXIT);

@@ -43,6 +43,11 @@ import { SVM_EFER_VALID, type VmrunFailure, vmrunChecks } from "./vmrun_checks.j
 export const SVM_SUCCEED = 0;
 /** VMRUN ended in #VMEXIT (after the guest ran, or at once: VMEXIT_INVALID); host state is back. */
 export const SVM_VMEXIT = -2;
+/**
+ * The guest shut down (a triple fault) without the SHUTDOWN intercept: the processor
+ * entered the shutdown state as it was (APM §15.12: no #VMEXIT, host state not restored).
+ */
+export const SVM_SHUTDOWN = -3;
 export const SVM_FAULT_UD = -6;
 export const SVM_FAULT_GP = -13;
 
@@ -103,9 +108,12 @@ export interface SvmProcessor {
   vmsaveState(to: Vmcb): void;
 }
 
-/** Runs the guest a VMCB describes until #VMEXIT, which it records in the VMCB. */
+/**
+ * Runs the guest a VMCB describes until #VMEXIT, which it records in the VMCB
+ * (SVM_VMEXIT), or until the processor shut down in the guest (SVM_SHUTDOWN).
+ */
 export interface SvmGuestEngine {
-  enter(svm: SvmCpu, vmcb: Vmcb): void;
+  enter(svm: SvmCpu, vmcb: Vmcb): number;
 }
 
 /** The translations the processor caches, tagged by ASID. */
@@ -231,12 +239,15 @@ export class SvmCpu {
       throw new Error("SvmCpu: VMRUN passed its checks but no guest engine is attached");
     this.gif = true;
     this.guestMode = true;
+    let outcome: number;
     try {
-      this.guest.enter(this, vmcb);
+      outcome = this.guest.enter(this, vmcb);
     } finally {
       this.guestMode = false;
     }
     this.gif = false;
+    // In the shutdown state the processor does nothing more until RESET or INIT.
+    if (outcome === SVM_SHUTDOWN) return SVM_SHUTDOWN;
     p.loadHostState(hsave);
     return SVM_VMEXIT;
   }
@@ -293,6 +304,7 @@ export class SvmCpu {
 export function svmOutcomeName(outcome: number): string {
   if (outcome === SVM_SUCCEED) return "success";
   if (outcome === SVM_VMEXIT) return "#VMEXIT";
+  if (outcome === SVM_SHUTDOWN) return "shutdown in the guest (SHUTDOWN not intercepted)";
   if (outcome === SVM_FAULT_UD) return "#UD";
   if (outcome === SVM_FAULT_GP) return "#GP(0)";
   return `outcome ${outcome}`;

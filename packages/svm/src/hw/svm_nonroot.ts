@@ -116,7 +116,13 @@ import {
   nptRamRanges,
   nptTranslate,
 } from "./npt_walk.js";
-import type { SvmCpu, SvmProcessor, SvmTlbHooks } from "./svm_cpu.js";
+import {
+  SVM_SHUTDOWN,
+  SVM_VMEXIT,
+  type SvmCpu,
+  type SvmProcessor,
+  type SvmTlbHooks,
+} from "./svm_cpu.js";
 import {
   asVmcbWriter,
   msrpmBit,
@@ -370,7 +376,7 @@ export class SvmNonRoot implements X86Hooks, SvmTlbHooks {
 
   // ── VMRUN ──
 
-  enter(_svm: SvmCpu, vmcb: Vmcb): void {
+  enter(_svm: SvmCpu, vmcb: Vmcb): number {
     const cpu = this.cpu;
     for (let i = 0; i < MAX_INTERCEPT; i++)
       this.intercepts[i] = vmcb.read32(VMCB_INTERCEPTS + 4 * i);
@@ -386,8 +392,9 @@ export class SvmNonRoot implements X86Hooks, SvmTlbHooks {
     this.loadGuestState(vmcb, asid);
     this.clearExit();
     cpu.st[EXIT_REASON] = 0;
-    if (this.injectEvent(vmcb)) this.runGuest();
+    if (this.injectEvent(vmcb) && !this.runGuest()) return SVM_SHUTDOWN;
     this.storeExit(vmcb);
+    return SVM_VMEXIT;
   }
 
   private intercepted(index: number): boolean {
@@ -539,22 +546,19 @@ export class SvmNonRoot implements X86Hooks, SvmTlbHooks {
     return true;
   }
 
-  private runGuest(): void {
+  /** Run until an exit (true), or until the processor shut down unintercepted (false). */
+  private runGuest(): boolean {
     const cpu = this.cpu;
     for (;;) {
       const before = cpu.counters[0]!;
       const why = cpu.run(this.timeslice);
       this.instructions += cpu.counters[0]! - before;
-      if (why === EXIT_HOOK) return;
-      if (why === EXIT_SHUTDOWN) {
-        throw new Error(
-          "SVM: guest shutdown without the SHUTDOWN intercept (the host would shut down)",
-        );
-      }
+      if (why === EXIT_HOOK) return true;
+      if (why === EXIT_SHUTDOWN) return false;
       // The budget ran out or the guest halted: the host's timer interrupt arrives.
       if (this.intercepted(INTERCEPT_INTR)) {
         this.exit(SVM_EXIT_INTR);
-        return;
+        return true;
       }
       if (cpu.st[HALTED] === 1) {
         throw new Error(

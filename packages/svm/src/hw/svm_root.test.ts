@@ -4,6 +4,7 @@
  * and continues after VMRUN with the exit in its VMCB.
  */
 import {
+  EXIT_SHUTDOWN,
   PhysMemory,
   setRegisters,
   setSystemRegisters,
@@ -26,6 +27,7 @@ import {
   VMCB_DS,
   VMCB_EFER,
   VMCB_ES,
+  VMCB_EXIT_CODE,
   VMCB_IDTR,
   VMCB_IOPM_BASE_PA,
   VMCB_MISC_CTL,
@@ -128,49 +130,48 @@ const ENABLE_SVM = [
   0x30, //                   wrmsr
 ];
 
+/** A real-mode guest at GPA 0x1000 under nested paging (GPA 0–1 MiB → GUEST_RAM); only VMRUN intercepted. */
+function realModeGuest(ram: Uint8Array, guestCode: number[]): Vmcb {
+  const dv = new DataView(ram.buffer);
+  // Nested tables: GPA 0–1 MiB → host GUEST_RAM.
+  dv.setUint32(NPT, (NPT + 0x1000) | 7, true);
+  dv.setUint32(NPT + 0x1000, (NPT + 0x2000) | 7, true);
+  dv.setUint32(NPT + 0x2000, (NPT + 0x3000) | 7, true);
+  for (let i = 0; i < 256; i++)
+    dv.setUint32(NPT + 0x3000 + 8 * i, (GUEST_RAM + i * 4096) | 7, true);
+  ram.set(guestCode, GUEST_RAM + 0x1000);
+
+  const v = new Vmcb(VMCB, ram.subarray(VMCB, VMCB + 0x1000));
+  v.setIntercept(INTERCEPT_VMRUN);
+  v.write32(VMCB_ASID, 1);
+  v.write64(VMCB_IOPM_BASE_PA, BigInt(IOPM));
+  v.write64(VMCB_MSRPM_BASE_PA, BigInt(MSRPM));
+  v.write64(VMCB_MISC_CTL, BigInt(SVM_NESTED_CTL_NP_ENABLE));
+  v.write64(VMCB_NESTED_CR3, BigInt(NPT));
+  for (const at of [VMCB_ES, VMCB_SS, VMCB_DS]) {
+    v.setSegment(at, { selector: 0, attrib: 0x93, limit: 0xffff, base: 0n });
+  }
+  v.setSegment(VMCB_CS, { selector: 0, attrib: 0x9b, limit: 0xffff, base: 0n });
+  v.write32(VMCB_IDTR + 4, 0x3ff);
+  v.write64(VMCB_EFER, BigInt(EFER_SVME));
+  v.write64(VMCB_CR0, 0x10n);
+  v.write64(VMCB_RFLAGS, 0x2n);
+  v.write64(VMCB_RIP, 0x1000n);
+  v.write64(VMCB_RSP, 0x7000n);
+
+  return v;
+}
+
+/** mov eax, 0x20000 (the VMCB); vmrun; hlt. */
+const VMRUN_THEN_HLT = [0xb8, 0x00, 0x00, 0x02, 0x00, 0x0f, 0x01, 0xd8, 0xf4];
+
 describe("SVM instructions executed by x86 code (SvmRootCpu)", () => {
   it("enables SVM, VMRUNs a guest under nested paging, and continues after VMRUN", () => {
-    const { cpu, amdv, ram } = machine([
-      ...ENABLE_SVM,
-      0xb8,
-      0x00,
-      0x00,
-      0x02,
-      0x00, // mov eax, 0x20000 (the VMCB)
-      0x0f,
-      0x01,
-      0xd8, //             vmrun
-      0xf4, //                         hlt
-    ]);
-    const dv = new DataView(ram.buffer);
-    // Nested tables: GPA 0–1 MiB → host GUEST_RAM.
-    dv.setUint32(NPT, (NPT + 0x1000) | 7, true);
-    dv.setUint32(NPT + 0x1000, (NPT + 0x2000) | 7, true);
-    dv.setUint32(NPT + 0x2000, (NPT + 0x3000) | 7, true);
-    for (let i = 0; i < 256; i++)
-      dv.setUint32(NPT + 0x3000 + 8 * i, (GUEST_RAM + i * 4096) | 7, true);
+    const { cpu, amdv, ram } = machine([...ENABLE_SVM, ...VMRUN_THEN_HLT]);
     // The guest at GPA 0x1000: mov al, 0x2a; out 0x42, al
-    ram.set([0xb0, 0x2a, 0xe6, 0x42], GUEST_RAM + 0x1000);
+    const v = realModeGuest(ram, [0xb0, 0x2a, 0xe6, 0x42]);
     ram[IOPM + (0x42 >>> 3)] = 1 << (0x42 & 7);
-
-    const v = new Vmcb(VMCB, ram.subarray(VMCB, VMCB + 0x1000));
-    v.setIntercept(INTERCEPT_VMRUN);
     v.setIntercept(INTERCEPT_IOIO_PROT);
-    v.write32(VMCB_ASID, 1);
-    v.write64(VMCB_IOPM_BASE_PA, BigInt(IOPM));
-    v.write64(VMCB_MSRPM_BASE_PA, BigInt(MSRPM));
-    v.write64(VMCB_MISC_CTL, BigInt(SVM_NESTED_CTL_NP_ENABLE));
-    v.write64(VMCB_NESTED_CR3, BigInt(NPT));
-    for (const at of [VMCB_ES, VMCB_SS, VMCB_DS]) {
-      v.setSegment(at, { selector: 0, attrib: 0x93, limit: 0xffff, base: 0n });
-    }
-    v.setSegment(VMCB_CS, { selector: 0, attrib: 0x9b, limit: 0xffff, base: 0n });
-    v.write32(VMCB_IDTR + 4, 0x3ff);
-    v.write64(VMCB_EFER, BigInt(EFER_SVME));
-    v.write64(VMCB_CR0, 0x10n);
-    v.write64(VMCB_RFLAGS, 0x2n);
-    v.write64(VMCB_RIP, 0x1000n);
-    v.write64(VMCB_RSP, 0x7000n);
 
     cpu.run(100);
     expect(cpu.st[29]).toBe(1); // halted at the HLT after VMRUN
@@ -216,5 +217,14 @@ describe("SVM instructions executed by x86 code (SvmRootCpu)", () => {
     const { cpu, amdv } = machine([0x0f, 0x01, 0xdd]); // clgi
     expect(cpu.run(100)).toBe(2);
     expect(amdv.svm.gif).toBe(true);
+  });
+
+  it("a guest that shuts down without the SHUTDOWN intercept shuts the processor down: no #VMEXIT", () => {
+    const { cpu, ram } = machine([...ENABLE_SVM, ...VMRUN_THEN_HLT]);
+    // lidt [0x1010] (limit 0: no IDT); int3 → #GP → #DF → triple fault.
+    const v = realModeGuest(ram, [0x0f, 0x01, 0x1e, 0x10, 0x10, 0xcc]);
+    v.write64(VMCB_EXIT_CODE, 0x1234n);
+    expect(cpu.run(100)).toBe(EXIT_SHUTDOWN);
+    expect(v.exitCode()).toBe(0x1234);
   });
 });

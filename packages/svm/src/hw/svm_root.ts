@@ -23,7 +23,14 @@ import {
   type X86Hooks,
 } from "@glassvm/x86";
 import { EFER_SVME, MSR_EFER, SVM_CPUID_FUNC } from "../asm/svm.js";
-import { SVM_FAULT_GP, SVM_FAULT_UD, SVM_VMEXIT, type SvmCapabilities, SvmCpu } from "./svm_cpu.js";
+import {
+  SVM_FAULT_GP,
+  SVM_FAULT_UD,
+  SVM_SHUTDOWN,
+  SVM_VMEXIT,
+  type SvmCapabilities,
+  SvmCpu,
+} from "./svm_cpu.js";
 import { SvmNonRoot, type SvmNonRootHost } from "./svm_nonroot.js";
 import {
   VMCB_CR0,
@@ -290,7 +297,13 @@ export class SvmRootCpu implements X86Hooks, SvmNonRootHost {
       case SVM_INSN_VMRUN: {
         const r = svm.vmrun(this, this.rax());
         // #VMEXIT already put this CPU after its VMRUN.
-        return r === SVM_VMEXIT ? HOOK_DONE : this.finish(r);
+        if (r === SVM_VMEXIT) return HOOK_DONE;
+        if (r === SVM_SHUTDOWN) {
+          // The guest shut the processor down: the host core stops as after a triple fault.
+          this.cpu.st[state.HALTED] = 2;
+          return HOOK_DONE;
+        }
+        return this.finish(r);
       }
       case SVM_INSN_VMLOAD:
         return this.finish(svm.vmload(this, this.rax()));
