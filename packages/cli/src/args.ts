@@ -16,6 +16,10 @@ export type HostCpuVendor = "intel" | "amd";
 export const GLASSVM_LOG_ITEMS = [
   { name: "path", help: "show the start-up path (QEMU → KVM → VT-x) as a tree" },
   { name: "exits", help: "print a perf-kvm-stat summary of the VM exits at the end" },
+  {
+    name: "vmcs",
+    help: "after each VM exit, the VMCS/VMCB fields that changed and who wrote them",
+  },
 ] as const;
 
 export interface GlassvmOptions {
@@ -25,6 +29,8 @@ export interface GlassvmOptions {
   readonly traceFile: string | null;
   readonly showPath: boolean;
   readonly exitStats: boolean;
+  /** `-d vmcs`: the control-block fields each VM exit changed. */
+  readonly showControlBlocks: boolean;
   /** The `-trace` patterns (also applied to the kernel's tracepoints). */
   readonly tracePatterns: string[];
   /** `-trace help` / `-d help` were given: glassvm adds its part after QEMU's list. */
@@ -67,6 +73,7 @@ export function parseGlassvmArgs(argv: readonly string[]): GlassvmOptions {
   let traceFile: string | null = null;
   let showPath = false;
   let exitStats = false;
+  let showControlBlocks = false;
   let traceHelp = false;
   let logHelp = false;
   let help = false;
@@ -99,6 +106,7 @@ export function parseGlassvmArgs(argv: readonly string[]): GlassvmOptions {
         for (const item of items) {
           if (item === "path") showPath = true;
           else if (item === "exits") exitStats = true;
+          else if (item === "vmcs") showControlBlocks = true;
           else {
             if (item === "help") logHelp = true;
             rest.push(item);
@@ -128,6 +136,7 @@ export function parseGlassvmArgs(argv: readonly string[]): GlassvmOptions {
     traceFile,
     showPath,
     exitStats,
+    showControlBlocks,
     tracePatterns,
     traceHelp,
     logHelp,

@@ -7,6 +7,7 @@
  */
 import type { HostKernel } from "@glassvm/kvm-kernel";
 import {
+  EINTR,
   type HostOs,
   interposeHostOs,
   KVM_CREATE_VCPU,
@@ -99,6 +100,16 @@ export function recordUserspaceExits(os: HostOs, exits: UserspaceExit[]): HostOs
   });
 }
 
+/**
+ * The exits the guest and the backend caused: without the KVM_RUN calls that returned
+ * -EINTR. Those are QEMU's own kicks (immediate_exit or a signal, when its main loop has a
+ * timer or a reset request for the vCPU thread), and how many there are depends on the
+ * host's clock and load, not on the KVM backend.
+ */
+export function guestCausedExits(exits: readonly UserspaceExit[]): UserspaceExit[] {
+  return exits.filter((e) => !(e.exitReason < 0 && e.ret === -EINTR));
+}
+
 /** What one backend's run gave. */
 export interface BackendRun {
   readonly hostCpu: HostCpuVendor;
@@ -184,11 +195,15 @@ export function compareReport(intel: BackendRun, amd: BackendRun): string {
   lines.push(
     `hardware exits: ${intel.hardware.length} on kvm_intel, ${amd.hardware.length} on kvm_amd`,
   );
-  const u = Math.max(intel.userspace.length, amd.userspace.length);
+  const ui = guestCausedExits(intel.userspace);
+  const ua = guestCausedExits(amd.userspace);
+  const kicks = (all: readonly UserspaceExit[], guest: readonly UserspaceExit[]) =>
+    all.length - guest.length;
+  const u = Math.max(ui.length, ua.length);
   let diff = -1;
   for (let i = 0; i < u && diff < 0; i++) {
-    const a = intel.userspace[i];
-    const b = amd.userspace[i];
+    const a = ui[i];
+    const b = ua[i];
     if (!a || !b || !same(a, b)) diff = i;
   }
   if (diff < 0) {
@@ -196,8 +211,13 @@ export function compareReport(intel: BackendRun, amd: BackendRun): string {
   } else {
     const show = (e: UserspaceExit | undefined) => (e ? describeExit(e) : "(none)");
     lines.push(`KVM_RUN exits seen by userspace: differ at #${diff + 1}`);
-    lines.push(`  kvm_intel: ${show(intel.userspace[diff])}`);
-    lines.push(`  kvm_amd:   ${show(amd.userspace[diff])}`);
+    lines.push(`  kvm_intel: ${show(ui[diff])}`);
+    lines.push(`  kvm_amd:   ${show(ua[diff])}`);
+  }
+  const ki = kicks(intel.userspace, ui);
+  const ka = kicks(amd.userspace, ua);
+  if (ki + ka > 0) {
+    lines.push(`  (not compared: QEMU's kicks, KVM_RUN = -EINTR: ${ki} and ${ka})`);
   }
   lines.push(
     intel.console === amd.console

@@ -18,6 +18,7 @@ export {
   type BackendRun,
   compareReport,
   glassvmCompareHosts,
+  guestCausedExits,
   type HardwareExit,
   recordUserspaceExits,
   runOnBackend,

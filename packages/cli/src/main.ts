@@ -6,7 +6,8 @@
  * {@link GlassvmIo} (src/node-host.ts makes one from node:fs and process).
  *
  * Seeing inside: `-trace` patterns also subscribe the kernel's tracepoints, `-d path`
- * prints the start-up path, `-d exits` a perf-kvm-stat table, `-trace-file` a Chrome
+ * prints the start-up path, `-d exits` a perf-kvm-stat table, `-d vmcs` each exit's
+ * VMCS/VMCB changes, `-trace-file` a Chrome
  * trace; after a failed VM entry the kernel log says which SDM check failed.
  */
 import { HostKernel, kvmModule, Tracepoints } from "@glassvm/kvm-kernel";
@@ -44,6 +45,7 @@ import {
 } from "./args.js";
 import { ChromeTrace } from "./chrome-trace.js";
 import { glassvmCompareHosts } from "./compare.js";
+import { watchControlBlocks } from "./control-blocks.js";
 import { KvmStat, kvmStatReport } from "./kvm-stat.js";
 import { ProgressLine } from "./progress.js";
 import {
@@ -286,6 +288,11 @@ export function glassvmRun(argv: readonly string[], io: GlassvmIo, hooks: Glassv
         if ((++exits & 0xff) === 0) progress.update(io.now(), t0, exits);
       }),
     );
+  }
+
+  // -d vmcs: each exit's VMCS/VMCB changes.
+  if (opts.showControlBlocks) {
+    offs.push(watchControlBlocks(kernel, opts.hostCpu, index, toStderr));
   }
 
   // -d exits and -trace-file: exit timing from kvm_exit / kvm_entry.

@@ -4,10 +4,13 @@
  * exit reason, and for KVM_EXIT_IO the port, size, direction, count and data — although
  * the hardware exits behind them differ (VMX exit reason 30 vs SVM exit code 0x7B, EPT
  * violations vs NPFs, VMX preemption vs SVM INTR). faults, multiboot-hello and timer also
- * go through KVM's instruction emulator (MMIO, REP INSB) on both.
+ * go through KVM's instruction emulator (MMIO, REP INSB) on both. KVM_RUN calls QEMU
+ * itself interrupted (-EINTR: its kicks for timers and reset requests, as many as the
+ * host's clock makes) are left out of the comparison.
  */
 import { KVM_EXIT_IO, KVM_EXIT_IO_OUT } from "@glassvm/kvm-kernel/uapi";
 import { describe, expect, it } from "vitest";
+import { guestCausedExits } from "../../src/index.js";
 import { userspaceExits } from "./suite.js";
 
 describe("KVM_RUN exits userspace sees: kvm_intel vs kvm_amd", () => {
@@ -39,7 +42,8 @@ describe("KVM_RUN exits userspace sees: kvm_intel vs kvm_amd", () => {
     "timer",
   ]) {
     it(`${name}: the same stream on both`, () => {
-      expect(userspaceExits(name, "amd")).toEqual(userspaceExits(name, "intel"));
+      const amd = guestCausedExits(userspaceExits(name, "amd"));
+      expect(amd).toEqual(guestCausedExits(userspaceExits(name, "intel")));
     });
   }
 });
