@@ -57,6 +57,8 @@ export const GUESTS: readonly Guest[] = [
   guest("io-bench", "bios"),
   guest("faults", "bios"),
   guest("timer", "bios"),
+  guest("smp", "bios"),
+  guest("apic-timer", "bios"),
 ];
 
 /** A -bios image's size, and where the CPU fetches its first instruction. */
@@ -91,6 +93,37 @@ export function cpuBenchChecksum(iterations: number = CPU_BENCH.iterations): num
     }
   }
   return sum;
+}
+
+/** smp's workload, as in src/smp.S: per CPU, K LOCK XADDs and K / 8 spinlocked increments. */
+export const SMP = {
+  /** LOCK XADDs of 1 to the shared counter, per CPU (`K`). */
+  xaddsPerCpu: 100_000,
+  /** One spinlock-protected plain increment every this many XADDs (`LOCK_EVERY`). */
+  lockEvery: 8,
+  /** The most CPUs it brings up (`MAX_CPUS`). */
+  maxCpus: 16,
+  /** Where the AP trampoline is copied: SIPI vector 0x08. */
+  trampoline: 0x8000,
+} as const;
+
+/**
+ * What smp prints on COM1 with `-smp cpus` when every check passes, given APIC IDs
+ * 0 … cpus − 1 (QEMU's and glassvm's numbering for a single-socket `-smp N`).
+ */
+export function smpOutput(cpus: number): string {
+  let out = "";
+  for (let id = 0; id < cpus; id++) out += `cpu ${id} up\n`;
+  return `${out}smp: ${cpus} cpus, counter ${cpus * SMP.xaddsPerCpu}, ok\n`;
+}
+
+/** What apic-timer prints on COM1, with and without TSC-deadline mode in CPUID.1:ECX[24]. */
+export function apicTimerOutput(tscDeadline: boolean): string {
+  return (
+    "apic timer one-shot: ok\n" +
+    "apic timer periodic: 5 ticks\n" +
+    `apic timer tsc-deadline: ${tscDeadline ? "ok" : "skipped (not in CPUID)"}\n`
+  );
 }
 
 /** Run a tool in `cwd`; a failure or any diagnostic (warnings included) is an error. */

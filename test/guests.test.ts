@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  apicTimerOutput,
   BIN_DIR,
   BIOS_IMAGE_SIZE,
   buildGuests,
@@ -21,6 +22,8 @@ import {
   MULTIBOOT_HEADER_MAGIC,
   MULTIBOOT_SEARCH_LIMIT,
   RESET_VECTOR_OFFSET,
+  SMP,
+  smpOutput,
 } from "../guests/build.ts";
 
 function hasBinutils(): boolean {
@@ -132,6 +135,64 @@ describe("cpu-bench", () => {
 
   it("prints the checksum of the model of its loop", () => {
     expect(cpuBenchChecksum().toString(16).padStart(8, "0")).toBe("f59c4562");
+  });
+});
+
+/** The little-endian bytes of a 32-bit immediate. */
+const imm32 = (n: number): number[] => [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24];
+const ascii = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+describe("smp", () => {
+  const image = committed("smp.bin");
+
+  it("runs the workload SMP describes", () => {
+    // mov $K, %esi (BE imm32) at the top of the workload
+    expect(indexOfBytes(image, new Uint8Array([0xbe, ...imm32(SMP.xaddsPerCpu)]))).toBeGreaterThan(
+      0,
+    );
+    // test $(LOCK_EVERY - 1), %esi (F7 C6 imm32): the spinlock every LOCK_EVERY-th iteration
+    const every = new Uint8Array([0xf7, 0xc6, ...imm32(SMP.lockEvery - 1)]);
+    expect(indexOfBytes(image, every)).toBeGreaterThan(0);
+    // cmp $MAX_CPUS, %ebx (83 FB imm8): the fw_cfg count's bound
+    expect(indexOfBytes(image, new Uint8Array([0x83, 0xfb, SMP.maxCpus]))).toBeGreaterThan(0);
+  });
+
+  it("sends INIT and a SIPI whose vector is the trampoline's page, below 1 MiB", () => {
+    expect(SMP.trampoline % 0x1000).toBe(0);
+    expect(SMP.trampoline).toBeLessThan(0x10_0000);
+    // mov $imm, %eax (B8 imm32): all-but-self, level assert, INIT / STARTUP | vector
+    const init = 0xc_0000 | 0x4000 | 0x500;
+    const sipi = 0xc_0000 | 0x4000 | 0x600 | (SMP.trampoline >>> 12);
+    expect(indexOfBytes(image, new Uint8Array([0xb8, ...imm32(init)]))).toBeGreaterThan(0);
+    expect(indexOfBytes(image, new Uint8Array([0xb8, ...imm32(sipi)]))).toBeGreaterThan(0);
+    // mov $TRAMPOLINE, %edi (BF imm32): where the trampoline is copied
+    expect(indexOfBytes(image, new Uint8Array([0xbf, ...imm32(SMP.trampoline)]))).toBeGreaterThan(
+      0,
+    );
+  });
+
+  it("prints what smpOutput says, one line per CPU in APIC-ID order", () => {
+    expect(smpOutput(1)).toBe("cpu 0 up\nsmp: 1 cpus, counter 100000, ok\n");
+    expect(smpOutput(4)).toBe(
+      "cpu 0 up\ncpu 1 up\ncpu 2 up\ncpu 3 up\nsmp: 4 cpus, counter 400000, ok\n",
+    );
+    for (const part of ["cpu ", " up\n", "smp: ", " cpus, counter ", ", ok\n"]) {
+      expect(indexOfBytes(image, ascii(`${part}\0`)), part).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe("apic-timer", () => {
+  it("carries every line apicTimerOutput expects", () => {
+    const image = committed("apic-timer.bin");
+    const lines = new Set([
+      ...apicTimerOutput(true).split("\n"),
+      ...apicTimerOutput(false).split("\n"),
+    ]);
+    lines.delete("");
+    expect(lines.size).toBe(4);
+    for (const line of lines)
+      expect(indexOfBytes(image, ascii(`${line}\n\0`)), line).toBeGreaterThan(0);
   });
 });
 
