@@ -6,6 +6,14 @@
  * Faults are not thrown: the access raises the exception (st[STOP] = STOP_FAULT) and
  * returns 0; a handler checks `st[STOP] === STOP_FAULT` after each access it makes.
  */
+import {
+  CAS_DONE,
+  CAS_FAILED,
+  CAS_MMIO,
+  casRam,
+  lockWordAcquire,
+  lockWordRelease,
+} from "./atomic.js";
 import type { X86Cpu } from "./cpu.js";
 import { raiseFault } from "./exception.js";
 import { EV_MMIO, HOOK_DONE, HOOK_EXIT, type HookResult, type X86Hooks } from "./hooks.js";
@@ -38,6 +46,9 @@ import {
   EXIT_REASON,
   FETCH_HI,
   FETCH_MODE,
+  LOCK_FAIL,
+  LOCK_MODE,
+  LOCK_OLD,
   RIP_HI,
   RMW_LIN,
   RMW_PHYS,
@@ -526,14 +537,19 @@ function rmwRead(cpu: X86Cpu, seg: number, off: number, size: number): number {
     for (let k = 0; k < size; k++) {
       v |= physRead8(cpu, k < split ? (p + k) | 0 : (p2 + k - split) | 0) << (8 * k);
     }
+    st[LOCK_OLD] = v;
     return v;
   }
   st[RMW_SPLIT] = 0;
-  return size === 1 ? physRead8(cpu, p) : size === 2 ? physRead16(cpu, p) : physRead32(cpu, p);
+  const v = size === 1 ? physRead8(cpu, p) : size === 2 ? physRead16(cpu, p) : physRead32(cpu, p);
+  // Kept for a locked instruction's compare-and-exchange (locked.ts).
+  st[LOCK_OLD] = v;
+  return v;
 }
 
 function rmwWrite(cpu: X86Cpu, size: number, v: number): void {
   const st = cpu.st;
+  if (st[LOCK_MODE] !== 0 && lockedWrite(cpu, size, v)) return;
   const p = st[RMW_PHYS]!;
   const split = st[RMW_SPLIT]!;
   if (split !== 0) {
@@ -547,6 +563,66 @@ function rmwWrite(cpu: X86Cpu, size: number, v: number): void {
   else if (size === 2) physWrite16(cpu, p, v);
   else physWrite32(cpu, p, v);
 }
+
+/**
+ * The write of a locked read-modify-write on shared RAM: a compare-and-exchange against
+ * the value rmwRead read (LOCK_FAIL set when another agent changed it meanwhile). False
+ * when the operand is not RAM: the ordinary write path then runs (MMIO, read-only slots).
+ */
+function lockedWrite(cpu: X86Cpu, size: number, v: number): boolean {
+  const st = cpu.st;
+  const p = st[RMW_PHYS]!;
+  const split = st[RMW_SPLIT]!;
+  if (split === 0) {
+    const r = casRam(cpu, p, size, st[LOCK_OLD]!, 0, v, 0);
+    if (r === CAS_DONE) return true;
+    if (r === CAS_FAILED) {
+      st[LOCK_FAIL] = 1;
+      return true;
+    }
+    if (r === CAS_MMIO) return false;
+  }
+  lockedBytes(cpu, p, split === 0 ? size : split, st[RMW_PHYS2]!, size, st[LOCK_OLD]!, 0, v, 0);
+  return true;
+}
+
+/**
+ * A locked write no JavaScript atomic covers (a split lock): under the lock word, compare
+ * the operand's RAM bytes with `old`/`oldHi` (bytes 0–3 / 4–7) and, if they match, store
+ * `v`/`vHi`. Bytes [0, split) are at `p1`, the rest at `p2`. LOCK_FAIL on a mismatch.
+ */
+export function lockedBytes(
+  cpu: X86Cpu,
+  p1: number,
+  split: number,
+  p2: number,
+  size: number,
+  old: number,
+  oldHi: number,
+  v: number,
+  vHi: number,
+): void {
+  const words = cpu.mem.lockWords;
+  const map = cpu.mem.pageMap;
+  lockWordAcquire(words);
+  let same = true;
+  for (let k = 0; k < size && same; k++) {
+    const a = k < split ? (p1 + k) | 0 : (p2 + k - split) | 0;
+    // Bytes outside RAM are not read again (a device read may have side effects).
+    if (map[a >>> PAGE_SHIFT]! < 0) continue;
+    const want = (k < 4 ? old >>> (8 * k) : oldHi >>> (8 * (k - 4))) & 0xff;
+    same = physRead8(cpu, a) === want;
+  }
+  if (same) {
+    for (let k = 0; k < size; k++) {
+      const a = k < split ? (p1 + k) | 0 : (p2 + k - split) | 0;
+      physWrite8(cpu, a, k < 4 ? v >> (8 * k) : vHi >> (8 * (k - 4)));
+    }
+  }
+  lockWordRelease(words);
+  if (!same) cpu.st[LOCK_FAIL] = 1;
+}
+
 export function rmwWrite8(cpu: X86Cpu, v: number): void {
   rmwWrite(cpu, 1, v);
 }

@@ -11,6 +11,7 @@
  * half); higher ones are walked on each access for now.
  */
 import {
+  lockedBytes,
   physRead8,
   physRead16,
   physRead32,
@@ -18,12 +19,27 @@ import {
   physWrite16,
   physWrite32,
 } from "./access.js";
+import { CAS_DONE, CAS_FAILED, CAS_MMIO, casRam } from "./atomic.js";
 import type { X86Cpu } from "./cpu.js";
 import { raiseFault } from "./exception.js";
 import { F_A64, F_RIPREL } from "./instr.js";
 import { ACC_READ, ACC_WRITE, dataAcc, fillTlb, highSlot, translateLinear } from "./paging.js";
 import { FS, GP_VECTOR, SS, SS_VECTOR } from "./regs.js";
-import { CPL, EA_HI, EIP, RIP_HI, RMW_LIN, RMW_LIN_HI, STOP, STOP_FAULT, VAL_HI } from "./state.js";
+import {
+  CPL,
+  EA_HI,
+  EIP,
+  LOCK_FAIL,
+  LOCK_MODE,
+  LOCK_OLD,
+  LOCK_OLD_HI,
+  RIP_HI,
+  RMW_LIN,
+  RMW_LIN_HI,
+  STOP,
+  STOP_FAULT,
+  VAL_HI,
+} from "./state.js";
 
 const TWO32 = 4294967296;
 
@@ -297,18 +313,25 @@ export function rmwRead64(cpu: X86Cpu, seg: number, lo: number, hi: number, size
   }
   st[RMW_LIN] = lin;
   st[RMW_LIN_HI] = linHi;
+  // The value read is kept for a locked instruction's compare-and-exchange (locked.ts).
   if (size === 8) {
     const a = linRead64(cpu, lin, linHi, 4);
     const n = addr64(cpu, lin, linHi, 4);
-    st[VAL_HI] = linRead64(cpu, n, st[EA_HI]!, 4);
+    const h = linRead64(cpu, n, st[EA_HI]!, 4);
+    st[VAL_HI] = h;
+    st[LOCK_OLD] = a;
+    st[LOCK_OLD_HI] = h;
     return a;
   }
-  return linRead64(cpu, lin, linHi, size);
+  const v = linRead64(cpu, lin, linHi, size);
+  st[LOCK_OLD] = v;
+  return v;
 }
 
 /** The write of a read-modify-write (the operand rmwRead64 read); `vHi` for size 8. */
 export function rmwWrite64(cpu: X86Cpu, size: number, v: number, vHi = 0): void {
   const st = cpu.st;
+  if (st[LOCK_MODE] !== 0 && lockedWrite64(cpu, size, v, vHi)) return;
   const lin = st[RMW_LIN]!;
   const linHi = st[RMW_LIN_HI]!;
   if (size === 8) {
@@ -318,4 +341,40 @@ export function rmwWrite64(cpu: X86Cpu, size: number, v: number, vHi = 0): void 
     return;
   }
   linWrite64(cpu, lin, linHi, size, v);
+}
+
+/**
+ * The write of a locked read-modify-write on shared RAM (access.ts lockedWrite for 64-bit
+ * mode): a compare-and-exchange against the value rmwRead64 read. False when the operand
+ * is not RAM (the ordinary write path runs).
+ */
+function lockedWrite64(cpu: X86Cpu, size: number, v: number, vHi: number): boolean {
+  const st = cpu.st;
+  const lin = st[RMW_LIN]!;
+  const linHi = st[RMW_LIN_HI]!;
+  // rmwRead64 probed the page(s) for writing: no fault here. The write TLB (RAM range 0,
+  // no decoded code, not read-only) saves the walk.
+  const t = linHi === 0 ? cpu.tlbW[lin >>> 12]! : -1;
+  let p: number;
+  if (t >= 0) p = (cpu.mem.ranges[0]!.base + t + (lin & 0xfff)) | 0;
+  else {
+    p = phys(cpu, lin, linHi, ACC_WRITE);
+    fillTlb(cpu, lin, p, true, linHi);
+  }
+  const split = 0x1000 - (lin & 0xfff);
+  if (size <= split) {
+    const r = casRam(cpu, p, size, st[LOCK_OLD]!, st[LOCK_OLD_HI]!, v, vHi);
+    if (r === CAS_DONE) return true;
+    if (r === CAS_FAILED) {
+      st[LOCK_FAIL] = 1;
+      return true;
+    }
+    if (r === CAS_MMIO) return false;
+    lockedBytes(cpu, p, size, p, size, st[LOCK_OLD]!, st[LOCK_OLD_HI]!, v, vHi);
+    return true;
+  }
+  const s = (lin >>> 0) + split;
+  const p2 = phys(cpu, s | 0, (linHi + (s >= TWO32 ? 1 : 0)) | 0, ACC_WRITE);
+  lockedBytes(cpu, p, split, p2, size, st[LOCK_OLD]!, st[LOCK_OLD_HI]!, v, vHi);
+  return true;
 }

@@ -216,8 +216,11 @@ export class X86Cpu {
   constructor(mem: PhysMemory = new PhysMemory()) {
     this.mem = mem;
     mem.onCodeWrite = (page) => this.invalidateCodePage(page);
+    this.dc.atomicRmw = mem.shared;
     mem.onMapChange = () => {
       // Decoded blocks are keyed by physical address: other memory there, other code.
+      // Shared RAM (or no longer) decodes locked instructions differently.
+      this.dc.atomicRmw = mem.shared;
       this.dc.flush();
       this.flushTlb();
     };

@@ -37,6 +37,7 @@ import {
   F_RIPREL,
   F_SEGOVR,
 } from "./instr.js";
+import { lockedHandlerId } from "./locked.js";
 import {
   BLOCK_ENDERS,
   D64,
@@ -788,6 +789,11 @@ export function decodeInsn(dc: DecodeCache, i: number, src: FetchSource, mode: D
     id = ud ? HANDLER_UD : desc.handlers[k]!;
   }
   if (ud || desc.ender || id === HANDLER_UD) flags |= F_END;
+  // On shared RAM a locked read-modify-write (XCHG with memory is locked without the
+  // prefix) gets its atomic variant.
+  if (dc.atomicRmw && isMem && !ud && ((flags & F_LOCK) !== 0 || desc.mnemonic === "XCHG")) {
+    id = lockedHandlerId(id);
+  }
   return finish(dc, i, id, pos, flags, seg, isMem);
 }
 

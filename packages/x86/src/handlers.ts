@@ -40,6 +40,11 @@ function idOf(h: Handler): number {
   return id;
 }
 
+/** The id of handler `h`, registering it if it has none (locked.ts's variants). */
+export function handlerId(h: Handler): number {
+  return idOf(h);
+}
+
 /** The id of the handler for `name` at `size` in form reg/mem, or -1 if none exists. */
 export function resolveHandler(name: string, size: 16 | 32, isReg: boolean): number {
   return resolveIn(INSTRUCTIONS, name, size, isReg);

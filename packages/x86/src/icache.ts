@@ -35,6 +35,11 @@ export class DecodeCache {
   readonly flags = new Int32Array(SLOTS);
   /** The opcode byte (or 0x0F00 | second byte), for tracing and hooks. */
   readonly opcode = new Int32Array(SLOTS);
+  /**
+   * RAM is shared with other agents (PhysMemory.shared): locked instructions decode to
+   * their atomic variants (locked.ts). Set by the CPU, which flushes this cache with it.
+   */
+  atomicRmw = false;
   /** Every per-slot array, for copying a slot. */
   readonly fields: readonly Int32Array[] = [
     this.op,

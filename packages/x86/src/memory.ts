@@ -31,6 +31,13 @@ export const OPEN_BUS: X86Devices = {
 const PAGE_COUNT = 1 << 20;
 const NO_RAM = -1;
 
+/** `n` int32 words in a SharedArrayBuffer, or an ArrayBuffer where there is none. */
+function sharedWords(n: number): Int32Array {
+  return typeof SharedArrayBuffer === "function"
+    ? new Int32Array(new SharedArrayBuffer(4 * n))
+    : new Int32Array(n);
+}
+
 export interface RamRange {
   readonly base: number;
   readonly bytes: Uint8Array;
@@ -52,6 +59,26 @@ export class PhysMemory {
   /** A 32-bit view of each range, for aligned dword access. */
   readonly mem32: Int32Array[] = [];
   readonly ranges: (RamRange | null)[] = [];
+  /**
+   * Views of each range for the atomics of locked instructions (atomic.ts): 16-bit, and
+   * 64-bit (null when the range does not start 8-byte aligned in its buffer).
+   */
+  readonly atomic16: Uint16Array[] = [];
+  readonly atomic64: (BigUint64Array | null)[] = [];
+  /**
+   * True once a RAM range is backed by a SharedArrayBuffer: the CPU then decodes LOCK'd
+   * read-modify-writes (and XCHG with memory) into their atomic variants (locked.ts).
+   */
+  shared = false;
+  /**
+   * The lock word shared by every CPU on this RAM: locked instructions that no JavaScript
+   * atomic covers (split locks, CMPXCHG16B) take it (atomic.ts). Each worker's PhysMemory
+   * must be given the same one (`mem.lockWords = fromMainThread`). In a SharedArrayBuffer
+   * when there is one.
+   */
+  lockWords: Int32Array = sharedWords(1);
+  /** A word of this agent's own for MFENCE's atomic (atomic.ts fenceShared). */
+  readonly fenceWord: Int32Array = sharedWords(1);
   devices: X86Devices;
   /** Called when a write reaches a page in `codePage` (the CPU drops its decoded code). */
   onCodeWrite: (page: number) => void = () => {};
@@ -80,6 +107,14 @@ export class PhysMemory {
     this.ranges[index] = { base, bytes, readonly };
     this.mem8[index] = bytes;
     this.mem32[index] = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2);
+    const shared =
+      typeof SharedArrayBuffer === "function" && bytes.buffer instanceof SharedArrayBuffer;
+    this.atomic16[index] = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length >> 1);
+    this.atomic64[index] =
+      bytes.byteOffset % 8 === 0
+        ? new BigUint64Array(bytes.buffer, bytes.byteOffset, bytes.length >> 3)
+        : null;
+    if (shared) this.shared = true;
     for (let p = 0; p < pages; p++) {
       this.pageMap[first + p] = (index << 20) | p;
       this.roPage[first + p] = readonly ? 1 : 0;
@@ -101,6 +136,14 @@ export class PhysMemory {
     this.ranges[index] = null;
     this.mem8[index] = new Uint8Array(0);
     this.mem32[index] = new Int32Array(0);
+    this.atomic16[index] = new Uint16Array(0);
+    this.atomic64[index] = null;
+    this.shared = this.ranges.some(
+      (x) =>
+        x !== null &&
+        typeof SharedArrayBuffer === "function" &&
+        x.bytes.buffer instanceof SharedArrayBuffer,
+    );
     this.onMapChange();
   }
 

@@ -102,7 +102,17 @@ export const MSR_KERNEL_GS_BASE = 60;
  */
 export const EVENT_KIND = 62;
 export const EVENT_ERROR = 63;
-export const ST_COUNT = 64;
+/**
+ * A locked instruction in progress on shared RAM (locked.ts): LOCK_MODE is nonzero while
+ * its handler runs, so the read of a read-modify-write keeps the value it read
+ * (LOCK_OLD, LOCK_OLD_HI for a quadword) and the write becomes a compare-and-exchange
+ * against it; LOCK_FAIL is set when that compare failed (the instruction is re-run).
+ */
+export const LOCK_MODE = 64;
+export const LOCK_OLD = 65;
+export const LOCK_OLD_HI = 66;
+export const LOCK_FAIL = 67;
+export const ST_COUNT = 68;
 
 export const STOP_JUMP = 1;
 export const STOP_NEXT = 2;

@@ -15,12 +15,19 @@ export interface RealModeOptions {
   readonly sp?: number;
   readonly ramSize?: number;
   readonly devices?: X86Devices;
+  /** RAM in a SharedArrayBuffer (locked instructions decode to their atomic variants). */
+  readonly shared?: boolean;
+}
+
+/** `size` bytes of RAM, in a SharedArrayBuffer when `shared`. */
+export function ramBytes(size: number, shared = false): Uint8Array {
+  return new Uint8Array(shared ? new SharedArrayBuffer(size) : new ArrayBuffer(size));
 }
 
 /** A real-mode CPU: 1 MiB RAM, CS=DS=ES=SS=0, `code` at 0000:0100, SP=0x8000. */
 export function realMode(code: readonly number[], opts: RealModeOptions = {}): X86Cpu {
   const mem = new PhysMemory(opts.devices);
-  mem.addRam(0, new Uint8Array(opts.ramSize ?? 1 << 20));
+  mem.addRam(0, ramBytes(opts.ramSize ?? 1 << 20, opts.shared));
   const cpu = new X86Cpu(mem);
   const at = opts.at ?? 0x100;
   mem.load(at, code);
@@ -209,6 +216,8 @@ export interface ProtectedModeOptions {
   readonly at?: number;
   readonly ramSize?: number;
   readonly devices?: X86Devices;
+  /** RAM in a SharedArrayBuffer. */
+  readonly shared?: boolean;
 }
 
 /**
@@ -219,7 +228,7 @@ export interface ProtectedModeOptions {
  */
 export function protectedMode(code: readonly number[], opts: ProtectedModeOptions = {}): X86Cpu {
   const mem = new PhysMemory(opts.devices);
-  mem.addRam(0, new Uint8Array(opts.ramSize ?? 1 << 21));
+  mem.addRam(0, ramBytes(opts.ramSize ?? 1 << 21, opts.shared));
   const cpu = new X86Cpu(mem);
   const at = opts.at ?? PM.CODE;
   mem.load(at, code);
@@ -380,9 +389,9 @@ function cpuid64(leaf: number, _sub: number, out: Int32Array): void {
  * vectors to HLT stubs (`vector64` says which one halted). CPUID advertises LM, NX and
  * SYSCALL; RSP = PM.STACK0. Run it and the prologue executes first.
  */
-export function longMode(code64: readonly number[]): X86Cpu {
+export function longMode(code64: readonly number[], opts: { shared?: boolean } = {}): X86Cpu {
   const entry = PM.CODE + 0x100;
-  const cpu = protectedMode(enterLongMode(entry), { ramSize: 4 << 20 });
+  const cpu = protectedMode(enterLongMode(entry), { ramSize: 4 << 20, shared: opts.shared });
   cpu.cpuid = cpuid64;
   longModeTables(cpu);
   cpu.mem.load(entry, code64);

@@ -22,6 +22,7 @@
  */
 import { ea, probeWrite, readMem16, readMem32, writeMem16, writeMem32 } from "../access.js";
 import { addr64, ea64, linear64, linRead64, linWrite64 } from "../access64.js";
+import { fenceShared } from "../atomic.js";
 import type { X86Cpu } from "../cpu.js";
 import { raiseFault } from "../exception.js";
 import { type FpuState, MXCSR_MASK } from "../fpu.js";
@@ -613,10 +614,16 @@ function fxrstor(m: Mem, xmmCount: number, wide: boolean): Handler {
   };
 }
 
+/**
+ * LFENCE, SFENCE, MFENCE. Each handler is already ordered with the instructions around it
+ * (README "Memory ordering"); on shared RAM MFENCE also does a sequentially consistent
+ * atomic, the nearest JavaScript has to a full fence.
+ */
 const fence =
-  (feature: number): Handler =>
+  (feature: number, full = false): Handler =>
   (cpu) => {
     if ((features(cpu) & feature) === 0) raiseFault(cpu, UD_VECTOR, -1);
+    else if (full) fenceShared(cpu);
   };
 
 /** Every handler, with the memory side `m`; `long`: 64-bit mode. */
@@ -663,7 +670,7 @@ function build(m: Mem, long: boolean): Record<string, HandlerSpec> {
       m.write(cpu, i, 1, false, SRC, 0);
     },
     lfence: fence(SSE2),
-    mfence: fence(SSE2),
+    mfence: fence(SSE2, true),
     sfence: fence(SSE1),
 
     movups_Vps_Wps: move128(m, SSE1, false, false),
