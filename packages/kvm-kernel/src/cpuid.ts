@@ -7,6 +7,7 @@ import type { HostProcess } from "./kernel.js";
 import type { KvmVcpu } from "./kvm_host.js";
 import type { KvmGlobal } from "./kvm_main.js";
 import { copyFromUser } from "./kvm_main.js";
+import { kvmLapicAfterSetCpuid } from "./lapic.js";
 import { E2BIG, EFAULT, EINVAL } from "./uapi/errno.js";
 import type { IoctlArg } from "./uapi/hostos.js";
 import { KVM_CPUID_FLAG_SIGNIFCANT_INDEX, KVM_MAX_CPUID_ENTRIES } from "./uapi/kvm.js";
@@ -17,6 +18,10 @@ import {
   KVM_CPUID2_HEADER_SIZE,
   type KvmCpuidEntry2,
 } from "./uapi/structs.js";
+
+/** CPUID.1:ECX bits KVM's LAPIC emulates. */
+const X86_FEATURE_X2APIC = 1 << 21;
+const X86_FEATURE_TSC_DEADLINE_TIMER = 1 << 24;
 
 /** "KVMKVMKVM\0\0\0" in EBX, ECX, EDX of leaf 0x40000000 (KVM_CPUID_SIGNATURE). */
 export const KVM_CPUID_SIGNATURE = 0x4000_0000;
@@ -29,6 +34,12 @@ export const KVM_CPUID_FEATURES = 0x4000_0001;
  */
 export function kvmSupportedCpuid(g: KvmGlobal): KvmCpuidEntry2[] {
   const entries = g.vendor.supportedCpuid().map((e) => ({ ...e }));
+  // KVM emulates x2APIC and the TSC-deadline timer in its LAPIC whatever the host has
+  // (EMULATED_F); both need KVM_CREATE_IRQCHIP to work (kernels built with it).
+  if (g.kernel.config.CONFIG_KVM_IOAPIC) {
+    const leaf1 = entries.find((e) => e.function === 1);
+    if (leaf1) leaf1.ecx = (leaf1.ecx | X86_FEATURE_X2APIC | X86_FEATURE_TSC_DEADLINE_TIMER) >>> 0;
+  }
   entries.push(
     {
       function: KVM_CPUID_SIGNATURE,
@@ -104,6 +115,7 @@ export function kvmVcpuIoctlSetCpuid2(vcpu: KvmVcpu, hasRun: boolean, arg: Ioctl
   if (hasRun) return sameEntries(entries, vcpu.arch.cpuidEntries) ? 0 : -EINVAL;
   vcpu.arch.cpuidEntries = entries;
   vcpu.arch.maxphyaddr = cpuidQueryMaxphyaddr(vcpu);
+  kvmLapicAfterSetCpuid(vcpu);
   vcpu.kvm.ops.vcpuAfterSetCpuid?.(vcpu);
   return 0;
 }

@@ -4,13 +4,25 @@
  * contract vendor modules (vmx, svm) implement. Userspace imports only "./uapi".
  */
 export { guestCpuidHas, kvmCpuid, kvmFindCpuidEntry } from "./cpuid.js";
-export type { FileOperations, KernelModule } from "./kernel.js";
-export { File, HostKernel, HostProcess } from "./kernel.js";
+export type { KvmKpicState, KvmPic } from "./i8259.js";
+export type { KvmIoapic } from "./ioapic.js";
+export { IOAPIC_DEFAULT_BASE_ADDRESS } from "./ioapic.js";
+export type { KvmLapicIrq } from "./irq_comm.js";
+export {
+  KVM_USERSPACE_IRQ_SOURCE_ID,
+  kvmRegisterIrqAckNotifier,
+  kvmSetIrq,
+  kvmUnregisterIrqAckNotifier,
+} from "./irq_comm.js";
+export type { FileOperations, HostClock, KernelModule } from "./kernel.js";
+export { File, HostKernel, HostProcess, REAL_CLOCK, VirtualClock } from "./kernel.js";
 export type {
+  KvmIrqAckNotifier,
   KvmMemorySlot,
   KvmMemslots,
   KvmMmioFragment,
   KvmQueuedException,
+  KvmTimerSource,
   KvmVcpuStat,
   KvmVmStat,
 } from "./kvm_host.js";
@@ -86,6 +98,33 @@ export {
   X86EMUL_RETRY_INSTR,
   X86EMUL_UNHANDLEABLE,
 } from "./kvm-x86-ops.js";
+export type { KvmLapic } from "./lapic.js";
+export {
+  APIC_DFR,
+  APIC_EOI,
+  APIC_ESR,
+  APIC_ICR,
+  APIC_ICR2,
+  APIC_ID,
+  APIC_IRR,
+  APIC_ISR,
+  APIC_LDR,
+  APIC_LVR,
+  APIC_LVT0,
+  APIC_LVT1,
+  APIC_LVTERR,
+  APIC_LVTPC,
+  APIC_LVTT,
+  APIC_LVTTHMR,
+  APIC_PROCPRI,
+  APIC_SELF_IPI,
+  APIC_SPIV,
+  APIC_TASKPRI,
+  APIC_TDCR,
+  APIC_TMCCT,
+  APIC_TMICT,
+  APIC_TMR,
+} from "./lapic.js";
 export {
   APIC_DEFAULT_PHYS_BASE,
   EFER_LMA,
@@ -106,6 +145,7 @@ export {
   MSR_IA32_SYSENTER_EIP,
   MSR_IA32_SYSENTER_ESP,
   MSR_IA32_TSC,
+  MSR_IA32_TSC_DEADLINE,
   MSR_KERNEL_GS_BASE,
   MSR_LSTAR,
   MSR_STAR,
@@ -115,7 +155,7 @@ export {
 } from "./msr-index.js";
 export { readKvmStats } from "./stats.js";
 export type * from "./trace.js";
-export { Tracepoint, Tracepoints } from "./trace.js";
+export { irqchipTpPrintk, Tracepoint, Tracepoints } from "./trace.js";
 export {
   emulatorOps,
   emulatorVcpu,
@@ -124,6 +164,7 @@ export {
   HOST_TSC_KHZ,
   is64BitMode,
   isNoncanonicalAddress,
+  KVM_HALT_SLICE_NS,
   kvmClearExceptionQueue,
   kvmClearInterruptQueue,
   kvmCompleteInsnGp,
@@ -133,6 +174,7 @@ export {
   kvmEmulateRdmsr,
   kvmEmulateWrmsr,
   kvmFastPio,
+  kvmGetCr8,
   kvmGetLinearRip,
   kvmGetMsrCommon,
   kvmGetRflags,
@@ -154,6 +196,7 @@ export {
   kvmSetCr0,
   kvmSetCr3,
   kvmSetCr4,
+  kvmSetCr8,
   kvmSetCr8Guest,
   kvmSetMsrCommon,
   kvmSetRflags,

@@ -281,6 +281,45 @@ export class HostProcess implements HostOs {
   }
 }
 
+/** A monotonic nanosecond clock (ktime_get and the hrtimers that wait on it). */
+export interface HostClock {
+  /** Nanoseconds since an arbitrary origin; never goes back. */
+  now(): bigint;
+  /**
+   * A vCPU has nothing to do before `ns` (it is halted and its next wake-up is a timer).
+   * A virtual clock jumps to `ns` and returns true; the real clock returns false and the
+   * caller sleeps.
+   */
+  idleUntil?(ns: bigint): boolean;
+}
+
+/** The real monotonic clock (performance.now at nanosecond granularity). */
+export const REAL_CLOCK: HostClock = {
+  now: () => BigInt(Math.floor(performance.now() * 1e6)),
+};
+
+/**
+ * A clock that moves only when told: `advance`/`set` from the VMM or a test, and
+ * `idleUntil` when a halted vCPU waits for its APIC timer (idle time is skipped, as a
+ * tickless simulator does). Runs driven by it are deterministic.
+ */
+export class VirtualClock implements HostClock {
+  constructor(public ns = 0n) {}
+  now(): bigint {
+    return this.ns;
+  }
+  advance(ns: bigint): void {
+    if (ns > 0n) this.ns += ns;
+  }
+  set(ns: bigint): void {
+    if (ns > this.ns) this.ns = ns;
+  }
+  idleUntil(ns: bigint): boolean {
+    this.set(ns);
+    return true;
+  }
+}
+
 /** A loadable module: init returns 0 or -errno; exit undoes it. */
 export interface KernelModule {
   readonly name: string;
@@ -301,6 +340,13 @@ export class HostKernel {
   readonly trace = new Tracepoints();
   /** RLIMIT_NOFILE. */
   nrOpen = 1024;
+  /**
+   * Build options of this kernel. CONFIG_KVM_IOAPIC: KVM has its in-kernel irqchip (PIC,
+   * I/O APIC, local APICs; KVM_CAP_IRQCHIP, KVM_CREATE_IRQCHIP). Off by default so a VMM
+   * that creates the irqchip whenever the capability is there keeps today's userspace
+   * irqchip until it is ready for the kernel's.
+   */
+  readonly config = { CONFIG_KVM_IOAPIC: false };
   /** Online host CPUs (what KVM_CAP_NR_VCPUS is capped by). */
   nrCpus = 4;
   /**
@@ -311,8 +357,14 @@ export class HostKernel {
   private nextPfn = 0x10_0000;
   /** gupPages' pins: buffer → "byteOffset:length" → first pfn. */
   private readonly gupCache = new WeakMap<ArrayBufferLike, Map<string, number>>();
-  /** The host TSC: a 2 GHz counter from the monotonic clock (replaceable for tests). */
-  rdtsc: () => bigint = () => BigInt(Math.floor(performance.now() * 2e6));
+  /**
+   * The host's monotonic clock (ktime_get), which the in-kernel APIC timer runs on.
+   * Replace it with a `VirtualClock` for a deterministic run: time then moves only when the
+   * VMM advances it or when every runnable vCPU is halted waiting for a timer.
+   */
+  clock: HostClock = REAL_CLOCK;
+  /** The host TSC: a 2 GHz counter from `clock` (replaceable for tests). */
+  rdtsc: () => bigint = () => this.clock.now() * 2n;
   private nextPid = 1000;
 
   /** alloc_page(GFP_KERNEL | __GFP_ZERO): a zeroed 4 KiB page and its physical address. */
@@ -362,6 +414,24 @@ export class HostKernel {
     this.nextPfn = first + npages;
     byView.set(key, first);
     return first;
+  }
+
+  /**
+   * `len` bytes (whole pages) of host-physical memory at page-aligned `pa` as one view, when
+   * the frames are consecutive pages of one buffer (a pinned run of VMM memory), else null.
+   */
+  physRange(pa: number, len: number): Uint8Array | null {
+    if (pa % PAGE_SIZE !== 0 || len % PAGE_SIZE !== 0 || len <= 0) return null;
+    const first = Math.floor(pa / PAGE_SIZE);
+    const head = this.physPages.get(first);
+    if (!head || head.length !== PAGE_SIZE) return null;
+    for (let i = 1; i < len / PAGE_SIZE; i++) {
+      const page = this.physPages.get(first + i);
+      if (page?.buffer !== head.buffer || page.byteOffset !== head.byteOffset + i * PAGE_SIZE) {
+        return null;
+      }
+    }
+    return new Uint8Array(head.buffer, head.byteOffset, len);
   }
 
   /** `len` bytes of host-physical memory at `pa` within one allocated page, or null. */

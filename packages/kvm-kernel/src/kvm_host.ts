@@ -2,8 +2,14 @@
  * KVM's objects (include/linux/kvm_host.h, arch/x86/include/asm/kvm_host.h): struct kvm,
  * struct kvm_vcpu with its x86 part, memslots and statistics.
  */
+
+import type { KvmPit } from "./i8254.js";
+import type { KvmPic } from "./i8259.js";
+import type { KvmIoapic } from "./ioapic.js";
+import type { KvmIrqRoutingTable } from "./irq_comm.js";
 import type { HostKernel, HostProcess } from "./kernel.js";
 import type { KvmVendorModule, KvmX86Ops } from "./kvm-x86-ops.js";
+import type { KvmLapic } from "./lapic.js";
 import { PAGE_SIZE } from "./uapi/kvm.js";
 import { KvmRun } from "./uapi/kvm_run.js";
 import type { KvmCpuidEntry2 } from "./uapi/structs.js";
@@ -236,7 +242,38 @@ export class KvmVcpuArch {
   singlestepRip = -1n;
   /** Host-initiated TSC offset, for vendors that model one. */
   tscOffset = 0n;
+  /** The in-kernel local APIC (vcpu->arch.apic), present when the VM has an irqchip. */
+  apic: KvmLapic | null = null;
+  /** Lowest-priority arbitration counter (apic_arb_prio), for kvm_apic_compare_prio. */
+  apicArbPrio = 0;
+  /**
+   * What a halted vCPU sleeps on (Atomics.wait): its wait queue. Shared memory, so a waker
+   * on another thread can Atomics.notify it once vCPUs run in workers.
+   */
+  readonly haltWord = new Int32Array(
+    typeof SharedArrayBuffer === "function" ? new SharedArrayBuffer(4) : new ArrayBuffer(4),
+  );
 }
+
+/** struct kvm_irq_ack_notifier. */
+export interface KvmIrqAckNotifier {
+  readonly gsi: number;
+  irqAcked(gsi: number): void;
+}
+
+/**
+ * A device timer of the VM (Linux: an hrtimer that injects from its own context). The
+ * model polls: `expire` fires what is due on the kernel clock (raising its GSI), and
+ * `nextExpiry` is the absolute ns of the next expiration, or null.
+ */
+export interface KvmTimerSource {
+  expire(): void;
+  nextExpiry(): bigint | null;
+}
+
+/** kvm->arch.irqchip_mode. */
+export const KVM_IRQCHIP_NONE = 0;
+export const KVM_IRQCHIP_KERNEL = 1;
 
 /** struct kvm: one VM. */
 export class Kvm {
@@ -264,6 +301,21 @@ export class Kvm {
     /** KVM_CAP_EXCEPTION_PAYLOAD and KVM_CAP_X86_TRIPLE_FAULT_EVENT, as enabled. */
     exceptionPayloadEnabled: false,
     tripleFaultEvent: false,
+    /** KVM_IRQCHIP_NONE until KVM_CREATE_IRQCHIP, then KVM_IRQCHIP_KERNEL. */
+    irqchipMode: KVM_IRQCHIP_NONE as number,
+    /** The 8259 pair (kvm->arch.vpic) and the I/O APIC (kvm->arch.vioapic). */
+    vpic: null as KvmPic | null,
+    vioapic: null as KvmIoapic | null,
+    /** The PIT (kvm->arch.vpit), after KVM_CREATE_PIT2. */
+    vpit: null as KvmPit | null,
+    /** GSI routing (kvm->irq_routing), the default table after KVM_CREATE_IRQCHIP. */
+    irqRouting: null as KvmIrqRoutingTable | null,
+    /** kvm.ko's vector_hashing parameter: lowest-priority delivery picks by vector. */
+    vectorHashing: true,
+    /** kvm->irq_ack_notifier_list: told when the guest acknowledges a GSI (the PIT's reinject). */
+    irqAckNotifiers: [] as KvmIrqAckNotifier[],
+    /** VM-wide timers (the PIT's hrtimer) that the run loop polls and a halt may sleep until. */
+    timerSources: [] as KvmTimerSource[],
   };
   /** The vendor's per-VM state (to_kvm_vmx / to_kvm_svm). */
   vendor: unknown = null;

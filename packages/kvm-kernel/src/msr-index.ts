@@ -9,6 +9,7 @@ export const MSR_IA32_PRED_CMD = 0x49;
 export const MSR_IA32_UCODE_REV = 0x8b;
 export const MSR_IA32_SMBASE = 0x9e;
 export const MSR_IA32_PERF_CAPABILITIES = 0x345;
+export const MSR_IA32_TSC_DEADLINE = 0x6e0;
 export const MSR_MTRRcap = 0xfe;
 export const MSR_IA32_ARCH_CAPABILITIES = 0x10a;
 export const MSR_IA32_SYSENTER_CS = 0x174;

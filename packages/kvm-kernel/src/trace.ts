@@ -114,6 +114,58 @@ export interface KvmSetUserMemoryRegionEvent {
   userspace_addr: bigint;
 }
 
+/** kvm_apic: a guest (or KVM) read or write of a local APIC register. */
+export interface KvmApicEvent {
+  vcpu_id: number;
+  /** KVM_APIC_READ = 0, KVM_APIC_WRITE = 1. */
+  rw: number;
+  /** The register's offset in the xAPIC page (APIC_ICR = 0x300 …). */
+  reg: number;
+  val: bigint;
+}
+
+export interface KvmApicIpiEvent {
+  vcpu_id: number;
+  icr_low: number;
+  dest_id: number;
+}
+
+export interface KvmApicAcceptIrqEvent {
+  /** The receiving vCPU (apicid in the kernel's record). */
+  apicid: number;
+  /** Delivery mode as APIC_DM_* (already shifted: 0x000 … 0x700). */
+  dm: number;
+  /** Trigger mode: 0 edge, non-zero level. */
+  tm: number;
+  vec: number;
+}
+
+export interface KvmEoiEvent {
+  apicid: number;
+  vector: number;
+}
+
+export interface KvmPicSetIrqEvent {
+  chip: number;
+  pin: number;
+  elcr: number;
+  imr: number;
+  coalesced: boolean;
+}
+
+export interface KvmIoapicSetIrqEvent {
+  /** The pin's redirection entry (64 bits). */
+  e: bigint;
+  pin: number;
+  coalesced: boolean;
+}
+
+export interface KvmSetIrqEvent {
+  gsi: number;
+  level: number;
+  irq_source_id: number;
+}
+
 export interface TracepointEvents {
   kvm_entry: KvmEntryEvent;
   kvm_exit: KvmExitEvent;
@@ -127,6 +179,13 @@ export interface TracepointEvents {
   kvm_inj_exception: KvmInjExceptionEvent;
   kvm_fpu: KvmFpuEvent;
   kvm_set_user_memory_region: KvmSetUserMemoryRegionEvent;
+  kvm_apic: KvmApicEvent;
+  kvm_apic_ipi: KvmApicIpiEvent;
+  kvm_apic_accept_irq: KvmApicAcceptIrqEvent;
+  kvm_eoi: KvmEoiEvent;
+  kvm_pic_set_irq: KvmPicSetIrqEvent;
+  kvm_ioapic_set_irq: KvmIoapicSetIrqEvent;
+  kvm_set_irq: KvmSetIrqEvent;
 }
 
 export type TracepointName = keyof TracepointEvents;
@@ -167,6 +226,13 @@ const NAMES: readonly TracepointName[] = [
   "kvm_inj_exception",
   "kvm_fpu",
   "kvm_set_user_memory_region",
+  "kvm_apic",
+  "kvm_apic_ipi",
+  "kvm_apic_accept_irq",
+  "kvm_eoi",
+  "kvm_pic_set_irq",
+  "kvm_ioapic_set_irq",
+  "kvm_set_irq",
 ];
 
 /** Every KVM tracepoint of one host kernel. */
@@ -185,6 +251,14 @@ export class Tracepoints {
   readonly kvm_set_user_memory_region = new Tracepoint<KvmSetUserMemoryRegionEvent>(
     "kvm_set_user_memory_region",
   );
+
+  readonly kvm_apic = new Tracepoint<KvmApicEvent>("kvm_apic");
+  readonly kvm_apic_ipi = new Tracepoint<KvmApicIpiEvent>("kvm_apic_ipi");
+  readonly kvm_apic_accept_irq = new Tracepoint<KvmApicAcceptIrqEvent>("kvm_apic_accept_irq");
+  readonly kvm_eoi = new Tracepoint<KvmEoiEvent>("kvm_eoi");
+  readonly kvm_pic_set_irq = new Tracepoint<KvmPicSetIrqEvent>("kvm_pic_set_irq");
+  readonly kvm_ioapic_set_irq = new Tracepoint<KvmIoapicSetIrqEvent>("kvm_ioapic_set_irq");
+  readonly kvm_set_irq = new Tracepoint<KvmSetIrqEvent>("kvm_set_irq");
 
   /** Every tracepoint name, in the order above. */
   static readonly names = NAMES;
@@ -212,5 +286,109 @@ export class Tracepoints {
     return () => {
       for (const off of offs) off();
     };
+  }
+}
+
+// ── the irqchip tracepoints' TP_printk text (arch/x86/kvm/trace.h, include/trace/events/kvm.h) ──
+
+const hex = (v: number | bigint): string =>
+  typeof v === "bigint" ? v.toString(16) : (v >>> 0).toString(16);
+
+/** kvm_trace_symbol_apic: register offsets by name. */
+const APIC_REG_NAMES: Readonly<Record<number, string>> = {
+  32: "APIC_ID",
+  48: "APIC_LVR",
+  128: "APIC_TASKPRI",
+  144: "APIC_ARBPRI",
+  160: "APIC_PROCPRI",
+  176: "APIC_EOI",
+  192: "APIC_RRR",
+  208: "APIC_LDR",
+  224: "APIC_DFR",
+  240: "APIC_SPIV",
+  256: "APIC_ISR",
+  384: "APIC_TMR",
+  512: "APIC_IRR",
+  640: "APIC_ESR",
+  768: "APIC_ICR",
+  784: "APIC_ICR2",
+  800: "APIC_LVTT",
+  816: "APIC_LVTTHMR",
+  832: "APIC_LVTPC",
+  848: "APIC_LVT0",
+  864: "APIC_LVT1",
+  880: "APIC_LVTERR",
+  896: "APIC_TMICT",
+  912: "APIC_TMCCT",
+  992: "APIC_TDCR",
+  1008: "APIC_SELF_IPI",
+};
+
+/** kvm_deliver_mode, indexed by bits 10:8. */
+const DELIVER_MODES = ["Fixed", "LowPrio", "SMI", "Res3", "NMI", "INIT", "SIPI", "ExtINT"];
+/** kvm_apic_dst_shorthand, indexed by ICR bits 19:18. */
+const SHORTHANDS = ["dst", "self", "all", "all-but-self"];
+
+export type IrqchipTracepointName =
+  | "kvm_apic"
+  | "kvm_apic_ipi"
+  | "kvm_apic_accept_irq"
+  | "kvm_eoi"
+  | "kvm_pic_set_irq"
+  | "kvm_ioapic_set_irq"
+  | "kvm_set_irq";
+
+/**
+ * The TP_printk text of the irqchip tracepoints, for printers such as the CLI's
+ * (`kvm_apic_ipi: dst 1 vec 0 (INIT|physical|assert|edge|dst)`).
+ */
+export function irqchipTpPrintk<N extends IrqchipTracepointName>(
+  name: N,
+  ev: TracepointEvents[N],
+): string {
+  switch (name) {
+    case "kvm_apic": {
+      const x = ev as KvmApicEvent;
+      const reg = APIC_REG_NAMES[x.reg] ?? `0x${hex(x.reg)}`;
+      return `apic_${x.rw ? "write" : "read"} ${reg} = 0x${hex(x.val)}`;
+    }
+    case "kvm_apic_ipi": {
+      const x = ev as KvmApicIpiEvent;
+      const l = x.icr_low;
+      return (
+        `dst ${hex(x.dest_id)} vec ${l & 0xff} (${DELIVER_MODES[(l >> 8) & 7]}|` +
+        `${l & (1 << 11) ? "logical" : "physical"}|${l & (1 << 14) ? "assert" : "de-assert"}|` +
+        `${l & (1 << 15) ? "level" : "edge"}|${SHORTHANDS[(l >> 18) & 3]})`
+      );
+    }
+    case "kvm_apic_accept_irq": {
+      const x = ev as KvmApicAcceptIrqEvent;
+      return `apicid ${hex(x.apicid)} vec ${x.vec} (${DELIVER_MODES[(x.dm >> 8) & 7]}|${x.tm ? "level" : "edge"})`;
+    }
+    case "kvm_eoi": {
+      const x = ev as KvmEoiEvent;
+      return `apicid ${hex(x.apicid)} vector ${x.vector}`;
+    }
+    case "kvm_pic_set_irq": {
+      const x = ev as KvmPicSetIrqEvent;
+      return (
+        `chip ${x.chip} pin ${x.pin} (${x.elcr & (1 << x.pin) ? "level" : "edge"}` +
+        `${x.imr & (1 << x.pin) ? "|masked" : ""})${x.coalesced ? " (coalesced)" : ""}`
+      );
+    }
+    case "kvm_ioapic_set_irq": {
+      const x = ev as KvmIoapicSetIrqEvent;
+      const e = x.e;
+      const lo = Number(e & 0xffff_ffffn);
+      return (
+        `pin ${x.pin} dst ${hex(Number(e >> 56n))} vec ${lo & 0xff} (${DELIVER_MODES[(lo >> 8) & 7]}|` +
+        `${lo & (1 << 11) ? "logical" : "physical"}|${lo & (1 << 15) ? "level" : "edge"}` +
+        `${lo & (1 << 16) ? "|masked" : ""})${x.coalesced ? " (coalesced)" : ""}`
+      );
+    }
+    default: {
+      const x = ev as KvmSetIrqEvent;
+      return `gsi ${x.gsi} level ${x.level} source ${x.irq_source_id}`;
+    }
   }
 }

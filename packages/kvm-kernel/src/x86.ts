@@ -12,8 +12,38 @@ import {
   kvmVcpuIoctlGetCpuid2,
   kvmVcpuIoctlSetCpuid2,
 } from "./cpuid.js";
+import { KvmPit } from "./i8254.js";
+import {
+  KvmPic,
+  kvmGetPicState,
+  kvmSetPicState,
+  picdevInRange,
+  picdevRead,
+  picdevWrite,
+} from "./i8259.js";
+import {
+  ioapicInRange,
+  ioapicMmioRead,
+  ioapicMmioWrite,
+  KvmIoapic,
+  kvmGetIoapic,
+  kvmSetIoapic,
+} from "./ioapic.js";
+import {
+  kvmCpuGetInterrupt,
+  kvmCpuHasInterrupt,
+  kvmCpuHasPendingTimer,
+  kvmInjectPendingTimerIrqs,
+} from "./irq.js";
+import {
+  KVM_USERSPACE_IRQ_SOURCE_ID,
+  kvmDefaultIrqRouting,
+  kvmRegisterIrqAckNotifier,
+  kvmSetIrq,
+} from "./irq_comm.js";
 import type { File } from "./kernel.js";
 import {
+  KVM_IRQCHIP_KERNEL,
   KVM_MAX_VCPU_IDS,
   KVM_MAX_VCPUS,
   KVM_REQ_EVENT,
@@ -64,6 +94,31 @@ import {
   type X86EmulateOps,
 } from "./kvm-x86-ops.js";
 import {
+  APIC_BASE_MSR,
+  kvmApicAcceptEvents,
+  kvmApicAcceptPicIntr,
+  kvmApicGetState,
+  kvmApicHasPendingInitOrSipi,
+  kvmApicSetState,
+  kvmCreateLapic,
+  kvmGetLapicTscdeadlineMsr,
+  kvmLapicGetCr8,
+  kvmLapicLatchedInit,
+  kvmLapicLatchSipi,
+  kvmLapicMmioRead,
+  kvmLapicMmioWrite,
+  kvmLapicNextTimerNs,
+  kvmLapicReset,
+  kvmLapicSetBase,
+  kvmLapicSetLatchedInit,
+  kvmLapicSetSipiVector,
+  kvmLapicSetTpr,
+  kvmLapicTimerCanWake,
+  kvmSetLapicTscdeadlineMsr,
+  kvmX2apicMsrRead,
+  kvmX2apicMsrWrite,
+} from "./lapic.js";
+import {
   APIC_DEFAULT_PHYS_BASE,
   EFER_FFXSR,
   EFER_LMA,
@@ -88,6 +143,7 @@ import {
   MSR_IA32_SMBASE,
   MSR_IA32_TSC,
   MSR_IA32_TSC_ADJUST,
+  MSR_IA32_TSC_DEADLINE,
   MSR_IA32_UCODE_REV,
   MSR_MTRRcap,
   MSR_MTRRdefType,
@@ -105,7 +161,18 @@ import {
   KVM_TRACE_MMIO_READ_UNSATISFIED,
   KVM_TRACE_MMIO_WRITE,
 } from "./trace.js";
-import { E2BIG, EBUSY, EFAULT, EINTR, EINVAL, ENOTTY, ENXIO } from "./uapi/errno.js";
+import {
+  E2BIG,
+  EAGAIN,
+  EBUSY,
+  EEXIST,
+  EFAULT,
+  EINTR,
+  EINVAL,
+  ENOENT,
+  ENOTTY,
+  ENXIO,
+} from "./uapi/errno.js";
 import type { IoctlArg } from "./uapi/hostos.js";
 import {
   KVM_CAP_DEBUGREGS,
@@ -116,11 +183,15 @@ import {
   KVM_CAP_HLT,
   KVM_CAP_IMMEDIATE_EXIT,
   KVM_CAP_INTR_SHADOW,
+  KVM_CAP_IRQ_INJECT_STATUS,
+  KVM_CAP_IRQCHIP,
   KVM_CAP_LAST_CPU,
   KVM_CAP_MAX_VCPUS,
   KVM_CAP_MP_STATE,
   KVM_CAP_NOP_IO_DELAY,
   KVM_CAP_NR_VCPUS,
+  KVM_CAP_PIT_STATE2,
+  KVM_CAP_PIT2,
   KVM_CAP_READONLY_MEM,
   KVM_CAP_SET_BOOT_CPU_ID,
   KVM_CAP_SET_GUEST_DEBUG,
@@ -129,10 +200,13 @@ import {
   KVM_CAP_SET_TSS_ADDR,
   KVM_CAP_SYNC_MMU,
   KVM_CAP_SYNC_REGS,
+  KVM_CAP_TSC_DEADLINE_TIMER,
   KVM_CAP_USER_NMI,
   KVM_CAP_VCPU_EVENTS,
   KVM_CAP_VM_TYPES,
   KVM_CAP_X86_TRIPLE_FAULT_EVENT,
+  KVM_CREATE_IRQCHIP,
+  KVM_CREATE_PIT2,
   KVM_ENABLE_CAP,
   KVM_EXIT_DEBUG,
   KVM_EXIT_HLT,
@@ -155,6 +229,7 @@ import {
   KVM_GET_MSR_FEATURE_INDEX_LIST,
   KVM_GET_MSR_INDEX_LIST,
   KVM_GET_MSRS,
+  KVM_GET_PIT2,
   KVM_GET_REGS,
   KVM_GET_SREGS,
   KVM_GET_SUPPORTED_CPUID,
@@ -172,9 +247,17 @@ import {
   KVM_INTERRUPT,
   KVM_IRQ_LINE,
   KVM_IRQ_LINE_STATUS,
+  KVM_IRQCHIP_IOAPIC,
+  KVM_IRQCHIP_PIC_MASTER,
+  KVM_IRQCHIP_PIC_SLAVE,
   KVM_MEM_LOG_DIRTY_PAGES,
   KVM_MEM_READONLY,
+  KVM_MP_STATE_AP_RESET_HOLD,
+  KVM_MP_STATE_HALTED,
+  KVM_MP_STATE_INIT_RECEIVED,
   KVM_MP_STATE_RUNNABLE,
+  KVM_MP_STATE_SIPI_RECEIVED,
+  KVM_MP_STATE_UNINITIALIZED,
   KVM_NMI,
   KVM_NR_INTERRUPTS,
   KVM_PIO_PAGE_OFFSET,
@@ -188,6 +271,7 @@ import {
   KVM_SET_LAPIC,
   KVM_SET_MP_STATE,
   KVM_SET_MSRS,
+  KVM_SET_PIT2,
   KVM_SET_REGS,
   KVM_SET_SIGNAL_MASK,
   KVM_SET_SREGS,
@@ -212,14 +296,20 @@ import {
   decodeKvmEnableCap,
   decodeKvmFpu,
   decodeKvmGuestDebug,
+  decodeKvmIrqchip,
+  decodeKvmIrqLevel,
   decodeKvmMpState,
+  decodeKvmPitConfig,
+  decodeKvmPitState2,
   decodeKvmRegs,
   decodeKvmSregs,
   decodeKvmVcpuEvents,
   encodeKvmDebugregs,
   encodeKvmFpu,
+  encodeKvmIrqchip,
   encodeKvmMpState,
   encodeKvmMsrList,
+  encodeKvmPitState2,
   encodeKvmRegs,
   encodeKvmSregs,
   encodeKvmVcpuEvents,
@@ -228,14 +318,20 @@ import {
   KVM_FPU_SIZE,
   KVM_GUEST_DEBUG_SIZE,
   KVM_INTERRUPT_SIZE,
+  KVM_IRQ_LEVEL_SIZE,
+  KVM_IRQCHIP_SIZE,
+  KVM_LAPIC_STATE_SIZE,
   KVM_MP_STATE_SIZE,
   KVM_MSR_ENTRY_SIZE,
   KVM_MSR_LIST_HEADER_SIZE,
   KVM_MSRS_HEADER_SIZE,
+  KVM_PIT_CONFIG_SIZE,
+  KVM_PIT_STATE2_SIZE,
   KVM_REGS_SIZE,
   KVM_SREGS_SIZE,
   KVM_VCPU_EVENTS_SIZE,
   type KvmFpu,
+  type KvmPitConfig,
   type KvmRegs,
   type KvmSegment,
   type KvmSregs,
@@ -349,14 +445,16 @@ export const kvmReadCr0 = (vcpu: KvmVcpu): number => vcpu.arch.cr0;
 export const kvmReadCr4 = (vcpu: KvmVcpu): number => vcpu.arch.cr4;
 export const kvmReadCr3 = (vcpu: KvmVcpu): bigint => vcpu.arch.cr3;
 
-/** kvm_get_cr8 without an in-kernel LAPIC: the TPR userspace and the guest share. */
-export const kvmGetCr8 = (vcpu: KvmVcpu): number => vcpu.arch.cr8;
+/** kvm_get_cr8: the LAPIC's TPR[7:4], or without one the TPR userspace and the guest share. */
+export const kvmGetCr8 = (vcpu: KvmVcpu): number =>
+  vcpu.arch.apic ? kvmLapicGetCr8(vcpu) : vcpu.arch.cr8;
 
-/** kvm_set_cr8: 1 when reserved bits are set. */
+/** kvm_set_cr8: 1 when reserved bits are set. With an in-kernel LAPIC it is the TPR. */
 export function kvmSetCr8(vcpu: KvmVcpu, cr8: number | bigint): number {
   const v = BigInt(cr8);
   if ((v & ~0xfn) !== 0n) return 1;
-  vcpu.arch.cr8 = Number(v);
+  if (vcpu.arch.apic) kvmLapicSetTpr(vcpu, Number(v));
+  else vcpu.arch.cr8 = Number(v);
   return 0;
 }
 
@@ -632,6 +730,13 @@ export function kvmVmIoctlCheckExtension(g: KvmGlobal, _kvm: Kvm | null, cap: nu
       return KVM_SYNC_X86_VALID_FIELDS;
     case KVM_CAP_VM_TYPES:
       return 1 << KVM_X86_DEFAULT_VM;
+    // The in-kernel irqchip, its LAPIC timer and KVM_IRQ_LINE_STATUS (CONFIG_KVM_IOAPIC).
+    case KVM_CAP_IRQCHIP:
+    case KVM_CAP_TSC_DEADLINE_TIMER:
+    case KVM_CAP_IRQ_INJECT_STATUS:
+    case KVM_CAP_PIT2:
+    case KVM_CAP_PIT_STATE2:
+      return g.kernel.config.CONFIG_KVM_IOAPIC ? 1 : 0;
     default:
       return 0;
   }
@@ -682,16 +787,175 @@ export function kvmArchVmIoctl(kvm: Kvm, request: number, arg: IoctlArg): number
       }
       return -EINVAL;
     }
-    // No in-kernel irqchip yet: the lines and chips it would own do not exist.
+    case KVM_CREATE_IRQCHIP:
+      if (!kvm.kernel.config.CONFIG_KVM_IOAPIC) return -ENOTTY;
+      return kvmVmIoctlCreateIrqchip(kvm);
     case KVM_IRQ_LINE:
-    case KVM_IRQ_LINE_STATUS:
+    case KVM_IRQ_LINE_STATUS: {
+      const b = copyFromUser(kvm.mm, arg, KVM_IRQ_LEVEL_SIZE);
+      if (typeof b === "number") return b;
+      if (kvm.arch.irqchipMode !== KVM_IRQCHIP_KERNEL) return -ENXIO;
+      const ev = decodeKvmIrqLevel(b);
+      const status = kvmSetIrq(
+        kvm,
+        KVM_USERSPACE_IRQ_SOURCE_ID,
+        ev.irq,
+        ev.level,
+        request === KVM_IRQ_LINE_STATUS,
+      );
+      if (request === KVM_IRQ_LINE_STATUS) {
+        new DataView(b.buffer).setInt32(0, status, true);
+        return copyToUser(kvm.mm, arg, b);
+      }
+      return 0;
+    }
     case KVM_GET_IRQCHIP:
-    case KVM_SET_IRQCHIP:
-      return -ENXIO;
-    // KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2: not in this kernel yet (-ENOTTY below).
+    case KVM_SET_IRQCHIP: {
+      const b = copyFromUser(kvm.mm, arg, KVM_IRQCHIP_SIZE);
+      if (typeof b === "number") return b;
+      if (kvm.arch.irqchipMode !== KVM_IRQCHIP_KERNEL) return -ENXIO;
+      const chip = decodeKvmIrqchip(b);
+      if (request === KVM_GET_IRQCHIP) {
+        const r = kvmVmIoctlGetIrqchip(kvm, chip.chipId);
+        if (typeof r === "number") return r;
+        return copyToUser(kvm.mm, arg, r);
+      }
+      return kvmVmIoctlSetIrqchip(kvm, chip);
+    }
+    case KVM_CREATE_PIT2: {
+      if (!kvm.kernel.config.CONFIG_KVM_IOAPIC) return -ENOTTY;
+      const b = copyFromUser(kvm.mm, arg, KVM_PIT_CONFIG_SIZE);
+      if (typeof b === "number") return b;
+      return kvmVmIoctlCreatePit2(kvm, decodeKvmPitConfig(b));
+    }
+    case KVM_GET_PIT2: {
+      const pit = kvm.arch.vpit;
+      if (!pit) return -ENXIO;
+      return copyToUser(kvm.mm, arg, kvmVmIoctlGetPit2(pit));
+    }
+    case KVM_SET_PIT2: {
+      const b = copyFromUser(kvm.mm, arg, KVM_PIT_STATE2_SIZE);
+      if (typeof b === "number") return b;
+      const pit = kvm.arch.vpit;
+      if (!pit) return -ENXIO;
+      const s = decodeKvmPitState2(b);
+      pit.setState2({
+        flags: s.flags,
+        channels: s.channels.map((c) => ({ ...c, countLoadTime: Number(c.countLoadTime) })),
+      });
+      return 0;
+    }
     default:
       return -ENOTTY;
   }
+}
+
+/** A device on the VM's PIO bus (struct kvm_io_device's read/write for KVM_PIO_BUS). */
+interface KvmPioDevice {
+  read(port: number, len: number): number;
+  write(port: number, len: number, value: number): void;
+}
+
+/**
+ * kvm_io_bus on KVM_PIO_BUS: the in-kernel device whose range holds `port` — the PICs and
+ * ELCRs (0x20/0x21, 0xA0/0xA1, 0x4D0/0x4D1), the PIT (0x40–0x43) and its speaker port
+ * (0x61, unless KVM_PIT_SPEAKER_DUMMY) — or null: the access goes to userspace.
+ */
+function pioBusDevice(kvm: Kvm, port: number): KvmPioDevice | null {
+  const pic = kvm.arch.vpic;
+  if (pic && picdevInRange(port)) {
+    return {
+      read: (p, len) => picdevRead(pic, p, len),
+      write: (p, len, v) => picdevWrite(pic, p, len, v),
+    };
+  }
+  const pit = kvm.arch.vpit;
+  if (pit?.claims(port)) {
+    // The PIT's ports are byte-wide: a wider access moves its low byte (pit_ioport_*).
+    return { read: (p) => pit.read(p), write: (p, _len, v) => pit.write(p, v) };
+  }
+  return null;
+}
+
+/** The irq_source_id the PIT drives GSI 0 with (kvm_request_irq_source_id's first free). */
+const KVM_PIT_IRQ_SOURCE_ID = 2;
+
+/**
+ * KVM_CREATE_PIT2 (kvm_create_pit): the PIT on the PIO bus, its channel 0 pulsing GSI 0 as
+ * its own IRQ source, re-injecting missed ticks on GSI 0's acknowledgements; its timer is
+ * one of the VM's polled timers. -EEXIST the second time, -ENOENT without the in-kernel
+ * PIC.
+ */
+function kvmVmIoctlCreatePit2(kvm: Kvm, config: KvmPitConfig): number {
+  if (kvm.arch.vpit) return -EEXIST;
+  if (!kvm.arch.vpic) return -ENOENT;
+  const clock = kvm.kernel.clock;
+  const pit = new KvmPit(
+    {
+      now: () => Number(clock.now()),
+      setIrq0: (level) => {
+        kvmSetIrq(kvm, KVM_PIT_IRQ_SOURCE_ID, 0, level, false);
+      },
+    },
+    config.flags,
+  );
+  kvm.arch.vpit = pit;
+  kvmRegisterIrqAckNotifier(kvm, { gsi: 0, irqAcked: () => pit.ackIrq() });
+  kvm.arch.timerSources.push({
+    expire: () => {
+      pit.expire();
+    },
+    nextExpiry: () => {
+      const at = pit.nextExpiry();
+      return at < 0 ? null : BigInt(Math.ceil(at));
+    },
+  });
+  return 0;
+}
+
+/** KVM_GET_PIT2: the channels and flags (count_load_time on the kernel's clock). */
+function kvmVmIoctlGetPit2(pit: KvmPit): Uint8Array {
+  const s = pit.getState2();
+  return encodeKvmPitState2({
+    flags: s.flags,
+    channels: s.channels.map((c) => ({ ...c, countLoadTime: BigInt(Math.trunc(c.countLoadTime)) })),
+  });
+}
+
+/**
+ * KVM_CREATE_IRQCHIP: the PIC pair and the I/O APIC, the default GSI routing; vCPUs
+ * created from now on get a local APIC. -EEXIST the second time, -EINVAL once a vCPU
+ * exists.
+ */
+function kvmVmIoctlCreateIrqchip(kvm: Kvm): number {
+  if (kvm.arch.irqchipMode === KVM_IRQCHIP_KERNEL) return -EEXIST;
+  if (kvm.createdVcpus > 0) return -EINVAL;
+  kvm.arch.vpic = new KvmPic(kvm);
+  kvm.arch.vioapic = new KvmIoapic(kvm);
+  kvm.arch.irqRouting = kvmDefaultIrqRouting();
+  kvm.arch.irqchipMode = KVM_IRQCHIP_KERNEL;
+  return 0;
+}
+
+/** kvm_vm_ioctl_get_irqchip: struct kvm_irqchip with the selected chip's state. */
+function kvmVmIoctlGetIrqchip(kvm: Kvm, chipId: number): Uint8Array | number {
+  switch (chipId) {
+    case KVM_IRQCHIP_PIC_MASTER:
+    case KVM_IRQCHIP_PIC_SLAVE:
+      return encodeKvmIrqchip({ chipId, pic: kvmGetPicState(kvm.arch.vpic!, chipId) });
+    case KVM_IRQCHIP_IOAPIC:
+      return encodeKvmIrqchip({ chipId, ioapic: kvmGetIoapic(kvm.arch.vioapic!) });
+    default:
+      return -EINVAL;
+  }
+}
+
+/** kvm_vm_ioctl_set_irqchip. */
+function kvmVmIoctlSetIrqchip(kvm: Kvm, chip: ReturnType<typeof decodeKvmIrqchip>): number {
+  if (chip.pic) kvmSetPicState(kvm.arch.vpic!, chip.chipId, chip.pic);
+  else if (chip.ioapic) kvmSetIoapic(kvm.arch.vioapic!, chip.ioapic);
+  else return -EINVAL;
+  return 0;
 }
 
 // ───────────────────────────── vCPU lifecycle ─────────────────────────────
@@ -700,7 +964,12 @@ export const kvmVcpuIsBsp = (vcpu: KvmVcpu): boolean => vcpu.vcpuId === vcpu.kvm
 
 /** kvm_arch_vcpu_create: KVM's state, the vendor's vcpu_create, then a cold reset. */
 export function kvmArchVcpuCreate(vcpu: KvmVcpu): number {
-  vcpu.arch.mpState = KVM_MP_STATE_RUNNABLE;
+  // With an in-kernel irqchip an AP waits for INIT and SIPI (UNINITIALIZED).
+  vcpu.arch.mpState =
+    vcpu.kvm.arch.irqchipMode !== KVM_IRQCHIP_KERNEL || kvmVcpuIsBsp(vcpu)
+      ? KVM_MP_STATE_RUNNABLE
+      : KVM_MP_STATE_UNINITIALIZED;
+  if (vcpu.kvm.arch.irqchipMode === KVM_IRQCHIP_KERNEL) kvmCreateLapic(vcpu);
   vcpu.arch.apicBase =
     APIC_DEFAULT_PHYS_BASE |
     MSR_IA32_APICBASE_ENABLE |
@@ -753,6 +1022,7 @@ export function kvmVcpuReset(vcpu: KvmVcpu, initEvent: boolean): void {
   // RDX holds the CPU signature (CPUID.1:EAX) after RESET; 0x600 without a CPUID table.
   const sig = a.cpuidEntries.find((e) => e.function === 1);
   a.regs[VCPU_REGS_RDX] = BigInt(sig ? sig.eax >>> 0 : 0x600);
+  kvmLapicReset(vcpu, initEvent);
   ops.vcpuReset(vcpu, initEvent);
   kvmSetRflags(vcpu, X86_EFLAGS_FIXED);
   kvmRipWrite(vcpu, 0xfff0n);
@@ -802,15 +1072,13 @@ export function kvmArchVcpuIoctl(vcpu: KvmVcpu, request: number, arg: IoctlArg):
         return 0;
       }
       case KVM_GET_MP_STATE:
+        // Latched INIT/SIPI are taken first, so userspace sees where they lead.
+        if (vcpu.arch.apic) kvmApicAcceptEvents(vcpu);
         return copyToUser(proc, arg, encodeKvmMpState(vcpu.arch.mpState));
       case KVM_SET_MP_STATE: {
         const b = copyFromUser(proc, arg, KVM_MP_STATE_SIZE);
         if (typeof b === "number") return b;
-        // Without an in-kernel LAPIC a vCPU can only be RUNNABLE.
-        if (decodeKvmMpState(b) !== KVM_MP_STATE_RUNNABLE) return -EINVAL;
-        vcpu.arch.mpState = KVM_MP_STATE_RUNNABLE;
-        kvmMakeRequest(vcpu, KVM_REQ_EVENT);
-        return 0;
+        return kvmArchVcpuIoctlSetMpstate(vcpu, decodeKvmMpState(b));
       }
       case KVM_SET_GUEST_DEBUG: {
         const b = copyFromUser(proc, arg, KVM_GUEST_DEBUG_SIZE);
@@ -840,6 +1108,8 @@ export function kvmArchVcpuIoctl(vcpu: KvmVcpu, request: number, arg: IoctlArg):
         if (typeof b === "number") return b;
         const irq = new DataView(b.buffer).getUint32(0, true);
         if (irq >= KVM_NR_INTERRUPTS) return -EINVAL;
+        // With the in-kernel PIC, external interrupts come from it, not from userspace.
+        if (vcpu.kvm.arch.vpic) return -ENXIO;
         // No in-kernel irqchip: the vector is queued for injection at the next entry.
         kvmQueueInterrupt(vcpu, irq, false);
         kvmMakeRequest(vcpu, KVM_REQ_EVENT);
@@ -891,15 +1161,56 @@ export function kvmArchVcpuIoctl(vcpu: KvmVcpu, request: number, arg: IoctlArg):
       case KVM_GET_TSC_KHZ:
         return HOST_TSC_KHZ;
       case KVM_GET_LAPIC:
-      case KVM_SET_LAPIC:
         // Only with an in-kernel LAPIC.
-        return -EINVAL;
+        if (!vcpu.arch.apic) return -EINVAL;
+        return copyToUser(proc, arg, kvmApicGetState(vcpu));
+      case KVM_SET_LAPIC: {
+        if (!vcpu.arch.apic) return -EINVAL;
+        const b = copyFromUser(proc, arg, KVM_LAPIC_STATE_SIZE);
+        if (typeof b === "number") return b;
+        return kvmApicSetState(vcpu, b);
+      }
       default:
         return -EINVAL;
     }
   } finally {
     vcpuPut(vcpu);
   }
+}
+
+/**
+ * kvm_arch_vcpu_ioctl_set_mpstate: RUNNABLE always; the waiting states only with an
+ * in-kernel LAPIC. SIPI_RECEIVED is stored as INIT_RECEIVED with a latched SIPI (the vector
+ * from KVM_SET_VCPU_EVENTS); the wait-for-SIPI states are refused while an INIT is latched.
+ */
+export function kvmArchVcpuIoctlSetMpstate(vcpu: KvmVcpu, state: number): number {
+  switch (state) {
+    case KVM_MP_STATE_RUNNABLE:
+      break;
+    case KVM_MP_STATE_UNINITIALIZED:
+    case KVM_MP_STATE_HALTED:
+    case KVM_MP_STATE_AP_RESET_HOLD:
+    case KVM_MP_STATE_INIT_RECEIVED:
+    case KVM_MP_STATE_SIPI_RECEIVED:
+      if (!vcpu.arch.apic) return -EINVAL;
+      break;
+    default:
+      return -EINVAL;
+  }
+  if (
+    kvmLapicLatchedInit(vcpu) &&
+    (state === KVM_MP_STATE_SIPI_RECEIVED || state === KVM_MP_STATE_INIT_RECEIVED)
+  ) {
+    return -EINVAL;
+  }
+  if (state === KVM_MP_STATE_SIPI_RECEIVED) {
+    vcpu.arch.mpState = KVM_MP_STATE_INIT_RECEIVED;
+    kvmLapicLatchSipi(vcpu);
+  } else {
+    vcpu.arch.mpState = state;
+  }
+  kvmMakeRequest(vcpu, KVM_REQ_EVENT);
+  return 0;
 }
 
 function vcpuLoad(vcpu: KvmVcpu): void {
@@ -1110,7 +1421,7 @@ export function getVcpuEvents(vcpu: KvmVcpu): KvmVcpuEvents {
     },
     sipiVector: 0,
     flags,
-    smi: { smm: 0, pending: 0, smmInsideNmi: 0, latchedInit: 0 },
+    smi: { smm: 0, pending: 0, smmInsideNmi: 0, latchedInit: Number(kvmLapicLatchedInit(vcpu)) },
     tripleFault: {
       pending: Number(caps.tripleFaultEvent && (vcpu.requests & KVM_REQ_TRIPLE_FAULT) !== 0),
     },
@@ -1172,6 +1483,12 @@ export function setVcpuEvents(vcpu: KvmVcpu, e: KvmVcpuEvents): number {
   if ((e.flags & KVM_VCPUEVENT_VALID_TRIPLE_FAULT) !== 0) {
     if (e.tripleFault.pending) kvmMakeRequest(vcpu, KVM_REQ_TRIPLE_FAULT);
     else vcpu.requests &= ~KVM_REQ_TRIPLE_FAULT;
+  }
+  if (vcpu.arch.apic) {
+    if ((e.flags & KVM_VCPUEVENT_VALID_SIPI_VECTOR) !== 0)
+      kvmLapicSetSipiVector(vcpu, e.sipiVector);
+    if ((e.flags & KVM_VCPUEVENT_VALID_SMM) !== 0)
+      kvmLapicSetLatchedInit(vcpu, e.smi.latchedInit !== 0);
   }
   kvmMakeRequest(vcpu, KVM_REQ_EVENT);
   return 0;
@@ -1286,6 +1603,13 @@ export function kvmGetMsrCommon(vcpu: KvmVcpu, msr: MsrData): number {
       msr.data = a.pat;
       return 0;
     default:
+      if (a.apic && i === MSR_IA32_TSC_DEADLINE) {
+        msr.data = kvmGetLapicTscdeadlineMsr(vcpu);
+        return 0;
+      }
+      if (a.apic && i >= APIC_BASE_MSR && i <= APIC_BASE_MSR + 0xff) {
+        return kvmX2apicMsrRead(vcpu, i, msr);
+      }
       if (isMtrr(i)) {
         if (i === MSR_MTRRdefType) msr.data = a.mtrrDefType;
         else if (i >= MSR_MTRRphysBase0 && i < MSR_MTRRphysBase0 + 16)
@@ -1326,7 +1650,7 @@ export function kvmSetApicBase(vcpu: KvmVcpu, value: bigint, hostInitiated: bool
     if (old === 3 && next === 2) return 1;
     if (old === 0 && next === 3) return 1;
   }
-  vcpu.arch.apicBase = v;
+  kvmLapicSetBase(vcpu, v);
   return 0;
 }
 
@@ -1394,6 +1718,13 @@ export function kvmSetMsrCommon(vcpu: KvmVcpu, msr: MsrData): number {
     case MSR_IA32_POWER_CTL:
       return 0;
     default:
+      if (a.apic && i === MSR_IA32_TSC_DEADLINE) {
+        kvmSetLapicTscdeadlineMsr(vcpu, data);
+        return 0;
+      }
+      if (a.apic && i >= APIC_BASE_MSR && i <= APIC_BASE_MSR + 0xff) {
+        return kvmX2apicMsrWrite(vcpu, i, data);
+      }
       if (isMtrr(i)) {
         if (i === MSR_MTRRdefType) a.mtrrDefType = data;
         else if (i >= MSR_MTRRphysBase0 && i < MSR_MTRRphysBase0 + 16)
@@ -1570,6 +1901,19 @@ function kvmCheckAndInjectEvents(vcpu: KvmVcpu): number {
     }
     if (a.nmiPending > 0) ops.enableNmiWindow(vcpu);
   }
+  // In-kernel irqchip: the PIC through LINT0, then the LAPIC's highest deliverable vector.
+  if (a.apic && kvmCpuHasInterrupt(vcpu)) {
+    const r = canInject ? ops.interruptAllowed(vcpu, true) : -EBUSY;
+    if (r > 0) {
+      const irq = kvmCpuGetInterrupt(vcpu);
+      if (irq !== -1) {
+        kvmQueueInterrupt(vcpu, irq, false);
+        traceInjVirq(vcpu, false);
+        ops.injectIrq(vcpu, false);
+      }
+    }
+    if (kvmCpuHasInterrupt(vcpu)) ops.enableIrqWindow(vcpu);
+  }
   return 0;
 }
 
@@ -1616,6 +1960,7 @@ export function kvmArchVcpuIoctlRun(vcpu: KvmVcpu): number {
 /** The part of kvm_arch_vcpu_ioctl_run between FPU load and post_kvm_run_save. */
 function kvmArchVcpuIoctlRunInner(vcpu: KvmVcpu): number {
   const run = vcpu.run;
+  if (vcpu.arch.mpState === KVM_MP_STATE_UNINITIALIZED) return kvmRunUninitialized(vcpu);
   const valid = BigInt(KVM_SYNC_X86_VALID_FIELDS);
   if ((run.kvmValidRegs & ~valid) !== 0n || (run.kvmDirtyRegs & ~valid) !== 0n) {
     return -EINVAL;
@@ -1624,8 +1969,8 @@ function kvmArchVcpuIoctlRunInner(vcpu: KvmVcpu): number {
     const r = syncRegs(vcpu);
     if (r !== 0) return r;
   }
-  // Re-sync the TPR userspace may have changed.
-  if (kvmSetCr8(vcpu, run.cr8) !== 0) {
+  // Re-sync the TPR userspace may have changed (the LAPIC owns it when in the kernel).
+  if (!vcpu.arch.apic && kvmSetCr8(vcpu, run.cr8) !== 0) {
     return -EINVAL;
   }
   const cui = vcpu.arch.completeUserspaceIo;
@@ -1644,13 +1989,36 @@ function kvmArchVcpuIoctlRunInner(vcpu: KvmVcpu): number {
   return vcpuRun(vcpu);
 }
 
+/**
+ * KVM_RUN on an AP that never got INIT (UNINITIALIZED): Linux blocks once until INIT/SIPI
+ * or a signal, takes the events and returns -EAGAIN (QEMU simply calls KVM_RUN again).
+ */
+function kvmRunUninitialized(vcpu: KvmVcpu): number {
+  const run = vcpu.run;
+  if (run.immediateExit !== 0) {
+    // As the model's main path reports immediate_exit.
+    run.exitReason = KVM_EXIT_INTR;
+    vcpu.stat.signal_exits++;
+    return -EINTR;
+  }
+  if (!kvmApicHasPendingInitOrSipi(vcpu) && !signalPending(vcpu)) return kvmBlockNoWakeSource(vcpu);
+  kvmApicAcceptEvents(vcpu);
+  if (signalPending(vcpu)) {
+    run.exitReason = KVM_EXIT_INTR;
+    vcpu.stat.signal_exits++;
+    return -EINTR;
+  }
+  return -EAGAIN;
+}
+
 /** post_kvm_run_save. */
 function postKvmRunSave(vcpu: KvmVcpu): void {
   const run = vcpu.run;
   run.ifFlag = vcpu.kvm.ops.getIfFlag(vcpu) ? 1 : 0;
   run.cr8 = BigInt(kvmGetCr8(vcpu));
   run.apicBase = BigInt(vcpu.arch.apicBase);
-  run.readyForInterruptInjection = kvmVcpuReadyForInterruptInjection(vcpu) ? 1 : 0;
+  run.readyForInterruptInjection =
+    vcpu.kvm.arch.vpic !== null || kvmVcpuReadyForInterruptInjection(vcpu) ? 1 : 0;
 }
 
 /** store_regs: the sync-regs area of kvm_run (KVM_CAP_SYNC_REGS). */
@@ -1688,9 +2056,12 @@ function syncRegs(vcpu: KvmVcpu): number {
 export function vcpuRun(vcpu: KvmVcpu): number {
   const run = vcpu.run;
   run.exitReason = KVM_EXIT_UNKNOWN;
+  // Timers that expired while userspace had the thread (Linux's hrtimers fire on their own).
+  if (vcpu.arch.apic) pollTimers(vcpu);
   for (;;) {
-    const r = vcpuEnterGuest(vcpu);
+    const r = kvmVcpuRunning(vcpu) ? vcpuEnterGuest(vcpu) : vcpuBlock(vcpu);
     if (r <= 0) return r;
+    if (vcpu.arch.apic) pollTimers(vcpu);
     if (dmRequestForIrqInjection(vcpu) && kvmVcpuReadyForInterruptInjection(vcpu)) {
       run.exitReason = KVM_EXIT_IRQ_WINDOW_OPEN;
       vcpu.stat.request_irq_exits++;
@@ -1704,11 +2075,135 @@ export function vcpuRun(vcpu: KvmVcpu): number {
   }
 }
 
+/**
+ * The polled stand-in for hrtimer callbacks: VM device timers raise their GSIs, and this
+ * vCPU's APIC timer expiration goes into its LVT timer vector (kvm_inject_pending_timer_irqs).
+ */
+function pollTimers(vcpu: KvmVcpu): void {
+  for (const t of vcpu.kvm.arch.timerSources) t.expire();
+  if (kvmCpuHasPendingTimer(vcpu)) kvmInjectPendingTimerIrqs(vcpu);
+}
+
+/** kvm_vcpu_running: RUNNABLE (always, without an in-kernel LAPIC). */
+const kvmVcpuRunning = (vcpu: KvmVcpu): boolean => vcpu.arch.mpState === KVM_MP_STATE_RUNNABLE;
+
+/**
+ * kvm_vcpu_has_events: something would make a halted or waiting vCPU run — a latched
+ * INIT/SIPI, a pending exception, an NMI it can take, an interrupt it can take.
+ */
+function kvmVcpuHasEvents(vcpu: KvmVcpu): boolean {
+  const a = vcpu.arch;
+  const ops = vcpu.kvm.ops;
+  if (kvmApicHasPendingInitOrSipi(vcpu)) return true;
+  if (a.exception.pending || a.exception.injected) return true;
+  if ((vcpu.requests & KVM_REQ_NMI) !== 0 || (a.nmiPending > 0 && ops.nmiAllowed(vcpu, false) > 0))
+    return true;
+  if (ops.interruptAllowed(vcpu, false) > 0 && kvmCpuHasInterrupt(vcpu)) return true;
+  return false;
+}
+
+/** kvm_arch_vcpu_runnable. */
+const kvmArchVcpuRunnable = (vcpu: KvmVcpu): boolean =>
+  kvmVcpuRunning(vcpu) || kvmVcpuHasEvents(vcpu);
+
+/** How long a real-clock halt may sleep before KVM_RUN gives userspace its thread back. */
+export const KVM_HALT_SLICE_NS = 10_000_000n;
+
+/**
+ * The single-threaded stand-in for a block nothing in this thread can end: no timer armed,
+ * no event latched. In Linux the vCPU thread sleeps until another thread (a vCPU's IPI,
+ * KVM_IRQ_LINE from an I/O thread) or a signal wakes it; here those can only run once
+ * KVM_RUN returns, so it returns as if the waking signal had arrived: -EINTR with
+ * KVM_EXIT_INTR, mp_state unchanged (still HALTED / INIT_RECEIVED / UNINITIALIZED).
+ * Calling KVM_RUN again re-checks and waits again; nothing is lost.
+ */
+function kvmBlockNoWakeSource(vcpu: KvmVcpu): number {
+  vcpu.run.exitReason = KVM_EXIT_INTR;
+  return -EINTR;
+}
+
+/**
+ * kvm_vcpu_block / kvm_vcpu_halt: wait until the vCPU is runnable, its APIC timer is due,
+ * or a signal is pending. The wait is never a spin: with a virtual clock
+ * (`HostClock.idleUntil`) time jumps to the timer's deadline — when that expiration will
+ * wake the vCPU (kvmLapicTimerCanWake), else it counts as no wake source; with the real clock the
+ * thread sleeps (Atomics.wait) for at most KVM_HALT_SLICE_NS and then, if the deadline is
+ * still ahead, KVM_RUN returns -EINTR / KVM_EXIT_INTR so a single-threaded VMM can run its
+ * other vCPUs and devices. With no wake source at all, see kvmBlockNoWakeSource.
+ * Returns 1 when woken, or ≤ 0 to return to userspace.
+ */
+function kvmVcpuBlock(vcpu: KvmVcpu): number {
+  const clock = vcpu.kvm.kernel.clock;
+  const sources = vcpu.kvm.arch.timerSources;
+  let sourceJumped = false;
+  for (;;) {
+    for (const t of sources) t.expire();
+    if (kvmArchVcpuRunnable(vcpu) || kvmCpuHasPendingTimer(vcpu) || signalPending(vcpu)) {
+      vcpu.stat.halt_wakeup++;
+      return 1;
+    }
+    // The earliest wake-up: this vCPU's APIC timer, or a VM device timer (the PIT).
+    const lapicNext = kvmLapicNextTimerNs(vcpu);
+    let next = lapicNext;
+    for (const t of sources) {
+      const n = t.nextExpiry();
+      if (n !== null && (next === null || n < next)) next = n;
+    }
+    if (next === null) return kvmBlockNoWakeSource(vcpu);
+    if (clock.idleUntil) {
+      // Virtual time: jump to the deadline only if the expiration will wake the vCPU — for
+      // the APIC timer known in advance, for a device timer tried once per wait.
+      if (next === lapicNext) {
+        if (!kvmLapicTimerCanWake(vcpu)) return kvmBlockNoWakeSource(vcpu);
+      } else {
+        if (sourceJumped) return kvmBlockNoWakeSource(vcpu);
+        sourceJumped = true;
+      }
+      if (clock.idleUntil(next)) continue;
+    }
+    const wait = next - clock.now();
+    const slice = wait < KVM_HALT_SLICE_NS ? wait : KVM_HALT_SLICE_NS;
+    if (slice > 0n) {
+      try {
+        Atomics.wait(vcpu.arch.haltWord, 0, 0, Number(slice) / 1e6);
+      } catch {
+        // No Atomics.wait on this thread (a browser's main thread): give the thread back.
+        return kvmBlockNoWakeSource(vcpu);
+      }
+    }
+    if (clock.now() < next) return kvmBlockNoWakeSource(vcpu);
+  }
+}
+
+/**
+ * vcpu_block: a vCPU that is not RUNNABLE (halted, or an AP waiting for INIT/SIPI) waits
+ * for an event, then takes INIT/SIPI and leaves HALTED.
+ */
+function vcpuBlock(vcpu: KvmVcpu): number {
+  if (!kvmArchVcpuRunnable(vcpu)) {
+    const r = kvmVcpuBlock(vcpu);
+    if (r <= 0) return r;
+    // Woken by a timer or a signal, not by something it can take: the run loop injects
+    // the timer or exits for the signal, and the vCPU keeps its state.
+    if (!kvmArchVcpuRunnable(vcpu)) return 1;
+  }
+  kvmApicAcceptEvents(vcpu);
+  const a = vcpu.arch;
+  if (a.mpState === KVM_MP_STATE_HALTED || a.mpState === KVM_MP_STATE_AP_RESET_HOLD) {
+    a.mpState = KVM_MP_STATE_RUNNABLE;
+  }
+  return 1;
+}
+
 /** vcpu_enter_guest: requests, event injection, one VM entry and the exit's handling. */
 export function vcpuEnterGuest(vcpu: KvmVcpu): number {
   const ops = vcpu.kvm.ops;
   const run = vcpu.run;
-  const reqIntWin = dmRequestForIrqInjection(vcpu) && !vcpu.arch.interrupt.injected;
+  const apic = vcpu.arch.apic;
+  // kvm_cpu_accept_dm_intr: with the PIC in the kernel, userspace's window is LINT0's.
+  const reqIntWin =
+    dmRequestForIrqInjection(vcpu) &&
+    (apic ? kvmApicAcceptPicIntr(vcpu) : !vcpu.arch.interrupt.injected);
   if (vcpu.requests !== 0) {
     if (kvmCheckRequest(vcpu, KVM_REQ_TRIPLE_FAULT)) {
       run.exitReason = KVM_EXIT_SHUTDOWN;
@@ -1725,6 +2220,11 @@ export function vcpuEnterGuest(vcpu: KvmVcpu): number {
   }
   if (kvmCheckRequest(vcpu, KVM_REQ_EVENT) || reqIntWin) {
     vcpu.stat.req_event++;
+    if (apic) {
+      kvmApicAcceptEvents(vcpu);
+      // INIT just reset the vCPU into wait-for-SIPI: no entry.
+      if (vcpu.arch.mpState === KVM_MP_STATE_INIT_RECEIVED) return 1;
+    }
     kvmCheckAndInjectEvents(vcpu);
     if (reqIntWin) ops.enableIrqWindow(vcpu);
   }
@@ -1812,10 +2312,17 @@ export function isNoncanonicalAddress(v: bigint): boolean {
   return BigInt.asIntN(48, v) !== BigInt.asIntN(64, v);
 }
 
-/** kvm_emulate_halt: skip HLT; without an in-kernel LAPIC, exit with KVM_EXIT_HLT. */
+/**
+ * kvm_emulate_halt: skip HLT; with an in-kernel LAPIC the vCPU becomes HALTED and the run
+ * loop blocks it until an interrupt (vcpu_block), else exit with KVM_EXIT_HLT.
+ */
 export function kvmEmulateHalt(vcpu: KvmVcpu): number {
   const ret = kvmSkipEmulatedInstruction(vcpu);
   vcpu.stat.halt_exits++;
+  if (vcpu.arch.apic) {
+    vcpu.arch.mpState = KVM_MP_STATE_HALTED;
+    return ret;
+  }
   vcpu.run.exitReason = KVM_EXIT_HLT;
   return ret && 0;
 }
@@ -1894,6 +2401,25 @@ function tracePio(vcpu: KvmVcpu, rw: number, port: number, size: number, count: 
  * skipped first (KVM_X86_QUIRK_OUT_7E_INC_RIP). IN finishes on the next KVM_RUN.
  */
 export function kvmFastPio(vcpu: KvmVcpu, size: number, port: number, isIn: boolean): number {
+  const dev = pioBusDevice(vcpu.kvm, port);
+  if (dev) {
+    // kernel_pio: an in-kernel device claims the port; the instruction completes here.
+    if (isIn) {
+      const v = dev.read(port, size);
+      vcpu.pioData.fill(0, 0, size);
+      vcpu.pioData[0] = v;
+      tracePio(vcpu, 0, port, size, 1);
+      const rax = kvmRaxRead(vcpu);
+      const keep = size < 4 ? rax & ~((1n << BigInt(8 * size)) - 1n) : 0n;
+      kvmRaxWrite(vcpu, keep | BigInt(v));
+    } else {
+      const rax = kvmRaxRead(vcpu);
+      for (let i = 0; i < size; i++) vcpu.pioData[i] = Number((rax >> BigInt(8 * i)) & 0xffn);
+      tracePio(vcpu, 1, port, size, 1);
+      dev.write(port, size, Number(rax & 0xffn));
+    }
+    return kvmSkipEmulatedInstruction(vcpu);
+  }
   if (isIn) {
     pioExit(vcpu, size, port, 1, true);
     vcpu.arch.cuiLinearRip = kvmGetLinearRip(vcpu);
@@ -1981,6 +2507,8 @@ export function emulatorOps(vcpu: KvmVcpu): X86EmulateOps {
         if (slot) buf.set(slot.bytes.subarray(off, off + n), at);
         else frags.push({ gpa: gpa + at, len: n, data: buf.subarray(at, at + n) });
       });
+      // vcpu_mmio_read: the in-kernel LAPIC, then the I/O APIC, claim their pages.
+      if (frags.length > 0 && kernelMmioRead(vcpu, frags)) frags.length = 0;
       if (frags.length === 0) {
         dst.set(buf);
         return X86EMUL_CONTINUE;
@@ -1998,7 +2526,7 @@ export function emulatorOps(vcpu: KvmVcpu): X86EmulateOps {
         if (slot && (slot.flags & 2) === 0) {
           slot.bytes.set(src.subarray(at, at + n), off);
           markPageDirtyInSlot(slot, Math.floor((gpa + at) / PAGE_SIZE));
-        } else {
+        } else if (!kernelMmioWrite(vcpu, gpa + at, src.subarray(at, at + n))) {
           vcpu.mmioFragments.push({ gpa: gpa + at, len: n, data: src.slice(at, at + n) });
           vcpu.mmioNeeded = true;
           vcpu.mmioIsWrite = true;
@@ -2011,6 +2539,14 @@ export function emulatorOps(vcpu: KvmVcpu): X86EmulateOps {
       // for more (pio_in_emulated caps a REP INS at 1 KiB); a vendor emulator that does
       // gets a failed emulation, not an I/O exit userspace could not read.
       if (!pioFitsPage(size, count)) return X86EMUL_UNHANDLEABLE;
+      const dev = pioBusDevice(kvm, port);
+      if (dev) {
+        for (let i = 0; i < count; i++) {
+          dst.fill(0, i * size, (i + 1) * size);
+          dst[i * size] = dev.read(port, size);
+        }
+        return X86EMUL_CONTINUE;
+      }
       if (vcpu.pioReadCache) {
         dst.set(vcpu.pioReadCache.subarray(0, size * count));
         vcpu.pioReadCache = null;
@@ -2022,6 +2558,11 @@ export function emulatorOps(vcpu: KvmVcpu): X86EmulateOps {
     },
     pioOutEmulated(size, port, count, src) {
       if (!pioFitsPage(size, count)) return X86EMUL_UNHANDLEABLE;
+      const dev = pioBusDevice(kvm, port);
+      if (dev) {
+        for (let i = 0; i < count; i++) dev.write(port, size, src[i * size]!);
+        return X86EMUL_CONTINUE;
+      }
       vcpu.pioData.set(src.subarray(0, size * count));
       pioExit(vcpu, size, port, count, false);
       tracePio(vcpu, 1, port, size, count);
@@ -2030,6 +2571,34 @@ export function emulatorOps(vcpu: KvmVcpu): X86EmulateOps {
   };
   emulatorOpsCache.set(vcpu, ops);
   return ops;
+}
+
+/**
+ * vcpu_mmio_read's in-kernel devices for the MMIO pieces of a read: every piece must be
+ * claimed (LAPIC page, I/O APIC window) for the read to complete in the kernel.
+ */
+function kernelMmioRead(vcpu: KvmVcpu, frags: readonly KvmMmioFragment[]): boolean {
+  if (!vcpu.arch.apic && !vcpu.kvm.arch.vioapic) return false;
+  const ioapic = vcpu.kvm.arch.vioapic;
+  for (const f of frags) {
+    if (!kvmLapicMmioRead(vcpu, f.gpa, f.data)) {
+      if (!ioapic || !ioapicInRange(ioapic, f.gpa)) return false;
+      ioapicMmioRead(ioapic, f.gpa, f.data);
+    }
+    traceMmio(vcpu, KVM_TRACE_MMIO_READ, f.gpa, f.data, f.len);
+  }
+  return true;
+}
+
+/** vcpu_mmio_write's in-kernel devices: true when the LAPIC or the I/O APIC took the write. */
+function kernelMmioWrite(vcpu: KvmVcpu, gpa: number, src: Uint8Array): boolean {
+  if (!kvmLapicMmioWrite(vcpu, gpa, src)) {
+    const ioapic = vcpu.kvm.arch.vioapic;
+    if (!ioapic || !ioapicInRange(ioapic, gpa)) return false;
+    ioapicMmioWrite(ioapic, gpa, src);
+  }
+  traceMmio(vcpu, KVM_TRACE_MMIO_WRITE, gpa, src, src.length);
+  return true;
 }
 
 /** Per vCPU: the emulator's view of it, and the CPUID function of its current table. */

@@ -57,6 +57,7 @@ import {
   KVM_CAP_EXCEPTION_PAYLOAD,
   KVM_CAP_X86_TRIPLE_FAULT_EVENT,
   KVM_CHECK_EXTENSION,
+  KVM_CREATE_IRQCHIP,
   KVM_CREATE_VCPU,
   KVM_CREATE_VM,
   KVM_ENABLE_CAP,
@@ -230,6 +231,47 @@ interface Mapping {
 }
 
 type FdKind = "sys" | "vm" | "vcpu";
+
+/** `mov eax, v; mov [addr], eax` for the toy CPU: one 32-bit MMIO store. */
+const storeSnippet = (addr: number, v: number): number[] => {
+  const le = (x: number) => [x & 0xff, (x >>> 8) & 0xff, (x >>> 16) & 0xff, (x >>> 24) & 0xff];
+  return [0xb8, ...le(v), 0xa3, ...le(addr)];
+};
+
+/** Code that drives the in-kernel irqchip: LAPIC registers, IPIs, the timer, the IOAPIC. */
+function irqchipSnippet(rng: Xorshift32): number[] {
+  const apic = 0xfee0_0000;
+  const reg = rng.pick([
+    0x80, 0xb0, 0xd0, 0xe0, 0xf0, 0x280, 0x300, 0x310, 0x320, 0x350, 0x380, 0x3e0,
+  ]);
+  const val = rng.pick([
+    0x1ff,
+    0x30,
+    0x2_0031,
+    0x4_0032,
+    0x4500,
+    0x4602,
+    0xc_4040,
+    0x1_0000,
+    0xb,
+    rng.int(5000),
+    rng.next(),
+  ]);
+  switch (rng.int(4)) {
+    case 0:
+      return [...storeSnippet(apic + reg, val), 0xfb, 0xf4];
+    case 1:
+      return storeSnippet(apic + reg, val);
+    case 2:
+      return [
+        ...storeSnippet(0xfec0_0000, rng.int(0x40)),
+        ...storeSnippet(0xfec0_0010, rng.next()),
+      ];
+    default:
+      // mov al, imm; out imm (PIC ports)
+      return [0xb0, rng.int(256), 0xe6, rng.pick([0x20, 0x21, 0xa0, 0xa1])];
+  }
+}
 
 /** The request numbers the fuzzer draws from. */
 const REAL_REQUESTS: readonly number[] = [...KVM_IOCTL_NAMES.keys()];
@@ -816,6 +858,21 @@ class Fuzzer {
       const at = rng.int(ram.length);
       ram.set(rng.pick(SNIPPETS).slice(0, ram.length - at), at);
     }
+    // A kernel with the in-kernel irqchip: often create it (before the vCPUs, as it must
+    // be), and plant code that programs the LAPIC and I/O APIC (MMIO stores) and halts.
+    let entry = -1;
+    if (this.kernel.config.CONFIG_KVM_IOAPIC && rng.chance(0.6)) {
+      this.sys("KVM_CREATE_IRQCHIP", () => this.proc.ioctl(vm, KVM_CREATE_IRQCHIP, 0));
+      // A run of irqchip code where the vCPUs will start, then some scattered.
+      const code: number[] = [];
+      for (let n = rng.range(2, 8); n > 0; n--) code.push(...irqchipSnippet(rng));
+      entry = rng.int(ram.length);
+      ram.set(code.slice(0, ram.length - entry), entry);
+      for (let n = rng.range(2, 12); n > 0; n--) {
+        const at = rng.int(ram.length);
+        ram.set(irqchipSnippet(rng).slice(0, ram.length - at), at);
+      }
+    }
     const flags = rng.chance(0.7) ? 0 : rng.pick([1, 2, 3]);
     this.sys(
       "KVM_SET_USER_MEMORY_REGION(ram)",
@@ -869,7 +926,7 @@ class Fuzzer {
         r13: 0n,
         r14: 0n,
         r15: 0n,
-        rip: BigInt(rng.int(ram.length)),
+        rip: BigInt(entry >= 0 ? entry : rng.int(ram.length)),
         rflags: BigInt(rng.pick([2, 0x202, 0x302])),
       };
       this.sys("KVM_SET_REGS", () => this.proc.ioctl(vcpu, KVM_SET_REGS, encodeKvmRegs(regs)));

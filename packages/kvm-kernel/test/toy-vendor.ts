@@ -15,6 +15,7 @@ import {
   EXIT_FASTPATH_NONE,
   gfnToMemslot,
   KVM_ISA_VMX,
+  KVM_REQ_EVENT,
   type KvmExitInfo,
   type KvmVcpu,
   type KvmVendorModule,
@@ -28,6 +29,7 @@ import {
   kvmFastPio,
   kvmGetLinearRip,
   kvmGetMsrCommon,
+  kvmMakeRequest,
   kvmMmuPageFault,
   kvmModule,
   kvmPrepareUnexpectedReasonExit,
@@ -480,6 +482,8 @@ const handlers: Record<number, Handler> = {
   },
   [EXIT_REASON_INTERRUPT_WINDOW]: (vcpu) => {
     toy(vcpu).irqWindowExiting = false;
+    // handle_interrupt_window: re-evaluate pending events now that they can be injected.
+    kvmMakeRequest(vcpu, KVM_REQ_EVENT);
     vcpu.stat.irq_window_exits++;
     return 1;
   },

@@ -20,6 +20,8 @@ import {
   KVM_CAP_USER_MEMORY,
   KVM_CREATE_VCPU,
   KVM_GUESTDBG_ENABLE,
+  KVM_IRQCHIP_IOAPIC,
+  KVM_IRQCHIP_PIC_MASTER,
   KVM_MEM_LOG_DIRTY_PAGES,
   KVM_MP_STATE_RUNNABLE,
   Kvm,
@@ -29,6 +31,7 @@ import {
   VcpuFd,
   VmFd,
 } from "../src/uapi/index.js";
+import { irqchipHost } from "./irqchip-setup.js";
 import { host, le32 } from "./setup.js";
 import { TOY_CPUID } from "./toy-vendor.js";
 
@@ -247,6 +250,27 @@ describe("VcpuFd", () => {
   });
 });
 
+describe("the irqchip wrappers", () => {
+  it("createIrqchip, irqLineStatus, get/setIrqchip, get/setLapic (a kernel with CONFIG_KVM_IOAPIC)", () => {
+    const { proc } = irqchipHost();
+    const vm = Kvm.open(proc).createVm();
+    vm.createIrqchip();
+    expect(thrown(() => vm.createIrqchip()).code).toBe("EEXIST");
+    const vcpu = vm.createVcpu(0);
+    const io = vm.getIrqchip(KVM_IRQCHIP_IOAPIC).ioapic!;
+    expect(io.redirtbl[0]).toBe(0x1_0000n);
+    const pic = vm.getIrqchip(KVM_IRQCHIP_PIC_MASTER).pic!;
+    vm.setIrqchip({ chipId: KVM_IRQCHIP_PIC_MASTER, pic: { ...pic, imr: 0xff } });
+    expect(vm.irqLineStatus(3, 1)).toBe(-1);
+    vm.irqLine(3, 0);
+    const lapic = vcpu.getLapic();
+    expect(new DataView(lapic.buffer).getUint32(0x30, true)).toBe(0x5_0014);
+    new DataView(lapic.buffer).setUint32(0x80, 0x20, true);
+    vcpu.setLapic(lapic);
+    expect(new DataView(vcpu.getLapic().buffer).getUint32(0x80, true)).toBe(0x20);
+  });
+});
+
 // ───────────────────────────── every method over a bad fd ─────────────────────────────
 
 /** Methods that make no system call (they read or write the mapped kvm_run). */
@@ -294,6 +318,11 @@ const VM_CASES: Case<VmFd>[] = [
   ["enableCap", (v) => v.enableCap(KVM_CAP_EXCEPTION_PAYLOAD, [1n]), "KVM_ENABLE_CAP"],
   ["getDirtyLog", (v) => v.getDirtyLog(0, 0x1_0000), "KVM_GET_DIRTY_LOG"],
   ["createVcpu", (v) => v.createVcpu(0), "KVM_CREATE_VCPU"],
+  ["createIrqchip", (v) => v.createIrqchip(), "KVM_CREATE_IRQCHIP"],
+  ["irqLine", (v) => v.irqLine(4, 1), "KVM_IRQ_LINE"],
+  ["irqLineStatus", (v) => v.irqLineStatus(4, 1), "KVM_IRQ_LINE_STATUS"],
+  ["getIrqchip", (v) => v.getIrqchip(0), "KVM_GET_IRQCHIP"],
+  ["setIrqchip", (v) => v.setIrqchip({ chipId: 0 }), "KVM_SET_IRQCHIP"],
   ["close", (v) => v.close(), "close"],
 ];
 
@@ -314,6 +343,8 @@ const VCPU_CASES: Case<VcpuFd>[] = [
   ["getVcpuEvents", (c) => c.getVcpuEvents(), "KVM_GET_VCPU_EVENTS"],
   ["setVcpuEvents", (c) => c.setVcpuEvents(emptyKvmVcpuEvents()), "KVM_SET_VCPU_EVENTS"],
   ["getMpState", (c) => c.getMpState(), "KVM_GET_MP_STATE"],
+  ["getLapic", (c) => c.getLapic(), "KVM_GET_LAPIC"],
+  ["setLapic", (c) => c.setLapic(new Uint8Array(1024)), "KVM_SET_LAPIC"],
   ["setMpState", (c) => c.setMpState(KVM_MP_STATE_RUNNABLE), "KVM_SET_MP_STATE"],
   ["setGuestDebug", (c) => c.setGuestDebug(KVM_GUESTDBG_ENABLE), "KVM_SET_GUEST_DEBUG"],
   ["getDebugregs", (c) => c.getDebugregs(), "KVM_GET_DEBUGREGS"],

@@ -11,6 +11,7 @@ import type { HostOs } from "./hostos.js";
 import { O_CLOEXEC, O_RDWR } from "./hostos.js";
 import {
   KVM_CHECK_EXTENSION,
+  KVM_CREATE_IRQCHIP,
   KVM_CREATE_VCPU,
   KVM_CREATE_VM,
   KVM_ENABLE_CAP,
@@ -31,6 +32,8 @@ import {
   KVM_GET_DIRTY_LOG,
   KVM_GET_EMULATED_CPUID,
   KVM_GET_FPU,
+  KVM_GET_IRQCHIP,
+  KVM_GET_LAPIC,
   KVM_GET_MP_STATE,
   KVM_GET_MSR_FEATURE_INDEX_LIST,
   KVM_GET_MSR_INDEX_LIST,
@@ -42,6 +45,8 @@ import {
   KVM_GET_VCPU_EVENTS,
   KVM_GET_VCPU_MMAP_SIZE,
   KVM_INTERRUPT,
+  KVM_IRQ_LINE,
+  KVM_IRQ_LINE_STATUS,
   KVM_MAX_CPUID_ENTRIES,
   KVM_NMI,
   KVM_RUN,
@@ -51,6 +56,8 @@ import {
   KVM_SET_FPU,
   KVM_SET_GUEST_DEBUG,
   KVM_SET_IDENTITY_MAP_ADDR,
+  KVM_SET_IRQCHIP,
+  KVM_SET_LAPIC,
   KVM_SET_MP_STATE,
   KVM_SET_MSRS,
   KVM_SET_REGS,
@@ -67,6 +74,7 @@ import {
   decodeKvmCpuid2,
   decodeKvmDebugregs,
   decodeKvmFpu,
+  decodeKvmIrqchip,
   decodeKvmMpState,
   decodeKvmMsrList,
   decodeKvmMsrs,
@@ -80,6 +88,8 @@ import {
   encodeKvmFpu,
   encodeKvmGuestDebug,
   encodeKvmInterrupt,
+  encodeKvmIrqchip,
+  encodeKvmIrqLevel,
   encodeKvmMpState,
   encodeKvmMsrList,
   encodeKvmMsrs,
@@ -89,6 +99,7 @@ import {
   encodeKvmVcpuEvents,
   KVM_DEBUGREGS_SIZE,
   KVM_FPU_SIZE,
+  KVM_LAPIC_STATE_SIZE,
   KVM_MP_STATE_SIZE,
   KVM_REGS_SIZE,
   KVM_SREGS_SIZE,
@@ -96,6 +107,7 @@ import {
   type KvmCpuidEntry2,
   type KvmDebugregs,
   type KvmFpu,
+  type KvmIrqchip,
   type KvmMsrEntry,
   type KvmRegs,
   type KvmSregs,
@@ -265,6 +277,38 @@ export class VmFd {
     } finally {
       this.os.munmap(addr, Math.max(bytes, 1));
     }
+  }
+
+  /** KVM_CREATE_IRQCHIP: the PIC pair and the I/O APIC; later vCPUs get a local APIC. */
+  createIrqchip(): void {
+    ioctl(this.os, this.fd, KVM_CREATE_IRQCHIP);
+  }
+
+  /** KVM_IRQ_LINE: drive GSI `gsi` to `level` (1 assert, 0 deassert). */
+  irqLine(gsi: number, level: number): void {
+    ioctl(this.os, this.fd, KVM_IRQ_LINE, encodeKvmIrqLevel({ irq: gsi, level }));
+  }
+
+  /**
+   * KVM_IRQ_LINE_STATUS: like irqLine, returning the status the kernel writes back
+   * (> 0 delivered, 0 coalesced, -1 masked or unrouted).
+   */
+  irqLineStatus(gsi: number, level: number): number {
+    const b = encodeKvmIrqLevel({ irq: gsi, level });
+    ioctl(this.os, this.fd, KVM_IRQ_LINE_STATUS, b);
+    return new DataView(b.buffer).getInt32(0, true);
+  }
+
+  /** KVM_GET_IRQCHIP for chip `chipId` (KVM_IRQCHIP_PIC_MASTER / _SLAVE / _IOAPIC). */
+  getIrqchip(chipId: number): KvmIrqchip {
+    const b = encodeKvmIrqchip({ chipId });
+    ioctl(this.os, this.fd, KVM_GET_IRQCHIP, b);
+    return decodeKvmIrqchip(b);
+  }
+
+  /** KVM_SET_IRQCHIP. */
+  setIrqchip(chip: KvmIrqchip): void {
+    ioctl(this.os, this.fd, KVM_SET_IRQCHIP, encodeKvmIrqchip(chip));
   }
 
   /** KVM_CREATE_VCPU, then mmap of its kvm_run area. */
@@ -461,7 +505,7 @@ export class VcpuFd {
     return decodeKvmCpuid2(buf);
   }
 
-  /** KVM_INTERRUPT: queue external interrupt `vector` (no in-kernel irqchip). */
+  /** KVM_INTERRUPT: queue external interrupt `vector` (no in-kernel PIC: else ENXIO). */
   interrupt(vector: number): void {
     ioctl(this.os, this.fd, KVM_INTERRUPT, encodeKvmInterrupt(vector));
   }
@@ -479,6 +523,20 @@ export class VcpuFd {
 
   setVcpuEvents(events: KvmVcpuEvents): void {
     ioctl(this.os, this.fd, KVM_SET_VCPU_EVENTS, encodeKvmVcpuEvents(events));
+  }
+
+  /** KVM_GET_LAPIC: the local APIC's register page image (struct kvm_lapic_state, 1 KiB). */
+  getLapic(): Uint8Array {
+    const b = new Uint8Array(KVM_LAPIC_STATE_SIZE);
+    ioctl(this.os, this.fd, KVM_GET_LAPIC, b);
+    return b;
+  }
+
+  /** KVM_SET_LAPIC. */
+  setLapic(regs: Uint8Array): void {
+    const b = new Uint8Array(KVM_LAPIC_STATE_SIZE);
+    b.set(regs.subarray(0, KVM_LAPIC_STATE_SIZE));
+    ioctl(this.os, this.fd, KVM_SET_LAPIC, b);
   }
 
   getMpState(): number {

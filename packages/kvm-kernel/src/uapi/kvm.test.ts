@@ -212,9 +212,10 @@ describe("ioctl requests (§2)", () => {
     expect(kvm.kvmIoctlName(value)).toBe(name);
   });
 
-  it("names every request in the table, plus KVM_GET_PIT2, and no value twice", () => {
+  it("names every request in the table, plus KVM_GET/SET_PIT2, and no value twice", () => {
     const expected = new Map(IOCTL_TABLE.map(([name, value]) => [value, name]));
     expected.set(0x8070ae9f, "KVM_GET_PIT2");
+    expected.set(0x4070aea0, "KVM_SET_PIT2");
     expect(new Map(kvm.KVM_IOCTL_NAMES)).toEqual(expected);
   });
 

@@ -84,6 +84,7 @@ export const KVM_SET_CLOCK = _IOW(KVMIO, 0x7b, KVM_CLOCK_DATA_SIZE);
 export const KVM_GET_CLOCK = _IOR(KVMIO, 0x7c, KVM_CLOCK_DATA_SIZE);
 /** Shares NR 0x9f with KVM_GET_VCPU_EVENTS (§1). */
 export const KVM_GET_PIT2 = _IOR(KVMIO, 0x9f, KVM_PIT_STATE2_SIZE);
+export const KVM_SET_PIT2 = _IOW(KVMIO, 0xa0, KVM_PIT_STATE2_SIZE);
 /** VM and vCPU fds. Shares NR 0xa3 with KVM_GET_TSC_KHZ. */
 export const KVM_ENABLE_CAP = _IOW(KVMIO, 0xa3, KVM_ENABLE_CAP_SIZE);
 
@@ -158,6 +159,7 @@ export const KVM_IOCTL_NAMES: ReadonlyMap<number, string> = new Map([
   [KVM_SET_CLOCK, "KVM_SET_CLOCK"],
   [KVM_GET_CLOCK, "KVM_GET_CLOCK"],
   [KVM_GET_PIT2, "KVM_GET_PIT2"],
+  [KVM_SET_PIT2, "KVM_SET_PIT2"],
   [KVM_ENABLE_CAP, "KVM_ENABLE_CAP"],
   [KVM_RUN, "KVM_RUN"],
   [KVM_GET_REGS, "KVM_GET_REGS"],
@@ -497,6 +499,9 @@ export const KVM_MEM_GUEST_MEMFD = 1 << 2;
 
 // kvm_pit_config.flags
 export const KVM_PIT_SPEAKER_DUMMY = 1;
+// kvm_pit_state2.flags
+export const KVM_PIT_FLAGS_HPET_LEGACY = 0x0000_0001;
+export const KVM_PIT_FLAGS_SPEAKER_DATA_ON = 0x0000_0002;
 
 // kvm_clock_data.flags
 export const KVM_CLOCK_TSC_STABLE = 1 << 1;

@@ -1228,6 +1228,87 @@ export function encodeKvmPitConfig(
 }
 
 // ---------------------------------------------------------------------------------------
+// struct kvm_pit_state2 (KVM_GET_PIT2 / KVM_SET_PIT2): three kvm_pit_channel_state of 24
+// bytes (count u32, latched_count u16, then ten u8 fields, count_load_time s64 at 16),
+// flags at 72, reserved to 112.
+
+export interface KvmPitChannelState {
+  count: number;
+  latchedCount: number;
+  countLatched: number;
+  statusLatched: number;
+  status: number;
+  readState: number;
+  writeState: number;
+  writeLatch: number;
+  rwMode: number;
+  mode: number;
+  bcd: number;
+  gate: number;
+  /** The kernel's ktime (ns) of the last load. */
+  countLoadTime: bigint;
+}
+
+export interface KvmPitState2 {
+  channels: KvmPitChannelState[];
+  /** KVM_PIT_FLAGS_HPET_LEGACY, KVM_PIT_FLAGS_SPEAKER_DATA_ON. */
+  flags: number;
+}
+
+const PIT_CHANNEL_SIZE = 24;
+/** The u8 fields of kvm_pit_channel_state from offset 6, in order. */
+const PIT_CHANNEL_BYTES = [
+  "countLatched",
+  "statusLatched",
+  "status",
+  "readState",
+  "writeState",
+  "writeLatch",
+  "rwMode",
+  "mode",
+  "bcd",
+  "gate",
+] as const;
+
+export function decodeKvmPitState2(buf: Uint8Array, offset = 0): KvmPitState2 {
+  const dv = reader(buf, offset, KVM_PIT_STATE2_SIZE, "kvm_pit_state2");
+  const channels: KvmPitChannelState[] = [];
+  for (let i = 0; i < 3; i++) {
+    const at = offset + i * PIT_CHANNEL_SIZE;
+    const c = {
+      count: dv.getUint32(at, true),
+      latchedCount: dv.getUint16(at + 4, true),
+      countLoadTime: dv.getBigInt64(at + 16, true),
+    } as KvmPitChannelState;
+    PIT_CHANNEL_BYTES.forEach((f, k) => {
+      c[f] = dv.getUint8(at + 6 + k);
+    });
+    channels.push(c);
+  }
+  return { channels, flags: dv.getUint32(offset + 72, true) };
+}
+
+export function encodeKvmPitState2(
+  value: KvmPitState2,
+  buf: Uint8Array = new Uint8Array(KVM_PIT_STATE2_SIZE),
+  offset = 0,
+): Uint8Array {
+  const dv = writer(buf, offset, KVM_PIT_STATE2_SIZE, "kvm_pit_state2");
+  for (let i = 0; i < 3; i++) {
+    const c = value.channels[i]!;
+    const at = offset + i * PIT_CHANNEL_SIZE;
+    dv.setUint32(at, c.count >>> 0, true);
+    dv.setUint16(at + 4, c.latchedCount & 0xffff, true);
+    PIT_CHANNEL_BYTES.forEach((f, k) => {
+      dv.setUint8(at + 6 + k, c[f] & 0xff);
+    });
+    dv.setBigInt64(at + 16, c.countLoadTime, true);
+  }
+  dv.setUint32(offset + 72, value.flags >>> 0, true);
+  return buf;
+}
+
+// ---------------------------------------------------------------------------------------
 // struct kvm_irqfd (KVM_IRQFD)
 
 export interface KvmIrqfd {
@@ -1298,5 +1379,149 @@ export function encodeKvmIoeventfd(
   dv.setUint32(offset + 16, value.len, true);
   dv.setInt32(offset + 20, value.fd, true);
   dv.setUint32(offset + 24, value.flags, true);
+  return buf;
+}
+
+// ---------------------------------------------------------------------------------------
+// struct kvm_irqchip (KVM_GET_IRQCHIP / KVM_SET_IRQCHIP): chip_id, pad, then a 512-byte
+// union of struct kvm_pic_state (16 bytes) and struct kvm_ioapic_state (216 bytes).
+
+/** Pins of the in-kernel I/O APIC (KVM_IOAPIC_NUM_PINS). */
+export const KVM_IOAPIC_NUM_PINS = 24;
+/** Bytes of `struct kvm_pic_state`. */
+export const KVM_PIC_STATE_SIZE = 16;
+/** Bytes of `struct kvm_ioapic_state`. */
+export const KVM_IOAPIC_STATE_SIZE = 216;
+
+/** `struct kvm_pic_state`: one 8259A, sixteen u8 fields in this order. */
+export interface KvmPicState {
+  lastIrr: number;
+  irr: number;
+  imr: number;
+  isr: number;
+  priorityAdd: number;
+  irqBase: number;
+  readRegSelect: number;
+  poll: number;
+  specialMask: number;
+  initState: number;
+  autoEoi: number;
+  rotateOnAutoEoi: number;
+  specialFullyNestedMode: number;
+  init4: number;
+  elcr: number;
+  elcrMask: number;
+}
+
+/** The field order of `struct kvm_pic_state` (byte i is field i). */
+export const KVM_PIC_STATE_FIELDS = Object.freeze([
+  "lastIrr",
+  "irr",
+  "imr",
+  "isr",
+  "priorityAdd",
+  "irqBase",
+  "readRegSelect",
+  "poll",
+  "specialMask",
+  "initState",
+  "autoEoi",
+  "rotateOnAutoEoi",
+  "specialFullyNestedMode",
+  "init4",
+  "elcr",
+  "elcrMask",
+] as const satisfies readonly (keyof KvmPicState)[]);
+
+/**
+ * `struct kvm_ioapic_state`. Each redirection entry is the 64-bit `bits` view of the union:
+ * vector 7:0, delivery_mode 10:8, dest_mode 11, delivery_status 12, polarity 13,
+ * remote_irr 14, trig_mode 15, mask 16, dest_id 63:56.
+ */
+export interface KvmIoapicState {
+  baseAddress: bigint;
+  ioregsel: number;
+  id: number;
+  irr: number;
+  redirtbl: bigint[];
+}
+
+export interface KvmIrqchip {
+  /** KVM_IRQCHIP_PIC_MASTER (0), KVM_IRQCHIP_PIC_SLAVE (1) or KVM_IRQCHIP_IOAPIC (2). */
+  chipId: number;
+  /** Set for chip ids 0 and 1. */
+  pic?: KvmPicState;
+  /** Set for chip id 2. */
+  ioapic?: KvmIoapicState;
+}
+
+export function decodeKvmPicState(buf: Uint8Array, offset = 0): KvmPicState {
+  checkRange(buf, offset, KVM_PIC_STATE_SIZE, "kvm_pic_state");
+  const s = {} as KvmPicState;
+  KVM_PIC_STATE_FIELDS.forEach((f, i) => {
+    s[f] = buf[offset + i]!;
+  });
+  return s;
+}
+
+export function encodeKvmPicState(
+  value: KvmPicState,
+  buf: Uint8Array = new Uint8Array(KVM_PIC_STATE_SIZE),
+  offset = 0,
+): Uint8Array {
+  writer(buf, offset, KVM_PIC_STATE_SIZE, "kvm_pic_state");
+  KVM_PIC_STATE_FIELDS.forEach((f, i) => {
+    buf[offset + i] = value[f] & 0xff;
+  });
+  return buf;
+}
+
+export function decodeKvmIoapicState(buf: Uint8Array, offset = 0): KvmIoapicState {
+  const dv = reader(buf, offset, KVM_IOAPIC_STATE_SIZE, "kvm_ioapic_state");
+  return {
+    baseAddress: dv.getBigUint64(offset, true),
+    ioregsel: dv.getUint32(offset + 8, true),
+    id: dv.getUint32(offset + 12, true),
+    irr: dv.getUint32(offset + 16, true),
+    redirtbl: readU64Array(dv, offset + 24, KVM_IOAPIC_NUM_PINS),
+  };
+}
+
+export function encodeKvmIoapicState(
+  value: KvmIoapicState,
+  buf: Uint8Array = new Uint8Array(KVM_IOAPIC_STATE_SIZE),
+  offset = 0,
+): Uint8Array {
+  const dv = writer(buf, offset, KVM_IOAPIC_STATE_SIZE, "kvm_ioapic_state");
+  dv.setBigUint64(offset, value.baseAddress, true);
+  dv.setUint32(offset + 8, value.ioregsel, true);
+  dv.setUint32(offset + 12, value.id, true);
+  dv.setUint32(offset + 16, value.irr, true);
+  writeU64Array(dv, offset + 24, KVM_IOAPIC_NUM_PINS, value.redirtbl);
+  return buf;
+}
+
+/** Reads chip_id and the union member it selects (neither for an unknown id). */
+export function decodeKvmIrqchip(buf: Uint8Array, offset = 0): KvmIrqchip {
+  const dv = reader(buf, offset, KVM_IRQCHIP_SIZE, "kvm_irqchip");
+  const chipId = dv.getUint32(offset, true);
+  if (chipId === 0 || chipId === 1) return { chipId, pic: decodeKvmPicState(buf, offset + 8) };
+  if (chipId === 2) return { chipId, ioapic: decodeKvmIoapicState(buf, offset + 8) };
+  return { chipId };
+}
+
+export function encodeKvmIrqchip(
+  value: KvmIrqchip,
+  buf: Uint8Array = new Uint8Array(KVM_IRQCHIP_SIZE),
+  offset = 0,
+): Uint8Array {
+  const dv = writer(buf, offset, KVM_IRQCHIP_SIZE, "kvm_irqchip");
+  dv.setUint32(offset, value.chipId, true);
+  if (value.pic) {
+    const pic = encodeKvmPicState(value.pic);
+    buf.set(pic, offset + 8);
+  } else if (value.ioapic) {
+    buf.set(encodeKvmIoapicState(value.ioapic), offset + 8);
+  }
   return buf;
 }

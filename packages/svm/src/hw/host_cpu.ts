@@ -135,6 +135,10 @@ export class HostCpu implements SvmNonRootHost {
     return this.kernel.physBytes(pa, len);
   }
 
+  physRange(pa: number, len: number): Uint8Array | null {
+    return this.kernel.physRange(pa, len);
+  }
+
   cpl(): number {
     return 0;
   }

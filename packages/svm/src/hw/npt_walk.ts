@@ -21,6 +21,12 @@ import {
 /** Host-physical memory as the processor reads it. */
 export interface PhysReader {
   phys(pa: number, len: number): Uint8Array | null;
+  /**
+   * `len` bytes (whole pages) at `pa` as one view when their frames are consecutive pages
+   * of one buffer, else null (then each page is looked up with phys). Lets a large page
+   * become one range without a lookup and a view per 4 KiB.
+   */
+  physRange?(pa: number, len: number): Uint8Array | null;
 }
 
 /** Nested accesses: bit 0 read, bit 1 write, bit 2 fetch. */
@@ -173,11 +179,11 @@ export function nptRamRanges(mem: PhysReader, ncr3: bigint, physAddrBits: number
       open.byteOffset + open.length === page.byteOffset &&
       open.writable === writable
     ) {
-      open.length += PAGE_SIZE;
+      open.length += page.length;
       return;
     }
     close();
-    open = { gpa, buffer: page.buffer, byteOffset: page.byteOffset, length: PAGE_SIZE, writable };
+    open = { gpa, buffer: page.buffer, byteOffset: page.byteOffset, length: page.length, writable };
   };
   const walk = (table: number, level: number, base: number, rw: boolean): void => {
     const size = levelSize(level);
@@ -200,6 +206,11 @@ export function nptRamRanges(mem: PhysReader, ncr3: bigint, physAddrBits: number
         continue;
       }
       const hpa = level === 1 ? entryAddress(lo, hi) : entryAddress(lo & ~0x1000, hi);
+      const run = size > PAGE_SIZE ? (mem.physRange?.(hpa, size) ?? null) : null;
+      if (run) {
+        addPage(gpa, run, w);
+        continue;
+      }
       for (let off = 0; off < size; off += PAGE_SIZE) {
         addPage(gpa + off, mem.phys(hpa + off, PAGE_SIZE), w);
       }

@@ -231,6 +231,32 @@ describe("eptRamRanges: the mapped RAM, walked once", () => {
     });
   });
 
+  it("takes a 2 MiB leaf as one run when the host gives it (physRange), with the same result", () => {
+    const eptp = mmu.build(slots);
+    let lookups = 0;
+    const counting: PhysReader = {
+      phys: (pa, len) => {
+        lookups++;
+        return kernel.physBytes(pa, len);
+      },
+    };
+    const perPage = eptRamRanges(counting, eptp);
+    const perPageLookups = lookups;
+    lookups = 0;
+    const withRuns = eptRamRanges(
+      { ...counting, physRange: (pa, len) => kernel.physRange(pa, len) },
+      eptp,
+    );
+    const shape = (rs: typeof perPage) =>
+      rs.map((r) => [r.gpa, r.bytes.length, r.bytes.byteOffset]);
+    expect(shape(withRuns)).toEqual(shape(perPage));
+    // The 1 MiB and 64 KiB slots are 4 KiB leaves; the 2 MiB slot is one large page, now
+    // one physRange instead of 512 page lookups.
+    expect(perPageLookups - lookups).toBe(512);
+    // Frames that are not one run of one buffer are refused.
+    expect(kernel.physRange(kernel.allocPage().pa, 2 * PAGE)).toBeNull();
+  });
+
   it("feeds PhysMemory.addRam: the x86 core sees the slots' memory", () => {
     const ranges = eptRamRanges(cpu, mmu.build(slots));
     const mem = new PhysMemory();

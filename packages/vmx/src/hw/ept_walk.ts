@@ -35,6 +35,12 @@ import { IA32_VMX_EPT_VPID_CAP_VALUE, VMX_PHYS_ADDR_BITS } from "./vmx_caps.js";
 /** Host-physical memory as the processor reads it (HostCpu, the host kernel's pages). */
 export interface PhysReader {
   phys(pa: number, len: number): Uint8Array | null;
+  /**
+   * `len` bytes (whole pages) at `pa` as one view when their frames are consecutive pages
+   * of one buffer, else null (then each page is looked up with phys). Lets a large page
+   * become one range without a lookup and a view per 4 KiB.
+   */
+  physRange?(pa: number, len: number): Uint8Array | null;
 }
 
 /** eptTranslate outcomes. */
@@ -262,6 +268,7 @@ export function eptRamRanges(mem: PhysReader, eptp: bigint): EptRange[] {
     open = null;
   };
 
+  /** `page`: whole pages (one, or a large page's run) mapped at `gpa`. */
   const addPage = (gpa: number, page: Uint8Array | null, perms: number): void => {
     if (!page || page.length < PAGE_SIZE) {
       close();
@@ -277,7 +284,7 @@ export function eptRamRanges(mem: PhysReader, eptp: bigint): EptRange[] {
       open.writable === writable &&
       open.executable === executable
     ) {
-      open.length += PAGE_SIZE;
+      open.length += page.length;
       return;
     }
     close();
@@ -285,7 +292,7 @@ export function eptRamRanges(mem: PhysReader, eptp: bigint): EptRange[] {
       gpa,
       buffer: page.buffer,
       byteOffset: page.byteOffset,
-      length: PAGE_SIZE,
+      length: page.length,
       writable,
       executable,
     };
@@ -312,6 +319,11 @@ export function eptRamRanges(mem: PhysReader, eptp: bigint): EptRange[] {
         continue;
       }
       const hpa = entryAddress(lo, hi);
+      const run = size > PAGE_SIZE ? (mem.physRange?.(hpa, size) ?? null) : null;
+      if (run) {
+        addPage(gpa, run, perms);
+        continue;
+      }
       for (let off = 0; off < size; off += PAGE_SIZE) {
         addPage(gpa + off, mem.phys(hpa + off, PAGE_SIZE), perms);
       }

@@ -80,6 +80,10 @@ export class HostCpu implements VmxNonRootHost {
     return this.kernel.physBytes(pa, len);
   }
 
+  physRange(pa: number, len: number): Uint8Array | null {
+    return this.kernel.physRange(pa, len);
+  }
+
   cr0(): number {
     return HOST_CR0;
   }

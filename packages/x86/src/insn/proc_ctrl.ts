@@ -141,13 +141,36 @@ export const CPUID_FEATURE = {
 
 export type CpuidFeature = (typeof CPUID_FEATURE)[keyof typeof CPUID_FEATURE];
 
+/**
+ * What the CPU's own feature checks read: CPUID leaves (subleaf 0) of the current answering
+ * function, asked once per function. An embedder gives a new function when its table
+ * changes (as KVM_SET_CPUID2 does), which starts a new cache.
+ */
+const cpuidLeafCache = new WeakMap<
+  X86Cpu,
+  { fn: X86Cpu["cpuid"]; leaves: Map<number, Int32Array> }
+>();
+
+/** CPUID leaf `leaf` (subleaf 0), cached per answering function; do not modify. */
+function cpuidLeaf(cpu: X86Cpu, leaf: number): Int32Array {
+  let c = cpuidLeafCache.get(cpu);
+  if (!c || c.fn !== cpu.cpuid) {
+    c = { fn: cpu.cpuid, leaves: new Map() };
+    cpuidLeafCache.set(cpu, c);
+  }
+  let r = c.leaves.get(leaf);
+  if (!r) {
+    r = new Int32Array(4);
+    cpu.cpuid(leaf, 0, r);
+    c.leaves.set(leaf, r);
+  }
+  return r;
+}
+
 /** CPUID leaf `leaf` register `reg` (0 EAX … 3 EDX) bit `bit`, honouring the max leaf. */
 function cpuidBit(cpu: X86Cpu, leaf: number, reg: number, bit: number): boolean {
-  const out = cpu.cpuidOut;
-  cpu.cpuid(leaf & (0x8000_0000 | 0), 0, out);
-  if (out[0]! >>> 0 < leaf >>> 0) return false;
-  cpu.cpuid(leaf, 0, out);
-  return ((out[reg]! >>> bit) & 1) === 1;
+  if (cpuidLeaf(cpu, leaf & (0x8000_0000 | 0))[0]! >>> 0 < leaf >>> 0) return false;
+  return ((cpuidLeaf(cpu, leaf)[reg]! >>> bit) & 1) === 1;
 }
 
 /** True when the CPUID table the embedder supplied advertises feature `f`. */
@@ -342,11 +365,8 @@ function fixedRangeValid(_cpu: X86Cpu, lo: number, hi: number): boolean {
 
 /** The EFER bits this CPU has, from CPUID 8000_0001h.EDX: SCE (11), NXE (20), LME (29). */
 function eferSupported(cpu: X86Cpu): number {
-  const out = cpu.cpuidOut;
-  cpu.cpuid(0x8000_0000 | 0, 0, out);
-  if (out[0]! >>> 0 < 0x8000_0001) return 0;
-  cpu.cpuid(0x8000_0001 | 0, 0, out);
-  const d = out[3]!;
+  if (cpuidLeaf(cpu, 0x8000_0000 | 0)[0]! >>> 0 < 0x8000_0001) return 0;
+  const d = cpuidLeaf(cpu, 0x8000_0001 | 0)[3]!;
   return (d & (1 << 11) ? 1 : 0) | (d & (1 << 29) ? 1 << 8 : 0) | (d & (1 << 20) ? 1 << 11 : 0);
 }
 
