@@ -59,6 +59,7 @@ export const GUESTS: readonly Guest[] = [
   guest("timer", "bios"),
   guest("smp", "bios"),
   guest("apic-timer", "bios"),
+  guest("serial-echo", "bios"),
 ];
 
 /** A -bios image's size, and where the CPU fetches its first instruction. */

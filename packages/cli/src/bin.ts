@@ -5,8 +5,13 @@
  */
 import process from "node:process";
 import { glassvmMain } from "./main.js";
-import { nodeHostIo } from "./node-host.js";
+import { nodeHostIo, restoreStdin } from "./node-host.js";
 
-const status = glassvmMain(["glassvm", ...process.argv.slice(2)], nodeHostIo());
+let status: number;
+try {
+  status = glassvmMain(["glassvm", ...process.argv.slice(2)], nodeHostIo());
+} finally {
+  restoreStdin();
+}
 // Let stdout/stderr drain before exiting with QEMU's status.
 process.exitCode = status & 0xff;

@@ -26,6 +26,7 @@ import {
   qemuCleanup,
   qemuInit,
   qemuMainLoop,
+  qemuSystemKilled,
   startupTraceListen,
   type TraceRecord,
   traceAddSink,
@@ -74,6 +75,33 @@ export interface GlassvmIo {
   readonly isTTY: boolean;
   /** A monotonic clock in milliseconds (performance.now). */
   now(): number;
+  /**
+   * Standard input without blocking (what `-serial stdio` / `-nographic` consoles read):
+   * the bytes available now, null when none. Absent: the consoles are output-only.
+   */
+  readStdin?(): Uint8Array | null;
+  /**
+   * stdin is a terminal the host put in raw mode: ^C arrives as a byte, and glassvm treats
+   * it as QEMU's terminal treats it (SIGINT: "terminated by signal 2").
+   */
+  readonly stdinIsTTY?: boolean;
+}
+
+/** ^C, the terminal's interrupt character. */
+const CTRL_C = 0x03;
+/** SIGINT. */
+const SIGINT = 2;
+
+/** The QEMU process's non-blocking stdin over the host's (see GlassvmIo.readStdin). */
+function qemuStdin(io: GlassvmIo): (() => Uint8Array | null) | undefined {
+  const read = io.readStdin;
+  if (!read) return undefined;
+  return () => {
+    const b = read.call(io);
+    if (!b || !io.stdinIsTTY || !b.includes(CTRL_C)) return b;
+    qemuSystemKilled(SIGINT);
+    return b.filter((x) => x !== CTRL_C);
+  };
 }
 
 /** Seams for tests and embedders; none is needed to run. */
@@ -364,6 +392,7 @@ export function glassvmRun(argv: readonly string[], io: GlassvmIo, hooks: Glassv
           if (!hidden(text)) io.writeFile!(path, text, append);
         }
       : undefined,
+    stdin: qemuStdin(io),
   };
 
   const pathEvents: PathEvent[] = [];

@@ -3,13 +3,58 @@
  * process.stdout/stderr, the clock from performance.now. The only node-specific module
  * besides bin.ts; the rest of the package runs in a browser too.
  */
-import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, readSync, writeFileSync } from "node:fs";
 import process from "node:process";
+import { isatty } from "node:tty";
 import type { GlassvmIo } from "./main.js";
 
 function hasWideChars(t: string): boolean {
   for (let i = 0; i < t.length; i++) if (t.charCodeAt(i) > 0xff) return true;
   return false;
+}
+
+/** Whether this process put its terminal in raw mode (restoreStdin undoes it). */
+let rawTerminal = false;
+
+/**
+ * Standard input without blocking. On first use, `process.stdin` is opened (libuv makes a
+ * terminal or pipe non-blocking) and kept paused, so reads are ours; a terminal goes into
+ * raw mode, as QEMU's stdio backend turns echo and line editing off. A read with nothing
+ * there is EAGAIN → null; end of input → null from then on.
+ */
+function stdinReader(): () => Uint8Array | null {
+  let opened = false;
+  let ended = false;
+  const buf = new Uint8Array(4096);
+  return () => {
+    if (ended) return null;
+    if (!opened) {
+      opened = true;
+      const stdin = process.stdin;
+      if (stdin.isTTY) {
+        stdin.setRawMode(true);
+        rawTerminal = true;
+      }
+      stdin.pause();
+      stdin.unref?.();
+    }
+    try {
+      const n = readSync(0, buf, 0, buf.length, null);
+      if (n === 0) ended = true;
+      return n > 0 ? buf.slice(0, n) : null;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EAGAIN" || code === "EWOULDBLOCK") return null;
+      ended = true;
+      return null;
+    }
+  };
+}
+
+/** Put the terminal back the way it was (after a run that read stdin). */
+export function restoreStdin(): void {
+  if (rawTerminal) process.stdin.setRawMode(false);
+  rawTerminal = false;
 }
 
 /** A {@link GlassvmIo} over this process. */
@@ -42,5 +87,7 @@ export function nodeHostIo(): GlassvmIo {
     },
     isTTY: process.stderr.isTTY === true,
     now: () => performance.now(),
+    readStdin: stdinReader(),
+    stdinIsTTY: isatty(0),
   };
 }

@@ -97,6 +97,13 @@ describe("kernel tracepoint lines (arch/x86/kvm/trace.h TP_printk formats)", () 
     );
   });
 
+  it("the irqchip's tracepoints in the kernel's TP_printk text (kvm_apic_ipi)", () => {
+    // The smp guest's INIT IPI: all-but-self shorthand, assert, edge.
+    expect(tpPrintk("kvm_apic_ipi", { vcpu_id: 0, icr_low: 0x000c_4500, dest_id: 0 })).toBe(
+      "dst 0 vec 0 (INIT|physical|assert|edge|all-but-self)",
+    );
+  });
+
   it("kvm_inj_virq, kvm_inj_exception, kvm_fpu, kvm_set_user_memory_region", () => {
     expect(
       tpPrintk("kvm_inj_virq", { vcpu_id: 0, vector: 0x20, soft: false, reinjected: false }),

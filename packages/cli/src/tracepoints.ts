@@ -6,7 +6,7 @@
  * task that hit the tracepoint — the vCPU thread `CPU n/KVM` for vCPU events, as ftrace
  * shows the comm — so the vCPU is visible even for events whose own text has no index.
  */
-import type { TracepointEvents, TracepointName } from "@glassvm/kvm-kernel";
+import { irqchipTpPrintk, type TracepointEvents, type TracepointName } from "@glassvm/kvm-kernel";
 import { EINTR, kvmExitReasonName } from "@glassvm/kvm-kernel/uapi";
 
 const hex = (v: number | bigint): string =>
@@ -129,6 +129,14 @@ export function tpPrintk<N extends TracepointName>(name: N, ev: TracepointEvents
         `npages 0x${hex(x.memory_size >> 12n)} userspace_addr 0x${hex(x.userspace_addr)}`
       );
     }
+    case "kvm_apic":
+    case "kvm_apic_ipi":
+    case "kvm_apic_accept_irq":
+    case "kvm_eoi":
+    case "kvm_pic_set_irq":
+    case "kvm_ioapic_set_irq":
+    case "kvm_set_irq":
+      return irqchipTpPrintk(name, e as never);
     default: {
       const never: never = name as never;
       return String(never);

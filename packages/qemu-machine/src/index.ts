@@ -243,6 +243,7 @@ export {
   qemuShutdownExitCode,
   qemuShutdownRequested,
   qemuShutdownRequestedGet,
+  qemuSystemKilled,
   qemuSystemReset,
   qemuSystemResetRequest,
   qemuSystemShutdownRequest,

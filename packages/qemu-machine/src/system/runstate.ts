@@ -110,6 +110,29 @@ export function qemuSystemResetRequest(reason: ShutdownCause): void {
 }
 
 /** `qemu_system_shutdown_request`. */
+/** `shutdown_signal`: the host signal that asked QEMU to stop (0 = none). */
+let shutdownSignal = 0;
+
+/**
+ * `qemu_system_killed(signal, pid)`: a host signal (SIGINT from ^C at the terminal, SIGTERM)
+ * asks for a shutdown; the main loop reports it (qemuKillReport) as it exits.
+ */
+export function qemuSystemKilled(signal: number): void {
+  shutdownSignal = signal;
+  qemuSystemShutdownRequest(SHUTDOWN_CAUSE_HOST_SIGNAL);
+}
+
+/**
+ * `qemu_kill_report`: "terminated by signal N" (QEMU's wording for a signal from the
+ * terminal, pid 0), once. Returns the line, or null when no signal stopped QEMU.
+ */
+export function qemuKillReport(): string | null {
+  if (shutdownSignal === 0) return null;
+  const line = `terminated by signal ${shutdownSignal}`;
+  shutdownSignal = 0;
+  return line;
+}
+
 export function qemuSystemShutdownRequest(reason: ShutdownCause): void {
   traceEvent("qemu_system_shutdown_request", { reason });
   shutdownRequested = reason;
@@ -181,9 +204,21 @@ export function qemuDevicesReset(): void {
   for (const e of [...resetHandlers]) e.func(e.opaque);
 }
 
-/** `qemu_system_reset`: reset every device (the pc machine adds its CPUs via a handler). */
+/** The machine's reset (MachineClass.reset), if it has one. */
+let machineReset: (() => void) | null = null;
+
+/** Install the current machine's reset (qemu_system_reset calls `mc->reset`). */
+export function qemuSetMachineReset(fn: (() => void) | null): void {
+  machineReset = fn;
+}
+
+/**
+ * `qemu_system_reset`: the machine's reset when it has one (pc: devices, then the CPUs'
+ * local APICs), else every device (the CPUs reset through their own handlers).
+ */
 export function qemuSystemReset(_reason: ShutdownCause): void {
-  qemuDevicesReset();
+  if (machineReset) machineReset();
+  else qemuDevicesReset();
 }
 
 /**
@@ -210,4 +245,6 @@ export function runstateReset(): void {
   shutdownExitCode = 0;
   notifyEvent = null;
   resetHandlers.length = 0;
+  machineReset = null;
+  shutdownSignal = 0;
 }

@@ -22,6 +22,8 @@ import type { HostOs } from "@glassvm/kvm-kernel/uapi";
 import {
   MODULE_INIT_QOM,
   moduleCallInit,
+  ON_OFF_AUTO_AUTO,
+  ON_OFF_AUTO_ON,
   objectClassByName,
   objectClassDynamicCast,
   objectGetRoot,
@@ -57,15 +59,22 @@ import {
   kvmCpuSynchronizePostReset,
   kvmSetInternalErrorHandler,
 } from "../accel/kvm/kvm-accel-ops.js";
-import { type KVMState, kvmInit, kvmTracedOs } from "../accel/kvm/kvm-all.js";
-import { type Chardev, qemuChardevNew, qemuChrFind } from "../chardev/char.js";
+import { type KVMState, kvmInit, kvmStateClear, kvmTracedOs } from "../accel/kvm/kvm-all.js";
+import { type Chardev, qemuChardevNew, qemuChrBeQueueInput, qemuChrFind } from "../chardev/char.js";
 import { isaSerialIndexReset } from "../hw/char/serial.js";
 import type { MachineClass, MachineState } from "../hw/core/machine.js";
 import { machineRunBoardInit } from "../hw/core/machine.js";
 import { e820Reset } from "../hw/i386/e820_memory_layout.js";
 import type { PCMachineState } from "../hw/i386/pc.js";
+import { setPcMachineReset } from "../hw/i386/pc.js";
 import { setPcInit1 } from "../hw/i386/pc_piix.js";
-import { PC_DEFAULT_BIOS, pcBoard, pcBoardReset, pcInit1 } from "../hw/i386/pc-init.js";
+import {
+  PC_DEFAULT_BIOS,
+  pcBoard,
+  pcBoardReset,
+  pcInit1,
+  pcMachineReset,
+} from "../hw/i386/pc-init.js";
 import { type ISADevice, isaBusReset, isaRealizeAndUnref } from "../hw/isa/isa-bus.js";
 import { errorReportErr, QemuExit, withErrorFatal } from "../qapi/error.js";
 import {
@@ -80,6 +89,7 @@ import {
   x86CpuSetAccel,
   x86CpuSetRealizeHooks,
 } from "../target/i386/cpu.js";
+import { x86CpuApicCreate, x86CpuApicRealize } from "../target/i386/cpu-apic.js";
 import { kvmX86AccelCpuOps } from "../target/i386/kvm/kvm-cpu.js";
 import { traceAddSink, traceEnable, traceReset } from "../trace/control.js";
 import {
@@ -127,8 +137,10 @@ import { addressSpaceIo, addressSpaceMemory, cpuExecInitAll } from "./physmem.js
 import { qdevDeviceHelp } from "./qdev-monitor.js";
 import { qemuHostSet, serialHdAdd } from "./qemu-host.js";
 import {
+  qemuKillReport,
   qemuRegisterReset,
   qemuResetRequested,
+  qemuSetMachineReset,
   qemuSetNotifyEvent,
   qemuShutdownExitCode,
   qemuShutdownRequested,
@@ -166,6 +178,11 @@ export interface QemuEnv {
    * message is the reason when it cannot. Without it, `-D` fails as an unopenable file.
    */
   readonly writeFile?: (path: string, text: string, append: boolean) => void;
+  /**
+   * Standard input for `stdio` chardevs, read without blocking: the bytes available now,
+   * or null when there are none (yet). Without it, stdio chardevs are output-only.
+   */
+  readonly stdin?: () => Uint8Array | null;
 }
 
 export type QemuRunState = "prelaunch" | "running" | "internal-error" | "shutdown";
@@ -207,6 +224,17 @@ function chardevFromOpts(opts: QemuOpts): number {
   return 0;
 }
 
+/** `stdio` chardevs whose host has a standard input, polled by the main loop. */
+const stdioInputs: { chr: Chardev; read: () => Uint8Array | null }[] = [];
+
+/** The main loop's stdin watch: what the host has typed goes to the stdio chardevs. */
+function stdioPoll(): void {
+  for (const s of stdioInputs) {
+    const bytes = s.read();
+    if (bytes && bytes.length > 0) qemuChrBeQueueInput(s.chr, bytes);
+  }
+}
+
 /** A chardev for `-serial`/`-debugcon` SPEC, labelled `label`; null for `none`. */
 function chardevForSpec(spec: string, label: string, env: QemuEnv): Chardev | null {
   if (spec === "none") return null;
@@ -217,7 +245,13 @@ function chardevForSpec(spec: string, label: string, env: QemuEnv): Chardev | nu
     return qemuChardevNew(label, { type: "null" });
   } else if (spec === "stdio") {
     const dec = new TextDecoder("latin1");
-    return qemuChardevNew(label, { type: "callback", write: (b) => env.stdout(dec.decode(b)) });
+    const chr = qemuChardevNew(label, {
+      type: "callback",
+      write: (b) => env.stdout(dec.decode(b)),
+    });
+    // char-stdio's read side: the main loop's fd watch on stdin (stdioPoll).
+    if (env.stdin) stdioInputs.push({ chr, read: env.stdin });
+    return chr;
   }
   errorReport(`could not connect serial device to character backend '${spec}'`);
   throw new QemuExit(1);
@@ -329,6 +363,7 @@ let removeLogSink: (() => void) | null = null;
 export function qemuCleanup(): void {
   const s = processKvm;
   processKvm = null;
+  kvmStateClear();
   if (s) {
     for (const v of s.vcpus) {
       s.os.munmap(v.mmapAddr, v.mmapSize);
@@ -364,9 +399,11 @@ export function qemuCleanup(): void {
   x86CpuParseFeaturestrReset();
   kvmAllowedReset();
   setPcInit1(null);
+  setPcMachineReset(null);
   qemuHostSet(null);
   phaseReset();
   processStarted = false;
+  stdioInputs.length = 0;
 }
 
 // -------------------------------------------------------------------------------------
@@ -470,6 +507,13 @@ function qemuInitSteps(
       },
       (kind, text) => (kind === "error" ? errorReport(text) : warnReport(text)),
       accel.device ?? "/dev/kvm",
+      {
+        allowed: accel.kernelIrqchipAllowed,
+        split:
+          accel.kernelIrqchipSplit === ON_OFF_AUTO_ON ||
+          (accel.kernelIrqchipSplit === ON_OFF_AUTO_AUTO &&
+            ((ms.class as MachineClass).defaultKernelIrqchipSplit ?? false)),
+      },
     );
     if (typeof r === "number") return r;
     if (accel.thread === "multi") {
@@ -483,7 +527,8 @@ function qemuInitSteps(
       kvmX86AccelCpuOps({
         os: kvmTracedOs(r),
         kvmFd: r.fd,
-        irqchipInKernel: false,
+        irqchipInKernel: r.kernelIrqchip,
+        irqchipSplit: r.kernelIrqchipSplit,
         errorReport: (m) => errorReport(m),
       }),
     );
@@ -526,12 +571,17 @@ function qemuInitSteps(
   x86CpuSetRealizeHooks({
     smpCpus: () => machine.smp.cpus,
     registerReset: (cpu) => qemuRegisterReset(x86CpuMachineResetCb, cpu),
+    apicCreate: (cpu) => x86CpuApicCreate(cpu),
+    apicRealize: (cpu) => x86CpuApicRealize(cpu),
     initVcpu: (cpu) => {
       startupStep("system/cpus.ts", "qemuInitVcpu");
       qemuInitVcpu(cpu);
     },
   });
   setPcInit1(pcInit1);
+  setPcMachineReset(pcMachineReset);
+  const mc = machine.class as MachineClass;
+  qemuSetMachineReset(mc.reset ? () => mc.reset!(machine, "cold") : null);
   startupStep("hw/core/machine.ts", "machineRunBoardInit");
   withErrorFatal(() =>
     machineRunBoardInit(machine, null, (ms) => {
@@ -597,10 +647,13 @@ function qemuInitSteps(
  */
 export function qemuMainLoop(inst: QemuMachineInstance, budget = 100_000): number | null {
   for (let round = 0; round < budget; round++) {
+    if (stdioInputs.length > 0) stdioPoll();
     for (const t of inst.vcpuThreads) t.step();
     qemuClockRunTimers(QEMU_CLOCK_VIRTUAL);
     qemuClockRunTimers(QEMU_CLOCK_REALTIME);
     if (qemuShutdownRequested() !== SHUTDOWN_CAUSE_NONE) {
+      const killed = qemuKillReport();
+      if (killed) errorReport(killed);
       pauseAllVcpus();
       inst.runstate = "shutdown";
       inst.exitStatus = qemuShutdownExitCode();

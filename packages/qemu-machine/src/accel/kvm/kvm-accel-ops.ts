@@ -53,6 +53,14 @@ export const TYPE_KVM_ACCEL_OPS = "kvm-accel-ops";
 
 const FILE = "accel/kvm/kvm-accel-ops.ts";
 
+/**
+ * thread=single's round-robin kick: a vCPU that keeps exiting to QEMU (a guest polling a
+ * device) is sent back to the scheduler after this many exits, so the main loop (stdin,
+ * timers) and the other vCPUs get their turn — what QEMU's RR kick timer does for TCG.
+ * Counted, not timed, so a run repeats exactly.
+ */
+export const RR_KICK_EXITS = 1024;
+
 /** What a vCPU thread does when kvm_cpu_exec fails (vm_stop(RUN_STATE_INTERNAL_ERROR)). */
 let onInternalError: (() => void) | null = null;
 
@@ -69,6 +77,8 @@ export class KvmVcpuThread implements VcpuThread {
   vcpu: KvmVcpuState | null = null;
   /** Last kvm_cpu_exec result (EXCP_* or -1). */
   lastExit = 0;
+  /** Exits QEMU handled in this turn (see RR_KICK_EXITS). */
+  exitsThisTurn = 0;
   readonly hooks: KvmCpuExecHooks;
 
   constructor(
@@ -79,8 +89,13 @@ export class KvmVcpuThread implements VcpuThread {
     const os = kvmTracedOs(s);
     this.hooks = {
       putRegisters: (v) => kvmArchPutRegisters(os, v.kvmFd, cpu),
-      preRun: (v) => kvmArchPreRun(s, v, cpu),
+      // With the kernel's irqchip, interrupts and HLT never come to QEMU (no KVM_INTERRUPT,
+      // no interrupt window, no KVM_EXIT_HLT); kvm_run's if_flag is still copied back.
+      preRun: s.kernelIrqchip ? undefined : (v) => kvmArchPreRun(s, v, cpu),
       postRun: (v) => kvmArchPostRun(cpu, v.kvmRun),
+      afterExit: (v) => {
+        if (++this.exitsThisTurn >= RR_KICK_EXITS) v.exitRequest = true;
+      },
       handleHalt: () => kvmHandleHalt(cpu),
       resetRequest: () => qemuSystemResetRequest(SHUTDOWN_CAUSE_GUEST_RESET),
       shutdownRequest: () => qemuSystemShutdownRequest(SHUTDOWN_CAUSE_GUEST_SHUTDOWN),
@@ -121,7 +136,8 @@ export function kvmVcpuThreadFn(t: KvmVcpuThread): void {
     startupStep("target/i386/kvm/kvm.ts", "kvmArchInitVcpu");
     return kvmArchInitVcpu(kvmTracedOs(s), v.kvmFd, t.cpu, {
       kvmFd: s.fd,
-      irqchipInKernel: false,
+      irqchipInKernel: s.kernelIrqchip,
+      irqchipSplit: s.kernelIrqchipSplit,
       errorReport: (m) => errorReport(m),
     });
   });
@@ -138,11 +154,16 @@ export function kvmVcpuThreadFn(t: KvmVcpuThread): void {
  */
 export function kvmVcpuThreadLoopBody(t: KvmVcpuThread): void {
   const cpu = t.cpu;
-  if (!t.vcpu || cpuThreadIsIdle(cpu) || !cpuCanRun(cpu)) return;
-  if (kvmArchProcessAsyncEvents(cpu)) {
+  // kvm_vcpu_thread_is_idle: with HLT in the kernel the thread is never idle in QEMU's
+  // eyes — a halted vCPU waits inside KVM_RUN.
+  const idle = t.s.kernelIrqchip ? cpu.stopped : cpuThreadIsIdle(cpu);
+  if (!t.vcpu || idle || !cpuCanRun(cpu)) return;
+  // kvm_arch_process_async_events: nothing to wake in QEMU with the kernel's irqchip.
+  if (!t.s.kernelIrqchip && kvmArchProcessAsyncEvents(cpu)) {
     t.lastExit = EXCP_HLT;
     return;
   }
+  t.exitsThisTurn = 0;
   const r = kvmCpuExec(t.s, t.vcpu, t.hooks);
   t.lastExit = r;
   if (r < 0) onInternalError?.();

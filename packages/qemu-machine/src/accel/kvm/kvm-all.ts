@@ -11,6 +11,8 @@
 import {
   EAGAIN,
   EINTR,
+  encodeKvmEnableCap,
+  encodeKvmIrqLevel,
   encodeKvmUserspaceMemoryRegion,
   type HostOs,
   interposeHostOs,
@@ -23,7 +25,10 @@ import {
   KVM_CAP_INTERNAL_ERROR_DATA,
   KVM_CAP_IOEVENTFD,
   KVM_CAP_IOEVENTFD_ANY_LENGTH,
+  KVM_CAP_IRQ_INJECT_STATUS,
   KVM_CAP_IRQ_ROUTING,
+  KVM_CAP_IRQCHIP,
+  KVM_CAP_IRQFD,
   KVM_CAP_JOIN_MEMORY_REGIONS_WORKS,
   KVM_CAP_MAX_VCPUS,
   KVM_CAP_MCE,
@@ -34,13 +39,16 @@ import {
   KVM_CAP_SET_IDENTITY_MAP_ADDR,
   KVM_CAP_SET_TSS_ADDR,
   KVM_CAP_SIGNAL_MSI,
+  KVM_CAP_SPLIT_IRQCHIP,
   KVM_CAP_USER_MEMORY,
   KVM_CAP_VCPU_EVENTS,
   KVM_CAP_X86_ROBUST_SINGLESTEP,
   KVM_CAP_XSAVE,
   KVM_CHECK_EXTENSION,
+  KVM_CREATE_IRQCHIP,
   KVM_CREATE_VCPU,
   KVM_CREATE_VM,
+  KVM_ENABLE_CAP,
   KVM_EXIT_DEBUG,
   KVM_EXIT_EXCEPTION,
   KVM_EXIT_FAIL_ENTRY,
@@ -57,6 +65,8 @@ import {
   KVM_GET_API_VERSION,
   KVM_GET_VCPU_MMAP_SIZE,
   KVM_INTERNAL_ERROR_EMULATION,
+  KVM_IRQ_LINE,
+  KVM_IRQ_LINE_STATUS,
   KVM_MEM_READONLY,
   KVM_RUN,
   KVM_SET_IDENTITY_MAP_ADDR,
@@ -189,8 +199,16 @@ export class KVMState {
   /** KVM_CAP_NR_VCPUS (soft) and KVM_CAP_MAX_VCPUS (hard) limits. */
   softVcpusLimit = 4;
   hardVcpusLimit = 4;
-  /** kernel-irqchip: the model has no in-kernel irqchip yet, so QEMU's userspace one. */
-  readonly kernelIrqchip = false;
+  /**
+   * kvm_kernel_irqchip: KVM_CREATE_IRQCHIP succeeded, so the PICs, the IOAPIC and every
+   * vCPU's local APIC are in the kernel (and with them kvm_async_interrupts_allowed and
+   * kvm_halt_in_kernel_allowed). False: QEMU's userspace irqchip injects with KVM_INTERRUPT.
+   */
+  kernelIrqchip = false;
+  /** kvm_split_irqchip: only the local APICs in the kernel (kernel-irqchip=split). */
+  kernelIrqchipSplit = false;
+  /** irq_set_ioctl: KVM_IRQ_LINE_STATUS when the kernel reports delivery, else KVM_IRQ_LINE. */
+  irqSetIoctl = KVM_IRQ_LINE;
   /** Required capabilities let pass because the kernel model lacks them (see above). */
   waivedCapabilities: string[] = [];
   slots: KvmSlot[] = [];
@@ -224,6 +242,31 @@ export class KvmVcpuState {
   ) {
     this.kvmRun = new KvmRun(view);
   }
+}
+
+/** `kvm_state`: this process's KVMState once kvm_init succeeded. */
+let kvmStateGlobal: KVMState | null = null;
+
+/** `kvm_state` (null before kvm_init, without KVM, and after qemu_cleanup). */
+export function kvmStateCurrent(): KVMState | null {
+  return kvmStateGlobal;
+}
+
+/** qemu_cleanup's end of KVM: forget `kvm_state`. */
+export function kvmStateClear(): void {
+  kvmStateGlobal = null;
+}
+
+/** `kvm_irqchip_in_kernel()`: the interrupt controllers are the kernel's. */
+export function kvmIrqchipInKernel(): boolean {
+  return kvmStateCurrent()?.kernelIrqchip ?? false;
+}
+
+/** `kvm_pit_in_kernel()`: with the full in-kernel irqchip the PIT is the kernel's too. */
+export function kvmPitInKernel(): boolean {
+  const s = kvmStateCurrent();
+  if (!s) return false;
+  return s.kernelIrqchip && !s.kernelIrqchipSplit;
 }
 
 /** kvm_ioctl: an ioctl on the /dev/kvm fd. */
@@ -289,6 +332,7 @@ export function kvmInit(
   machine: KvmMachine,
   report: KvmReport,
   device = "/dev/kvm",
+  irqchip: KvmIrqchipConfig = { allowed: false, split: false },
 ): KVMState | number {
   const fd = os.open(device, O_RDWR | O_CLOEXEC);
   if (fd < 0) {
@@ -367,6 +411,12 @@ export function kvmInit(
     return fail(r);
   }
 
+  // kernel-irqchip=on|split: the interrupt controllers in the kernel, if it has them.
+  if (irqchip.allowed) {
+    r = kvmIrqchipCreate(s, irqchip.split, report);
+    if (r < 0) return fail(r);
+  }
+
   // The memory listener: every RAM/ROM range of system memory becomes a slot, and follows
   // layout changes from now on.
   r = kvmMemoryListenerCommit(s);
@@ -374,7 +424,62 @@ export function kvmInit(
   machine.memory.onLayoutChange(() => {
     kvmMemoryListenerCommit(s);
   });
+  kvmStateGlobal = s;
   return s;
+}
+
+/** The accelerator's kernel-irqchip setting, as kvm_init reads it. */
+export interface KvmIrqchipConfig {
+  /** kernel_irqchip_allowed: on or split. */
+  readonly allowed: boolean;
+  /** kernel_irqchip_split resolved (the machine's default_kernel_irqchip_split for auto). */
+  readonly split: boolean;
+}
+
+/**
+ * kvm_irqchip_create: without KVM_CAP_IRQCHIP, nothing (QEMU's userspace irqchip stays).
+ * Else KVM_CREATE_IRQCHIP — or, for split, KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP, 24 IOAPIC
+ * routes) (kvm_arch_irqchip_create) — and from then on interrupts are the kernel's.
+ * QEMU also insists on KVM_CAP_IRQFD ("kvm: irqfd not implemented") for the devices that
+ * inject through eventfds; glassvm's devices do not, and the kernel model has no eventfds,
+ * so that one is recorded as waived.
+ */
+export function kvmIrqchipCreate(s: KVMState, split: boolean, report: KvmReport): number {
+  if (kvmCheckExtension(s, KVM_CAP_IRQCHIP) <= 0) return 0;
+  if (kvmCheckExtension(s, KVM_CAP_IRQFD) <= 0) s.waivedCapabilities.push(capName(KVM_CAP_IRQFD));
+  let r: number;
+  if (split) {
+    r = kvmVmIoctl(
+      s,
+      KVM_ENABLE_CAP,
+      encodeKvmEnableCap({ cap: KVM_CAP_SPLIT_IRQCHIP, flags: 0, args: [24n, 0n, 0n, 0n] }),
+    );
+    if (r < 0) {
+      report("error", `Could not enable split irqchip mode: ${strerror(r)}`);
+      return r;
+    }
+    s.kernelIrqchipSplit = true;
+  } else {
+    r = kvmVmIoctl(s, KVM_CREATE_IRQCHIP);
+    if (r < 0) {
+      report("error", `Create kernel irqchip failed: ${strerror(r)}`);
+      return r;
+    }
+  }
+  s.kernelIrqchip = true;
+  if (kvmCheckExtension(s, KVM_CAP_IRQ_INJECT_STATUS) > 0) s.irqSetIoctl = KVM_IRQ_LINE_STATUS;
+  return 0;
+}
+
+/**
+ * kvm_set_irq: drive GSI `irq` to `level` in the kernel's irqchip (KVM_IRQ_LINE(_STATUS)).
+ * Returns whether the interrupt was delivered (KVM_IRQ_LINE: always 1, as QEMU assumes).
+ */
+export function kvmSetIrq(s: KVMState, irq: number, level: number): number {
+  const event = encodeKvmIrqLevel({ irq, level });
+  const r = kvmVmIoctl(s, s.irqSetIoctl, event);
+  if (r < 0) throw new Error(`kvm_set_irq: ${strerror(r)}`);
+  return s.irqSetIoctl === KVM_IRQ_LINE ? 1 : new DataView(event.buffer).getInt32(0, true);
 }
 
 const capName = (cap: number): string => KVM_CAP_NAMES.get(cap) ?? `KVM_CAP_${cap}`;
@@ -486,6 +591,11 @@ export interface KvmCpuExecHooks {
   preRun?(cpu: KvmVcpuState): void;
   /** kvm_arch_post_run. */
   postRun?(cpu: KvmVcpuState): void;
+  /**
+   * After an exit QEMU handled and will run the vCPU again on (thread=single's scheduler
+   * may set cpu.exitRequest here, as QEMU's round-robin kick would).
+   */
+  afterExit?(cpu: KvmVcpuState): void;
   /** KVM_EXIT_HLT with the userspace irqchip (kvm_handle_halt): EXCP_HLT or 0. */
   handleHalt?(cpu: KvmVcpuState): number;
   /** KVM_EXIT_DEBUG (kvm_handle_debug): EXCP_DEBUG, or 0 after re-injecting. */
@@ -671,6 +781,7 @@ export function kvmCpuExec(s: KVMState, cpu: KvmVcpuState, hooks: KvmCpuExecHook
         hooks.report(`KVM: unknown exit reason ${reason}`);
         ret = -1;
     }
+    if (ret === 0) hooks.afterExit?.(cpu);
   }
   if (ret < 0) printDump(cpu, hooks);
   return ret;

@@ -10,18 +10,21 @@
  * sizes are written at the end of pc_init1 (QEMU: pc_machine_done).
  */
 import { objectPropertySetLink, objectPropertySetStr, objectPropertySetUint } from "@glassvm/qom";
+import { kvmIrqchipInKernel, kvmPitInKernel } from "../../accel/kvm/kvm-all.js";
 import { CPU_INTERRUPT_HARD, cpuInterrupt, cpuResetInterrupt } from "../../system/cpus.js";
 import { memoryRegionAddSubregion, memoryRegionInitAlias } from "../../system/memory.js";
 import { getSystemIo, getSystemMemory } from "../../system/physmem.js";
 import { serialHd } from "../../system/qemu-host.js";
+import { qemuDevicesReset } from "../../system/runstate.js";
 import { startupStep } from "../../system/startup-trace.js";
 import { cpuForeach, type X86CPU } from "../../target/i386/cpu.js";
 import { TYPE_PC_SPEAKER } from "../audio/pcspk.js";
 import { ISA_SERIAL_IO, MAX_ISA_SERIAL_PORTS, TYPE_ISA_SERIAL } from "../char/serial.js";
 import type { MachineState } from "../core/machine.js";
 import { TYPE_I8042 } from "../input/pckbd.js";
+import type { APICCommonState } from "../intc/apic_common.js";
 import { i8259Init } from "../intc/i8259.js";
-import { qemuAllocateIrq } from "../irq.js";
+import { type QemuIrq, qemuAllocateIrq, qemuAllocateIrqs, qemuSetIrq } from "../irq.js";
 import {
   type ISABus,
   isaBusNew,
@@ -35,6 +38,10 @@ import { type MC146818RtcState, mc146818RtcInit, rtcSetMemory } from "../rtc/mc1
 import { i8254PitInit } from "../timer/i8254.js";
 import { E820_RAM, e820AddEntry, e820Reset } from "./e820_memory_layout.js";
 import { fwCfgArchCreate } from "./fw_cfg.js";
+import { kvmApicReset } from "./kvm/apic.js";
+import { kvmPitInit } from "./kvm/i8254.js";
+import { kvmI8259Init } from "./kvm/i8259.js";
+import { kvmIoapicInitGsi } from "./kvm/ioapic.js";
 import { type PCMachineState, pcMachineGetClass } from "./pc.js";
 import { TYPE_PORT92 } from "./port92.js";
 import { x86BiosRomInit, x86CpusInit, x86LoadLinux } from "./x86-common.js";
@@ -101,6 +108,50 @@ export function pcMemoryInit(pcms: PCMachineState): void {
   if (pcms.kernelFilename !== null) x86LoadLinux(pcms, fwCfg);
 }
 
+/** `GSIState`: where each GSI goes (the 8259 inputs for 0–15, the I/O APIC's 0–23). */
+interface GSIState {
+  readonly i8259Irq: QemuIrq[];
+  readonly ioapicIrq: QemuIrq[];
+}
+
+/** ISA_NUM_IRQS and IOAPIC_NUM_PINS (= GSI_NUM_PINS on i440FX). */
+const ISA_NUM_IRQS = 16;
+const GSI_NUM_PINS = 24;
+
+/**
+ * `gsi_handler` (hw/i386/x86.c): GSIs 0–15 to the 8259 input and the I/O APIC input of the
+ * same number — under KVM both are KVM_IRQ_LINE on that GSI, the kernel routing it to its
+ * PIC and IOAPIC — and 16–23 to the I/O APIC only.
+ */
+function gsiHandler(opaque: unknown, n: number, level: number): void {
+  const s = opaque as GSIState;
+  if (n < ISA_NUM_IRQS) qemuSetIrq(s.i8259Irq[n] ?? null, level);
+  qemuSetIrq(s.ioapicIrq[n] ?? null, level);
+}
+
+/**
+ * The in-kernel-irqchip board interrupts, in pc_init1's order: `pc_gsi_create` (the 24
+ * GSI lines through gsi_handler), `pc_i8259_create` → kvm_i8259_init, and
+ * `ioapic_init_gsi` → kvm-ioapic at 0xFEC00000. Returns the GSIs (x86ms->gsi).
+ */
+function pcGsiCreate(isaBus: ISABus): QemuIrq[] {
+  const state: GSIState = { i8259Irq: kvmI8259Init(isaBus), ioapicIrq: [] };
+  const gsi = qemuAllocateIrqs(gsiHandler, state, GSI_NUM_PINS);
+  state.ioapicIrq.push(...kvmIoapicInitGsi());
+  return gsi;
+}
+
+/**
+ * `pc_machine_reset`: every device, then each CPU's local APIC (x86_cpu_after_reset), so
+ * that nothing a device reset did is left in an APIC.
+ */
+export function pcMachineReset(): void {
+  qemuDevicesReset();
+  for (const cpu of cpuForeach() as X86CPU[]) {
+    if (cpu.apicState) kvmApicReset(cpu.apicState as APICCommonState);
+  }
+}
+
 /** `pic_irq_request`: the master 8259's INTR to the first CPU's interrupt_request. */
 function picIrqRequest(_opaque: unknown, _n: number, level: number): void {
   const cpu = cpuForeach()[0];
@@ -116,7 +167,8 @@ function picIrqRequest(_opaque: unknown, _n: number, level: number): void {
  */
 export function pcBasicDeviceInit(isaBus: ISABus): void {
   startupStep(FILE, "pcBasicDeviceInit");
-  const pit = i8254PitInit(isaBus, 0x40, 0, null);
+  // With the full in-kernel irqchip the PIT is the kernel's too (kvm_pit_in_kernel).
+  const pit = kvmPitInKernel() ? kvmPitInit(isaBus, 0x40) : i8254PitInit(isaBus, 0x40, 0, null);
   const pcspk = isaNew(TYPE_PC_SPEAKER);
   objectPropertySetLink(pcspk, "pit", pit);
   isaRealizeAndUnref(pcspk, isaBus);
@@ -184,12 +236,20 @@ export function pcInit1(machine: MachineState, _pciType: string): void {
   pcMemoryInit(pcms);
   // 7. The south bridge's ISA bus (and, below, its RTC).
   const isaBus = isaBusNew(null, getSystemMemory(), getSystemIo());
-  // 8. The i8259 pair, its INTR to the CPU; its inputs are the ISA IRQs. (QEMU wires the
-  //    GSIs first and creates the PIC after PIIX3; here the PIC must exist before any
-  //    ISA device asks the bus for its IRQ.)
-  const picIrqs = i8259Init(isaBus, qemuAllocateIrq(picIrqRequest, null, 0));
-  isaBusRegisterInputIrqs(isaBus, picIrqs);
-  pcms.gsi = picIrqs;
+  // 8. The interrupt controllers. With the kernel's irqchip: the GSIs go through
+  //    gsi_handler to the kvm-i8259 pair and the kvm-ioapic, whose lines are KVM_IRQ_LINE.
+  //    Else QEMU's i8259 pair with its INTR to the first CPU, its inputs the ISA IRQs.
+  //    (QEMU wires the GSIs first and creates the PIC after PIIX3; here the PIC must exist
+  //    before any ISA device asks the bus for its IRQ.)
+  if (kvmIrqchipInKernel()) {
+    const gsi = pcGsiCreate(isaBus);
+    isaBusRegisterInputIrqs(isaBus, gsi);
+    pcms.gsi = gsi;
+  } else {
+    const picIrqs = i8259Init(isaBus, qemuAllocateIrq(picIrqRequest, null, 0));
+    isaBusRegisterInputIrqs(isaBus, picIrqs);
+    pcms.gsi = picIrqs;
+  }
   const rtc = mc146818RtcInit(isaBus, 2000, null);
   pcms.rtc = rtc;
   // 11. PIT, speaker, serial ports, keyboard controller, port92.

@@ -26,6 +26,7 @@ import {
   typeRegisterStatic,
 } from "@glassvm/qom";
 import { QemuError } from "../../qapi/error.js";
+import { qemuDevicesReset } from "../../system/runstate.js";
 import { warnReport } from "../../util/error-report.js";
 import { TYPE_X86_MACHINE, type X86MachineClass, type X86MachineState } from "./x86.js";
 
@@ -160,8 +161,22 @@ function pcMachineSetMaxFwSize(obj: QomObject, v: { typeSize(n: string): bigint 
   (obj as PCMachineState).maxFwSize = Number(value);
 }
 
+/** `pc_machine_reset`, installed by the board code (pc-init.ts, which knows the CPUs). */
+let pcMachineResetFn: (() => void) | null = null;
+
+/** Install pc_machine_reset (as setPcInit1 installs the board init). */
+export function setPcMachineReset(fn: (() => void) | null): void {
+  pcMachineResetFn = fn;
+}
+
+function pcMachineReset(): void {
+  if (pcMachineResetFn) pcMachineResetFn();
+  else qemuDevicesReset();
+}
+
 function pcMachineClassInit(klass: ObjectClass): void {
   const mc = klass as PCMachineClass;
+  mc.reset = pcMachineReset;
   mc.pciEnabled = true;
   mc.hasAcpiBuild = true;
   mc.smbiosDefaults = true;

@@ -224,7 +224,7 @@ export function picGetOutput(s: PICCommonState): boolean {
 }
 
 /** `pic_reset_common`: what ICW1 and reset clear (ELCR survives ICW1). */
-function picResetCommon(s: PICCommonState): void {
+export function picResetCommon(s: PICCommonState): void {
   s.lastIrr = 0;
   s.irr &= s.elcr;
   s.imr = 0;

@@ -371,8 +371,8 @@ export function pitIrqControl(pit: PITCommonState, enable: boolean): void {
   }
 }
 
-/** `pit_reset_common` + `pit_reset`: every channel in mode 3 with count 0x10000 (18.2 Hz). */
-export function pitReset(pit: PITCommonState): void {
+/** `pit_reset_common`: every channel in mode 3 with count 0x10000 (18.2 Hz), loaded now. */
+export function pitResetCommon(pit: PITCommonState): void {
   for (let i = 0; i < 3; i++) {
     const s = pit.channels[i]!;
     s.mode = 3;
@@ -383,6 +383,11 @@ export function pitReset(pit: PITCommonState): void {
       s.nextTransitionTime = pitGetNextTransitionTime(s, s.countLoadTime);
     }
   }
+}
+
+/** `pit_reset`: the common reset, and channel 0's timer armed for its first edge. */
+export function pitReset(pit: PITCommonState): void {
+  pitResetCommon(pit);
   const s = pit.channels[0]!;
   if (!s.irqDisabled && s.irqTimer) timerModNs(s.irqTimer, s.nextTransitionTime);
 }

@@ -582,6 +582,8 @@ export interface X86CPU extends CPUState {
   filteredFeatures: bigint[];
   /** CPUID leaf 5. */
   mwait: CpuidRegs;
+  /** The local APIC (`apic_state`, the child "lapic"), when the CPU has one. */
+  apicState: DeviceState | null;
 }
 
 /** `X86CPUVersion` special values. */
@@ -2376,6 +2378,7 @@ function x86CpuInitfn(obj: QomObject): void {
   ]);
   cpu.filteredFeatures = new Array(FEATURE_WORDS).fill(0n);
   cpu.mwait = { eax: 0, ebx: 0, ecx: 0, edx: 0 };
+  cpu.apicState = null;
   cpu.maxFeatures = false;
   cpu.migratable ??= false;
   cpu.cacheInfoPassthrough ??= false;

@@ -50,6 +50,7 @@ import {
   KVM_GET_REGS,
   KVM_GET_SREGS,
   KVM_GET_VCPU_EVENTS,
+  KVM_MP_STATE_HALTED,
   KVM_MP_STATE_SIPI_RECEIVED,
   KVM_MP_STATE_SIZE,
   KVM_REGS_SIZE,
@@ -74,6 +75,7 @@ import {
 } from "@glassvm/kvm-kernel/uapi";
 import { QomError } from "@glassvm/qom";
 import { currentAccel } from "../../../accel/accel-common.js";
+import { kvmIrqchipInKernel } from "../../../accel/kvm/kvm-all.js";
 import { errorReport } from "../../../util/error-report.js";
 import {
   CPU_NB_REGS,
@@ -655,6 +657,7 @@ export function kvmGetMpState(os: HostOs, vcpuFd: number, cpu: X86CPU): number {
   const r = os.ioctl(vcpuFd, KVM_GET_MP_STATE, buf);
   if (r < 0) return r;
   cpu.env.mpState = decodeKvmMpState(buf);
+  if (kvmIrqchipInKernel()) cpu.halted = cpu.env.mpState === KVM_MP_STATE_HALTED ? 1 : 0;
   return 0;
 }
 
