@@ -92,6 +92,15 @@ pm32:
 	cmp	$0x10, %eax
 	jne	no_apic
 
+	/*
+	 * Only the local APIC interrupts here: mask both 8259s (the firmware left them
+	 * uninitialised, vector base 0) and LINT0, which reset leaves in ExtINT mode on the
+	 * BSP — else a PIT tick through the PIC would arrive as vector 0.
+	 */
+	mov	$0xff, %al
+	out	%al, $0xa1
+	out	%al, $0x21
+	movl	$(LVT_MASKED | 0x700), LAPIC_LVT_LINT0
 	movl	$(SVR_ENABLE | VEC_SPURIOUS), LAPIC_SVR
 	movl	$0, LAPIC_TPR
 	movl	$DCR_DIV1, LAPIC_TIMER_DCR

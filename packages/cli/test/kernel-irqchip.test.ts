@@ -85,4 +85,31 @@ describe("kernel-irqchip=on with the kernel's irqchip", () => {
     expect(r.out).toBe("cpu 0 up\nsmp: 1 cpus, counter 100000, ok\n");
     expect(r.status).toBe(1);
   });
+
+  it("smp -smp 2 and 4: INIT-SIPI-SIPI brings the APs up, LOCK XADD counts exactly", () => {
+    for (const n of [2, 4]) {
+      const r = run("smp.bin", "-smp", String(n));
+      const up = Array.from({ length: n }, (_, i) => `cpu ${i} up\n`).join("");
+      expect(r.out).toBe(`${up}smp: ${n} cpus, counter ${n * 100000}, ok\n`);
+      expect(r.status).toBe(1);
+      expect(r.ioctls.filter((l) => l.startsWith("KVM_SET_LAPIC")).length).toBe(n);
+    }
+  }, 60_000);
+
+  it("smp -smp 2 on kvm_amd: the same", () => {
+    const r = run("smp.bin", "-host-cpu", "amd", "-smp", "2");
+    expect(r.out).toBe("cpu 0 up\ncpu 1 up\nsmp: 2 cpus, counter 200000, ok\n");
+    expect(r.status).toBe(1);
+  }, 60_000);
+
+  it("apic-timer: one-shot and periodic LAPIC timer interrupts on both backends", () => {
+    const want =
+      "apic timer one-shot: ok\napic timer periodic: 5 ticks\n" +
+      "apic timer tsc-deadline: skipped (not in CPUID)\n";
+    for (const host of ["intel", "amd"]) {
+      const r = run("apic-timer.bin", "-host-cpu", host);
+      expect(r.out).toBe(want);
+      expect(r.status).toBe(1);
+    }
+  }, 60_000);
 });

@@ -99,6 +99,8 @@ export class HostProcess implements HostOs {
   pendingSignals = 0;
   /** The blocked-signal mask (bit n = signal n). */
   blockedSignals = 0;
+  /** The POSIX timer of timerSignal: its signal, period and next expiry (ns), or null. */
+  private signalTimer: { sig: number; interval: bigint; next: bigint } | null = null;
   exited = false;
   private mmapTop = MMAP_BASE;
 
@@ -132,6 +134,37 @@ export class HostProcess implements HostOs {
       file.put();
       this.deliverSignals();
     }
+  }
+
+  timerSignal(sig: number, intervalNs: number): number {
+    if (!(sig > 0 && sig < 32) || !Number.isSafeInteger(intervalNs) || intervalNs < 0) {
+      return -EINVAL;
+    }
+    if (intervalNs === 0) {
+      this.signalTimer = null;
+      return 0;
+    }
+    const interval = BigInt(intervalNs);
+    this.signalTimer = { sig, interval, next: this.kernel.clock.now() + interval };
+    return 0;
+  }
+
+  /**
+   * The kernel's timer interrupt for this process's POSIX timer: when it has expired, its
+   * signal becomes pending (once, however many periods passed: timer overruns).
+   */
+  pollTimers(): void {
+    const t = this.signalTimer;
+    if (!t) return;
+    const now = this.kernel.clock.now();
+    if (now < t.next) return;
+    this.pendingSignals |= 1 << t.sig;
+    t.next = now + t.interval;
+  }
+
+  /** The timer's next expiry (ns), or null when none is armed (a block's wake-up bound). */
+  nextTimerExpiry(): bigint | null {
+    return this.signalTimer?.next ?? null;
   }
 
   /** Return to userspace: every pending signal that is not blocked runs its handler. */

@@ -841,7 +841,11 @@ function apicGetTmcct(apic: KvmLapic): number {
   const t = apic.timer;
   if (apic.getReg(APIC_TMICT) === 0 || t.period === 0n) return 0;
   let remaining = t.targetExpiration - nowNs(apic);
-  if (remaining < 0n) remaining = 0n;
+  if (remaining < 0n) {
+    // Past an expiration the poll has not handled yet: Linux's hrtimer would already have
+    // moved a periodic timer to its next period (a one-shot one stays at 0).
+    remaining = apicLvttPeriod(apic) ? t.period - (-remaining % t.period) : 0n;
+  }
   const ns = remaining % t.period;
   return Number(ns / (APIC_BUS_CYCLE_NS * BigInt(apic.divideCount)));
 }

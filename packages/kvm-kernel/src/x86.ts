@@ -1920,8 +1920,12 @@ function kvmCheckAndInjectEvents(vcpu: KvmVcpu): number {
 // ───────────────────────────── KVM_RUN ─────────────────────────────
 
 /** signal_pending(current) inside KVM_RUN, where KVM_SET_SIGNAL_MASK's mask applies. */
-const signalPending = (vcpu: KvmVcpu): boolean =>
-  vcpu.kvm.mm.signalPending(vcpu.sigsetMask ?? vcpu.kvm.mm.blockedSignals);
+/** signal_pending(current), after the timer interrupt has had its say (POSIX timers). */
+const signalPending = (vcpu: KvmVcpu): boolean => {
+  const mm = vcpu.kvm.mm;
+  mm.pollTimers();
+  return mm.signalPending(vcpu.sigsetMask ?? mm.blockedSignals);
+};
 
 /** dm_request_for_irq_injection: userspace asked for the interrupt window. */
 const dmRequestForIrqInjection = (vcpu: KvmVcpu): boolean => vcpu.run.requestInterruptWindow !== 0;
@@ -2160,6 +2164,11 @@ function kvmVcpuBlock(vcpu: KvmVcpu): number {
         sourceJumped = true;
       }
       if (clock.idleUntil(next)) continue;
+    }
+    // One host thread runs every vCPU of this VM (a single-threaded VMM): while another
+    // of them can run, sleeping here would stall it — schedule() gives the CPU away.
+    if (vcpu.kvm.vcpus.some((v) => v !== vcpu && kvmArchVcpuRunnable(v))) {
+      return kvmBlockNoWakeSource(vcpu);
     }
     const wait = next - clock.now();
     const slice = wait < KVM_HALT_SLICE_NS ? wait : KVM_HALT_SLICE_NS;

@@ -71,6 +71,13 @@ export interface HostOs {
   sigprocmask(how: number, signals: readonly number[]): number;
   /** sigtimedwait(2) with a zero timeout: consume `sig` if pending, else -EAGAIN. */
   sigtimedwait(sig: number): number;
+  /**
+   * timer_create(CLOCK_MONOTONIC, SIGEV_SIGNAL `sig`) + timer_settime: every `intervalNs`
+   * of the host's monotonic clock `sig` becomes pending for the process (0 disarms). One
+   * such timer per process here. Returns 0 or -errno. The kernel notices expiry when it
+   * runs (its timer interrupt): between guest exits and while a vCPU is blocked.
+   */
+  timerSignal(sig: number, intervalNs: number): number;
   /** The process id. */
   readonly pid: number;
 }
@@ -90,6 +97,7 @@ export function interposeHostOs(os: HostOs, over: Partial<Omit<HostOs, "pid">>):
     kill: (sig) => os.kill(sig),
     sigprocmask: (how, signals) => os.sigprocmask(how, signals),
     sigtimedwait: (sig) => os.sigtimedwait(sig),
+    timerSignal: (sig, intervalNs) => os.timerSignal(sig, intervalNs),
     ...over,
     get pid() {
       return os.pid;

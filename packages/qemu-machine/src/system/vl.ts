@@ -56,6 +56,7 @@ import "../hw/core/generic-loader.js";
 import "../hw/misc/debugexit.js";
 import { type KVMAccelState, kvmAllowedReset, setKvmInitMachine } from "../accel/kvm/kvm-accel.js";
 import {
+  kvmAccelOpsReset,
   kvmCpuSynchronizePostReset,
   kvmSetInternalErrorHandler,
 } from "../accel/kvm/kvm-accel-ops.js";
@@ -404,6 +405,7 @@ export function qemuCleanup(): void {
   phaseReset();
   processStarted = false;
   stdioInputs.length = 0;
+  kvmAccelOpsReset();
 }
 
 // -------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@
  * loop body is `step()`, which the main loop calls for every vCPU in turn on one JS
  * thread — deterministic. (`thread=multi`, a worker per vCPU, is not wired yet.)
  */
-import { strerror } from "@glassvm/kvm-kernel/uapi";
+import { SIGUSR1, strerror } from "@glassvm/kvm-kernel/uapi";
 import { type ObjectClass, type QomObject, typeInit, typeRegisterStatic } from "@glassvm/qom";
 import {
   cpuCanRun,
@@ -60,6 +60,24 @@ const FILE = "accel/kvm/kvm-accel-ops.ts";
  * Counted, not timed, so a run repeats exactly.
  */
 export const RR_KICK_EXITS = 1024;
+
+/**
+ * thread=single's round-robin kick for a vCPU that stays inside KVM_RUN (spinning on
+ * in-kernel devices, or computing): with more than one vCPU and the kernel's irqchip, a
+ * POSIX timer sends SIG_IPI
+ * every RR_KICK_NS, KVM_RUN returns -EINTR, and the next vCPU gets its turn — as QEMU's
+ * TCG round robin kicks its vCPU every 100 ms (here 10 ms, so that an AP started by
+ * INIT/SIPI answers a BSP that waits for it in milliseconds).
+ */
+export const RR_KICK_NS = 10_000_000;
+
+/** The QEMU process armed its RR kick timer. */
+let rrKickArmed = false;
+
+/** A new QEMU process (qemu_cleanup): no RR kick timer yet. */
+export function kvmAccelOpsReset(): void {
+  rrKickArmed = false;
+}
 
 /** What a vCPU thread does when kvm_cpu_exec fails (vm_stop(RUN_STATE_INTERNAL_ERROR)). */
 let onInternalError: (() => void) | null = null;
@@ -205,6 +223,13 @@ export function kvmStartVcpuThread(cpu: CPUState): KvmVcpuThread {
   const t = new KvmVcpuThread(s, cpu as X86CPU);
   threads.set(cpu, t);
   kvmVcpuThreadFn(t);
+  // The second vCPU on the one thread: time to share it (SIG_IPI stays unblocked, as
+  // kvm_init_cpu_signals leaves it with KVM_CAP_IMMEDIATE_EXIT).
+  // (With QEMU's userspace irqchip a halted vCPU waits in QEMU, which skips it; only with
+  // HLT in the kernel does a waiting vCPU sit inside KVM_RUN.)
+  if (!rrKickArmed && s.vcpus.length > 1 && s.kernelIrqchip) {
+    rrKickArmed = kvmTracedOs(s).timerSignal(SIGUSR1, RR_KICK_NS) === 0;
+  }
   return t;
 }
 

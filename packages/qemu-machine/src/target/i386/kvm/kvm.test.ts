@@ -102,6 +102,7 @@ function scriptedOs(
     kill: () => 0,
     sigprocmask: () => 0,
     sigtimedwait: () => 0,
+    timerSignal: () => 0,
     ioctl(_fd: number, request: number, arg?: IoctlArg): number {
       const buf = arg instanceof Uint8Array ? arg : new Uint8Array(0);
       switch (request) {
