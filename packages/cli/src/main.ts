@@ -275,6 +275,8 @@ export function glassvmRun(argv: readonly string[], io: GlassvmIo, hooks: Glassv
   // The host: a kernel with kvm + kvm_intel or kvm_amd (modprobe kvm_intel / kvm_amd),
   // QEMU's process on it.
   const kernel = new HostKernel();
+  // Built like a distribution kernel: KVM with its in-kernel irqchip (CONFIG_KVM_IOAPIC).
+  kernel.config.CONFIG_KVM_IOAPIC = true;
   const vendor = opts.hostCpu === "amd" ? kvmAmdModule(kernel) : kvmIntelModule(kernel);
   const loaded = kernel.loadModule(kvmModule(vendor));
   if (loaded < 0) {
