@@ -7,8 +7,10 @@
  */
 import {
   getSp,
+  linRead8,
   linRead16,
   linRead32,
+  linWrite8,
   push16,
   push32,
   recomputeSegment,
@@ -354,6 +356,20 @@ function gateTarget(
     raiseFault(cpu, NP_VECTOR, err);
     return false;
   }
+  // Loading CS sets the descriptor's accessed bit (SDM Vol. 3 §3.4.5.1), in the table and
+  // in what is loaded; a write that faults or exits leaves the event undelivered.
+  return markDescAccessed(cpu);
+}
+
+/** Set the accessed bit of the descriptor fetchDescriptor left in DESC. */
+function markDescAccessed(cpu: X86Cpu): boolean {
+  if ((DESC[1]! & 0x100) !== 0) return true;
+  const at = (DESC[2]! + 5) | 0;
+  const b = linRead8(cpu, at);
+  if (faulted(cpu)) return false;
+  linWrite8(cpu, at, b | 1);
+  if (faulted(cpu)) return false;
+  DESC[1] = DESC[1]! | 0x100;
   return true;
 }
 
@@ -588,12 +604,13 @@ function deliverProtected(
       raiseFault(cpu, SS_VECTOR, (ssSel & 0xfffc) + ext);
       return false;
     }
+    if (!markDescAccessed(cpu)) return false;
     // Switch to the new stack, keeping the old one to restore on a fault while pushing.
     const savedSel = cpu.segSel[SS]!;
     const savedBase = cpu.segBase[SS]!;
     const savedLimit = cpu.segLimit[SS]!;
     const savedAr = cpu.segAr[SS]!;
-    loadSegmentCache(cpu, SS, ssSel, slo, shi);
+    loadSegmentCache(cpu, SS, ssSel, slo, DESC[1]!);
     recomputeSegment(cpu, SS);
     cpu.regs[4] =
       (cpu.segAr[SS]! & AR_DB) !== 0 ? espNew : (cpu.regs[4]! & ~0xffff) | (espNew & 0xffff);

@@ -460,6 +460,19 @@ describe("far transfers in protected mode", () => {
     expect(stackDword(cpu, 16)).toBe(PM.DATA3);
   });
 
+  it("int 0x80 through a gate to a code descriptor not yet accessed sets its accessed bit", () => {
+    const cpu = protectedMode([0xcd, 0x80, HLT]);
+    // A ring-0 32-bit code segment whose type is 0xA (execute/read, accessed bit clear).
+    writeDescriptor(cpu, PM.FREE, 0, 0xf_ffff, 0x9a, 0xc);
+    setIdtGate(cpu, 0x80, PM.FREE, 0x1_0100, ACC.INT_GATE32);
+    cpu.mem.load(0x1_0100, [HLT]);
+    expect(cpu.run(10)).toBe(EXIT_HLT);
+    expect(cpu.segSel[CS]).toBe(PM.FREE);
+    expect(cpu.mem.read8(PM.GDT + PM.FREE + 5)).toBe(0x9b);
+    // …and in CS's cache: a VMCS would store AR 0xc09b, which VM entry accepts.
+    expect(cpu.segAr[CS]! & 0xff).toBe(0x9b);
+  });
+
   it("int 0x80 from ring 3 through a DPL 0 gate raises #GP(vector·8+2)", () => {
     const cpu = protectedMode([0xcd, 0x80, HLT], { ring: 3 });
     setIdtGate(cpu, 0x80, PM.CODE0, 0x1_0100, ACC.TRAP_GATE32);
