@@ -40,6 +40,7 @@ import {
   kvmEmulateRdmsr,
   kvmEmulateWrmsr,
   kvmFastPio,
+  kvmGetCr8,
   kvmGetLinearRip,
   kvmGetMsrCommon,
   kvmInjectGp,
@@ -1651,10 +1652,11 @@ function crInterception(vcpu: KvmVcpu): number {
       case 4:
         return kvmCompleteInsnGp(vcpu, kvmSetCr4(vcpu, Number(val & 0xffff_ffffn)));
       case 8: {
-        const prev = vcpu.arch.cr8;
+        const prev = kvmGetCr8(vcpu);
         const cr8 = Number(val & 0xffn);
         const ret = kvmCompleteInsnGp(vcpu, kvmSetCr8Guest(vcpu, BigInt(cr8)));
-        if (prev <= cr8) return ret;
+        // With the local APIC in the kernel, the TPR is KVM's own: nothing for userspace.
+        if (vcpu.arch.apic || prev <= cr8) return ret;
         vcpu.run.exitReason = KVM_EXIT_SET_TPR;
         return 0;
       }
@@ -1672,7 +1674,7 @@ function crInterception(vcpu: KvmVcpu): number {
         val = BigInt(vcpu.arch.cr4 >>> 0);
         break;
       case 8:
-        val = BigInt(vcpu.arch.cr8);
+        val = BigInt(kvmGetCr8(vcpu));
         break;
     }
     if (val !== null) {

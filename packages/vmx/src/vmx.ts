@@ -37,6 +37,7 @@ import {
   kvmEmulateRdmsr,
   kvmEmulateWrmsr,
   kvmFastPio,
+  kvmGetCr8,
   kvmGetLinearRip,
   kvmGetMsrCommon,
   kvmInjectGp,
@@ -2176,10 +2177,11 @@ function handleCr(vcpu: KvmVcpu): number {
         case 4:
           return kvmCompleteInsnGp(vcpu, kvmSetCr4(vcpu, Number(val)));
         case 8: {
-          const prev = vcpu.arch.cr8;
+          const prev = kvmGetCr8(vcpu);
           const cr8 = Number(val & 0xffn);
           const ret = kvmCompleteInsnGp(vcpu, kvmSetCr8Guest(vcpu, BigInt(cr8)));
-          if (prev <= cr8) return ret;
+          // With the local APIC in the kernel, the TPR is KVM's own: nothing for userspace.
+          if (vcpu.arch.apic || prev <= cr8) return ret;
           vcpu.run.exitReason = KVM_EXIT_SET_TPR;
           return 0;
         }
@@ -2195,7 +2197,7 @@ function handleCr(vcpu: KvmVcpu): number {
         return kvmSkipEmulatedInstruction(vcpu);
       }
       if (cr === 8) {
-        kvmRegisterWrite(vcpu, reg, BigInt(vcpu.arch.cr8));
+        kvmRegisterWrite(vcpu, reg, BigInt(kvmGetCr8(vcpu)));
         return kvmSkipEmulatedInstruction(vcpu);
       }
       break;

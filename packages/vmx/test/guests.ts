@@ -46,10 +46,21 @@ export interface Guest extends IntelHost {
   ramAddr: number;
 }
 
-/** A VM with `ramSize` bytes of RAM at guest-physical `ramBase` and one vCPU. */
-export function createGuest({ ramSize = 0x10_0000, ramBase = 0, flags = 0 } = {}): Guest {
+/**
+ * A VM with `ramSize` bytes of RAM at guest-physical `ramBase` and one vCPU (with the
+ * in-kernel irqchip when `irqchip`).
+ */
+export function createGuest({
+  ramSize = 0x10_0000,
+  ramBase = 0,
+  flags = 0,
+  irqchip = false,
+} = {}): Guest {
   const host = kvmIntelHost();
+  // irqchip: a kernel built with it, and KVM_CREATE_IRQCHIP before the vCPU.
+  if (irqchip) host.kernel.config.CONFIG_KVM_IOAPIC = true;
   const vm = host.kvm.createVm();
+  if (irqchip) vm.createIrqchip();
   const ramAddr = host.os.mmap(-1, ramSize);
   const ram = host.os.view(ramAddr, ramSize);
   vm.setUserMemoryRegion({

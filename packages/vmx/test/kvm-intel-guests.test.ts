@@ -4,6 +4,7 @@
  * hand-assembled instructions; the VT-x engine runs them in VMX non-root operation.
  */
 import {
+  KVM_EXIT_SET_TPR,
   KVM_GUESTDBG_ENABLE,
   KVM_GUESTDBG_USE_SW_BP,
   KVM_MEM_LOG_DIRTY_PAGES,
@@ -469,6 +470,30 @@ describe("long mode", () => {
     expect(g.vcpu.run().reason).toBe("Hlt");
     expect(g.vcpu.getRegs().rax).toBe(0x1122_3344n);
     expect(g.vcpu.getSregs().efer & 0x400n).toBe(0x400n);
+  });
+
+  it("lowering CR8 exits with KVM_EXIT_SET_TPR — unless the local APIC is in the kernel", () => {
+    const code = [
+      ...[0xb8, ...le32(9)], // mov eax, 9
+      ...[0x44, 0x0f, 0x22, 0xc0], // mov cr8, rax
+      ...[0xb8, ...le32(3)], // mov eax, 3
+      ...[0x44, 0x0f, 0x22, 0xc0], // mov cr8, rax (lower)
+      ...[0x44, 0x0f, 0x20, 0xc0], // mov rax, cr8
+      ...[0xe7, 0xe9], // out 0xe9, eax
+      0xf4, // hlt
+    ];
+    const user = createGuest();
+    user.ram.set(code, 0x1000);
+    longMode(user);
+    // KVM_EXIT_SET_TPR: userspace keeps the TPR of its APIC.
+    expect(user.vcpu.run()).toMatchObject({ reason: "Unsupported", exitReason: KVM_EXIT_SET_TPR });
+    expectOut(user.vcpu.run(), 0xe9, le32(3));
+    const kernel = createGuest({ irqchip: true });
+    kernel.ram.set(code, 0x1000);
+    longMode(kernel);
+    expectOut(kernel.vcpu.run(), 0xe9, le32(3)); // the TPR is the in-kernel LAPIC's
+    const lapic = kernel.vcpu.getLapic();
+    expect(new DataView(lapic.buffer, lapic.byteOffset).getUint32(0x80, true)).toBe(3 << 4);
   });
 
   it("the guest enters long mode itself: CR4.PAE, CR3, EFER.LME by WRMSR, CR0.PG", () => {
