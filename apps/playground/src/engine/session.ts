@@ -188,6 +188,8 @@ export class Session {
     this.argv = qemuArgs(options);
     this.t0 = now();
     const kernel = new HostKernel();
+    // The same host kernel the CLI builds: KVM with its in-kernel irqchip.
+    kernel.config.CONFIG_KVM_IOAPIC = true;
     this.kernel = kernel;
     this.vendor = options.backend === "svm" ? kvmAmdModule(kernel) : kvmIntelModule(kernel);
     const loaded = kernel.loadModule(kvmModule(this.vendor));
