@@ -21,6 +21,7 @@ export type {
   KvmMemorySlot,
   KvmMemslots,
   KvmMmioFragment,
+  KvmPioDevice,
   KvmQueuedException,
   KvmTimerSource,
   KvmVcpuStat,

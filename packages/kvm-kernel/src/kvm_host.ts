@@ -266,6 +266,13 @@ export interface KvmIrqAckNotifier {
  * model polls: `expire` fires what is due on the kernel clock (raising its GSI), and
  * `nextExpiry` is the absolute ns of the next expiration, or null.
  */
+/** A device on a VM's PIO bus (struct kvm_io_device with its range, for KVM_PIO_BUS). */
+export interface KvmPioDevice {
+  inRange(port: number): boolean;
+  read(port: number, len: number): number;
+  write(port: number, len: number, value: number): void;
+}
+
 export interface KvmTimerSource {
   expire(): void;
   nextExpiry(): bigint | null;
@@ -316,6 +323,8 @@ export class Kvm {
     irqAckNotifiers: [] as KvmIrqAckNotifier[],
     /** VM-wide timers (the PIT's hrtimer) that the run loop polls and a halt may sleep until. */
     timerSources: [] as KvmTimerSource[],
+    /** kvm->buses[KVM_PIO_BUS]: the in-kernel devices that claim I/O ports. */
+    pioBus: [] as KvmPioDevice[],
   };
   /** The vendor's per-VM state (to_kvm_vmx / to_kvm_svm). */
   vendor: unknown = null;

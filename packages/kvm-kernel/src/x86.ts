@@ -55,6 +55,7 @@ import {
   KVM_SOFT_MAX_VCPUS,
   type Kvm,
   type KvmMmioFragment,
+  type KvmPioDevice,
   type KvmVcpu,
   NR_VCPU_REGS,
   VCPU_REGS_RAX,
@@ -850,32 +851,13 @@ export function kvmArchVmIoctl(kvm: Kvm, request: number, arg: IoctlArg): number
   }
 }
 
-/** A device on the VM's PIO bus (struct kvm_io_device's read/write for KVM_PIO_BUS). */
-interface KvmPioDevice {
-  read(port: number, len: number): number;
-  write(port: number, len: number, value: number): void;
-}
-
 /**
  * kvm_io_bus on KVM_PIO_BUS: the in-kernel device whose range holds `port` — the PICs and
  * ELCRs (0x20/0x21, 0xA0/0xA1, 0x4D0/0x4D1), the PIT (0x40–0x43) and its speaker port
- * (0x61, unless KVM_PIT_SPEAKER_DUMMY) — or null: the access goes to userspace.
+ * (0x61, unless KVM_PIT_SPEAKER_DUMMY) — or undefined: the access goes to userspace.
  */
-function pioBusDevice(kvm: Kvm, port: number): KvmPioDevice | null {
-  const pic = kvm.arch.vpic;
-  if (pic && picdevInRange(port)) {
-    return {
-      read: (p, len) => picdevRead(pic, p, len),
-      write: (p, len, v) => picdevWrite(pic, p, len, v),
-    };
-  }
-  const pit = kvm.arch.vpit;
-  if (pit?.claims(port)) {
-    // The PIT's ports are byte-wide: a wider access moves its low byte (pit_ioport_*).
-    return { read: (p) => pit.read(p), write: (p, _len, v) => pit.write(p, v) };
-  }
-  return null;
-}
+const pioBusDevice = (kvm: Kvm, port: number): KvmPioDevice | undefined =>
+  kvm.arch.pioBus.find((d) => d.inRange(port));
 
 /** The irq_source_id the PIT drives GSI 0 with (kvm_request_irq_source_id's first free). */
 const KVM_PIT_IRQ_SOURCE_ID = 2;
@@ -900,6 +882,12 @@ function kvmVmIoctlCreatePit2(kvm: Kvm, config: KvmPitConfig): number {
     config.flags,
   );
   kvm.arch.vpit = pit;
+  // The PIT's ports are byte-wide: a wider access moves its low byte (pit_ioport_*).
+  kvm.arch.pioBus.push({
+    inRange: (port) => pit.claims(port),
+    read: (port) => pit.read(port),
+    write: (port, _len, v) => pit.write(port, v),
+  });
   kvmRegisterIrqAckNotifier(kvm, { gsi: 0, irqAcked: () => pit.ackIrq() });
   kvm.arch.timerSources.push({
     expire: () => {
@@ -930,7 +918,13 @@ function kvmVmIoctlGetPit2(pit: KvmPit): Uint8Array {
 function kvmVmIoctlCreateIrqchip(kvm: Kvm): number {
   if (kvm.arch.irqchipMode === KVM_IRQCHIP_KERNEL) return -EEXIST;
   if (kvm.createdVcpus > 0) return -EINVAL;
-  kvm.arch.vpic = new KvmPic(kvm);
+  const pic = new KvmPic(kvm);
+  kvm.arch.vpic = pic;
+  kvm.arch.pioBus.push({
+    inRange: picdevInRange,
+    read: (port, len) => picdevRead(pic, port, len),
+    write: (port, len, v) => picdevWrite(pic, port, len, v),
+  });
   kvm.arch.vioapic = new KvmIoapic(kvm);
   kvm.arch.irqRouting = kvmDefaultIrqRouting();
   kvm.arch.irqchipMode = KVM_IRQCHIP_KERNEL;

@@ -22,7 +22,10 @@ export function svmEmulateInstruction(
   ops: X86EmulateOps,
   emulationType: number,
 ): number {
-  const ctxt = emulateCtxts.get(vcpu) ?? new X86EmulateCtxt();
-  emulateCtxts.set(vcpu, ctxt);
+  let ctxt = emulateCtxts.get(vcpu);
+  if (!ctxt) {
+    ctxt = new X86EmulateCtxt();
+    emulateCtxts.set(vcpu, ctxt);
+  }
   return x86EmulateInsn(ctxt, emulatorVcpu(vcpu), ops, (emulationType & EMULTYPE_SKIP) !== 0);
 }

@@ -60,7 +60,13 @@ import {
   kvmCpuSynchronizePostReset,
   kvmSetInternalErrorHandler,
 } from "../accel/kvm/kvm-accel-ops.js";
-import { type KVMState, kvmInit, kvmStateClear, kvmTracedOs } from "../accel/kvm/kvm-all.js";
+import {
+  type KVMState,
+  kvmInit,
+  kvmStateClear,
+  kvmStateCurrent,
+  kvmTracedOs,
+} from "../accel/kvm/kvm-all.js";
 import { type Chardev, qemuChardevNew, qemuChrBeQueueInput, qemuChrFind } from "../chardev/char.js";
 import { isaSerialIndexReset } from "../hw/char/serial.js";
 import type { MachineClass, MachineState } from "../hw/core/machine.js";
@@ -346,8 +352,6 @@ export function qemuSystemResetAll(reason: ShutdownCause): void {
 
 /** A qemuInit has run since the last qemuCleanup. */
 let processStarted = false;
-/** The accelerator's state (its /dev/kvm, VM and vCPU fds), once kvm_init ran. */
-let processKvm: KVMState | null = null;
 /** The log backend's trace sink qemuInit added. */
 let removeLogSink: (() => void) | null = null;
 
@@ -362,8 +366,7 @@ let removeLogSink: (() => void) | null = null;
  * (qemuInit calls this itself when the previous process did not).
  */
 export function qemuCleanup(): void {
-  const s = processKvm;
-  processKvm = null;
+  const s = kvmStateCurrent();
   kvmStateClear();
   if (s) {
     for (const v of s.vcpus) {
@@ -524,7 +527,6 @@ function qemuInitSteps(
     accel.state = r;
     accel.fd = r.fd;
     kvm = r;
-    processKvm = r;
     x86CpuSetAccel(
       kvmX86AccelCpuOps({
         os: kvmTracedOs(r),

@@ -472,6 +472,14 @@ export function kvmIrqchipCreate(s: KVMState, split: boolean, report: KvmReport)
 }
 
 /**
+ * Where QEMU prints "<what> failed: <errno text>" and aborts: the kernel refused an ioctl on
+ * state QEMU itself owns (an irqchip's registers), which a guest cannot cause.
+ */
+export function kvmIoctlFailed(what: string, r: number): never {
+  throw new Error(`${what} failed: ${strerror(r)}`);
+}
+
+/**
  * kvm_set_irq: drive GSI `irq` to `level` in the kernel's irqchip (KVM_IRQ_LINE(_STATUS)).
  * Returns whether the interrupt was delivered (KVM_IRQ_LINE: always 1, as QEMU assumes).
  */

@@ -24,8 +24,10 @@ import type { MachineState } from "../core/machine.js";
 import { TYPE_I8042 } from "../input/pckbd.js";
 import type { APICCommonState } from "../intc/apic_common.js";
 import { i8259Init } from "../intc/i8259.js";
+import { IOAPIC_NUM_PINS } from "../intc/ioapic_common.js";
 import { type QemuIrq, qemuAllocateIrq, qemuAllocateIrqs, qemuSetIrq } from "../irq.js";
 import {
+  ISA_NUM_IRQS,
   type ISABus,
   isaBusNew,
   isaBusRegisterInputIrqs,
@@ -114,10 +116,6 @@ interface GSIState {
   readonly ioapicIrq: QemuIrq[];
 }
 
-/** ISA_NUM_IRQS and IOAPIC_NUM_PINS (= GSI_NUM_PINS on i440FX). */
-const ISA_NUM_IRQS = 16;
-const GSI_NUM_PINS = 24;
-
 /**
  * `gsi_handler` (hw/i386/x86.c): GSIs 0–15 to the 8259 input and the I/O APIC input of the
  * same number — under KVM both are KVM_IRQ_LINE on that GSI, the kernel routing it to its
@@ -136,7 +134,7 @@ function gsiHandler(opaque: unknown, n: number, level: number): void {
  */
 function pcGsiCreate(isaBus: ISABus): QemuIrq[] {
   const state: GSIState = { i8259Irq: kvmI8259Init(isaBus), ioapicIrq: [] };
-  const gsi = qemuAllocateIrqs(gsiHandler, state, GSI_NUM_PINS);
+  const gsi = qemuAllocateIrqs(gsiHandler, state, IOAPIC_NUM_PINS);
   state.ioapicIrq.push(...kvmIoapicInitGsi());
   return gsi;
 }

@@ -18,11 +18,10 @@ import {
   KVM_LAPIC_STATE_SIZE,
   KVM_SET_LAPIC,
   KVM_SET_MSRS,
-  strerror,
 } from "@glassvm/kvm-kernel/uapi";
 import { type DeviceClass, typeInit, typeRegisterStatic } from "@glassvm/qom";
 import { kvmVcpuThreadOf } from "../../../accel/kvm/kvm-accel-ops.js";
-import { kvmStateCurrent, kvmVcpuIoctl } from "../../../accel/kvm/kvm-all.js";
+import { kvmIoctlFailed, kvmStateCurrent, kvmVcpuIoctl } from "../../../accel/kvm/kvm-all.js";
 import {
   APIC_LVT_NB,
   type APICCommonState,
@@ -82,10 +81,6 @@ export function kvmGetApicState(s: APICCommonState, page: Uint8Array): void {
   s.divideConf = getReg(dv, 0x3e);
 }
 
-function fatal(what: string, r: number): never {
-  throw new Error(`${what} failed: ${strerror(r)}`);
-}
-
 /** The vCPU this APIC belongs to, once its thread created it in KVM. */
 function vcpuOf(s: APICCommonState) {
   const kvm = kvmStateCurrent();
@@ -99,9 +94,9 @@ export function kvmApicPut(s: APICCommonState): void {
   if (!at) return;
   const msr = encodeKvmMsrs([{ index: MSR_IA32_APICBASE, data: BigInt(s.apicbase) }]);
   const n = kvmVcpuIoctl(at.kvm, at.v, KVM_SET_MSRS, msr);
-  if (n !== 1) fatal("kvm_put_apicbase: KVM_SET_MSRS", n < 0 ? n : -22);
+  if (n !== 1) kvmIoctlFailed("kvm_put_apicbase: KVM_SET_MSRS", n < 0 ? n : -22);
   const r = kvmVcpuIoctl(at.kvm, at.v, KVM_SET_LAPIC, kvmPutApicState(s));
-  if (r < 0) fatal("KVM_SET_LAPIC", r);
+  if (r < 0) kvmIoctlFailed("KVM_SET_LAPIC", r);
 }
 
 /** KVM_GET_LAPIC into QEMU's copy (what `info lapic` and migration read). */
@@ -110,7 +105,7 @@ export function kvmApicGet(s: APICCommonState): void {
   if (!at) return;
   const page = new Uint8Array(KVM_LAPIC_STATE_SIZE);
   const r = kvmVcpuIoctl(at.kvm, at.v, KVM_GET_LAPIC, page);
-  if (r < 0) fatal("KVM_GET_LAPIC", r);
+  if (r < 0) kvmIoctlFailed("KVM_GET_LAPIC", r);
   kvmGetApicState(s, page);
 }
 

@@ -30,7 +30,12 @@ import {
   typeInit,
   typeRegisterStatic,
 } from "@glassvm/qom";
-import { kvmCheckExtension, kvmStateCurrent, kvmVmIoctl } from "../../../accel/kvm/kvm-all.js";
+import {
+  kvmCheckExtension,
+  kvmIoctlFailed,
+  kvmStateCurrent,
+  kvmVmIoctl,
+} from "../../../accel/kvm/kvm-all.js";
 import { QemuError } from "../../../qapi/error.js";
 import { memoryRegionDelSubregion, memoryRegionInitIo } from "../../../system/memory.js";
 import { qemuRegisterReset, qemuUnregisterReset } from "../../../system/runstate.js";
@@ -46,17 +51,13 @@ import { type PITCommonState, pitResetCommon, TYPE_PIT_COMMON } from "../../time
 
 export const TYPE_KVM_PIT = "kvm-pit";
 
-function fatal(what: string, r: number): never {
-  throw new Error(`${what} failed: ${strerror(r)}`);
-}
-
 /** `kvm_pit_get`: the kernel's channels into QEMU's copy. */
 export function kvmPitGet(pit: PITCommonState): void {
   const kvm = kvmStateCurrent();
   if (!kvm) return;
   const buf = new Uint8Array(KVM_PIT_STATE2_SIZE);
   const r = kvmVmIoctl(kvm, KVM_GET_PIT2, buf);
-  if (r < 0) fatal("KVM_GET_PIT2", r);
+  if (r < 0) kvmIoctlFailed("KVM_GET_PIT2", r);
   const k = decodeKvmPitState2(buf);
   pit.channels[0]!.irqDisabled = (k.flags & KVM_PIT_FLAGS_HPET_LEGACY) !== 0 ? 1 : 0;
   for (let i = 0; i < 3; i++) {
@@ -101,7 +102,7 @@ export function kvmPitPut(pit: PITCommonState): void {
     })),
   });
   const r = kvmVmIoctl(kvm, KVM_SET_PIT2, buf);
-  if (r < 0) fatal("KVM_SET_PIT2", r);
+  if (r < 0) kvmIoctlFailed("KVM_SET_PIT2", r);
 }
 
 /** `kvm_pit_reset`. */

@@ -14,7 +14,6 @@ import {
   KVM_IRQCHIP_PIC_MASTER,
   KVM_IRQCHIP_PIC_SLAVE,
   KVM_SET_IRQCHIP,
-  strerror,
 } from "@glassvm/kvm-kernel/uapi";
 import {
   type DeviceClass,
@@ -24,12 +23,18 @@ import {
   typeInit,
   typeRegisterStatic,
 } from "@glassvm/qom";
-import { kvmSetIrq, kvmStateCurrent, kvmVmIoctl } from "../../../accel/kvm/kvm-all.js";
+import {
+  kvmIoctlFailed,
+  kvmSetIrq,
+  kvmStateCurrent,
+  kvmVmIoctl,
+} from "../../../accel/kvm/kvm-all.js";
 import { memoryRegionDelSubregion, memoryRegionInitIo } from "../../../system/memory.js";
 import { qemuRegisterReset, qemuUnregisterReset } from "../../../system/runstate.js";
 import { type PICCommonState, picResetCommon, TYPE_PIC_COMMON } from "../../intc/i8259.js";
 import { type QemuIrq, qemuAllocateIrqs } from "../../irq.js";
 import {
+  ISA_NUM_IRQS,
   type ISABus,
   isaByteIoOps,
   isaDeviceOwner,
@@ -43,18 +48,13 @@ export const TYPE_KVM_I8259 = "kvm-i8259";
 const chipId = (s: PICCommonState): number =>
   (s.masterBits & 1) !== 0 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE;
 
-/** QEMU aborts when the kernel refuses its own irqchip's state. */
-function fatal(what: string, r: number): never {
-  throw new Error(`${what} failed: ${strerror(r)}`);
-}
-
 /** `kvm_pic_get`: the chip's state from the kernel (KVM_GET_IRQCHIP). */
 export function kvmPicGet(s: PICCommonState): void {
   const kvm = kvmStateCurrent();
   if (!kvm) return;
   const buf = encodeKvmIrqchip({ chipId: chipId(s) });
   const r = kvmVmIoctl(kvm, KVM_GET_IRQCHIP, buf);
-  if (r < 0) fatal("KVM_GET_IRQCHIP", r);
+  if (r < 0) kvmIoctlFailed("KVM_GET_IRQCHIP", r);
   const k = decodeKvmIrqchip(buf).pic!;
   s.lastIrr = k.lastIrr;
   s.irr = k.irr;
@@ -100,7 +100,7 @@ export function kvmPicPut(s: PICCommonState): void {
     },
   });
   const r = kvmVmIoctl(kvm, KVM_SET_IRQCHIP, buf);
-  if (r < 0) fatal("KVM_SET_IRQCHIP", r);
+  if (r < 0) kvmIoctlFailed("KVM_SET_IRQCHIP", r);
 }
 
 /** `kvm_pic_reset`: the reset state, ELCR cleared, written into the kernel. */
@@ -160,7 +160,7 @@ function kvmI8259InitChip(bus: ISABus, master: boolean): PICCommonState {
 export function kvmI8259Init(bus: ISABus): QemuIrq[] {
   kvmI8259InitChip(bus, true);
   kvmI8259InitChip(bus, false);
-  return qemuAllocateIrqs(kvmPicSetIrq, null, 16);
+  return qemuAllocateIrqs(kvmPicSetIrq, null, ISA_NUM_IRQS);
 }
 
 typeInit(() => {

@@ -12,7 +12,6 @@ import {
   KVM_GET_IRQCHIP,
   KVM_IRQCHIP_IOAPIC,
   KVM_SET_IRQCHIP,
-  strerror,
 } from "@glassvm/kvm-kernel/uapi";
 import {
   type DeviceClass,
@@ -26,7 +25,12 @@ import {
   typeInit,
   typeRegisterStatic,
 } from "@glassvm/qom";
-import { kvmSetIrq, kvmStateCurrent, kvmVmIoctl } from "../../../accel/kvm/kvm-all.js";
+import {
+  kvmIoctlFailed,
+  kvmSetIrq,
+  kvmStateCurrent,
+  kvmVmIoctl,
+} from "../../../accel/kvm/kvm-all.js";
 import {
   memoryRegionAddSubregion,
   memoryRegionDelSubregion,
@@ -53,17 +57,13 @@ export interface KVMIOAPICState extends IOAPICCommonState {
   gpioIn: QemuIrq[];
 }
 
-function fatal(what: string, r: number): never {
-  throw new Error(`${what} failed: ${strerror(r)}`);
-}
-
 /** `kvm_ioapic_get`: the kernel's I/O APIC state into QEMU's copy. */
 export function kvmIoapicGet(s: IOAPICCommonState): void {
   const kvm = kvmStateCurrent();
   if (!kvm) return;
   const buf = encodeKvmIrqchip({ chipId: KVM_IRQCHIP_IOAPIC });
   const r = kvmVmIoctl(kvm, KVM_GET_IRQCHIP, buf);
-  if (r < 0) fatal("KVM_GET_IRQCHIP", r);
+  if (r < 0) kvmIoctlFailed("KVM_GET_IRQCHIP", r);
   const k = decodeKvmIrqchip(buf).ioapic!;
   s.ioapicId = k.id;
   s.ioregsel = k.ioregsel;
@@ -86,7 +86,7 @@ export function kvmIoapicPut(s: IOAPICCommonState): void {
     },
   });
   const r = kvmVmIoctl(kvm, KVM_SET_IRQCHIP, buf);
-  if (r < 0) fatal("KVM_SET_IRQCHIP", r);
+  if (r < 0) kvmIoctlFailed("KVM_SET_IRQCHIP", r);
 }
 
 /** `kvm_ioapic_reset`. */
