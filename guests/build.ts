@@ -58,6 +58,7 @@ export const GUESTS: readonly Guest[] = [
   guest("faults", "bios"),
   guest("timer", "bios"),
   guest("smp", "bios"),
+  guest("smp-bench", "bios"),
   guest("apic-timer", "bios"),
   guest("serial-echo", "bios"),
 ];
@@ -116,6 +117,40 @@ export function smpOutput(cpus: number): string {
   let out = "";
   for (let id = 0; id < cpus; id++) out += `cpu ${id} up\n`;
   return `${out}smp: ${cpus} cpus, counter ${cpus * SMP.xaddsPerCpu}, ok\n`;
+}
+
+/** smp-bench's workload, as in src/smp-bench.S: W indices split among the CPUs. */
+export const SMP_BENCH = {
+  /** Indices in all (`W`), whatever the CPU count: divisible by 1…10, 12, 14, 15, 16. */
+  indices: 12_600_000,
+  /** Instructions retired per index by its loop (`BENCH_INSNS`). */
+  instructionsPerIndex: 16,
+  /** The sum the guest checks and prints (`EXPECTED_SUM`): smpBenchSum(). */
+  sum: 0x9208_25c6,
+} as const;
+
+/**
+ * A model of smp-bench's work: Σ fmix32(i × 0x9E3779B1) for i in [0, indices), mod 2^32
+ * (fmix32 is murmur3's finaliser), which the guest must find for every CPU count.
+ */
+export function smpBenchSum(indices: number = SMP_BENCH.indices): number {
+  let sum = 0;
+  for (let i = 0; i < indices; i++) {
+    let x = Math.imul(i, 0x9e37_79b1);
+    x ^= x >>> 15;
+    x = Math.imul(x, 0x85eb_ca6b);
+    x ^= x >>> 13;
+    x = Math.imul(x, 0xc2b2_ae35);
+    x ^= x >>> 16;
+    sum = (sum + x) >>> 0;
+  }
+  return sum;
+}
+
+/** What smp-bench prints on COM1 with `-smp cpus` when its check passes. */
+export function smpBenchOutput(cpus: number): string {
+  const sum = SMP_BENCH.sum.toString(16).padStart(8, "0");
+  return `smp-bench: go\nsmp-bench: ${cpus} cpus, sum ${sum}, ok\n`;
 }
 
 /** What apic-timer prints on COM1, with and without TSC-deadline mode in CPUID.1:ECX[24]. */
@@ -194,6 +229,8 @@ function main(): void {
   }
   const sum = cpuBenchChecksum().toString(16).padStart(8, "0");
   console.log(`cpu-bench checksum (model): ${sum}`);
+  const bench = smpBenchSum().toString(16).padStart(8, "0");
+  console.log(`smp-bench sum (model): ${bench}`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main();

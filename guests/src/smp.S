@@ -32,33 +32,21 @@
  *
  * Memory: shared state at 0x500–0x6FF, the BSP's stack below 0x7000, the trampoline at
  * 0x8000, the APs' stacks at 0x20000–0x30000.
+ *
+ * The bring-up (fw_cfg, INIT-SIPI-SIPI, trampoline, check-in) is smp-boot.inc's, shared
+ * with smp-bench.S.
  */
 	.include "common.inc"
 	.include "lapic.inc"
 	.equ	IMAGE_BASE, BIOS_BASE
-	.equ	MAX_CPUS, 16
+	.include "smp-boot.inc"
 	.equ	K, 100000		/* LOCK XADDs per CPU */
 	.equ	LOCK_EVERY, 8		/* a spinlock-protected increment every 8th XADD … */
 	.equ	J, K / LOCK_EVERY	/* … so 12,500 per CPU */
-	.equ	TRAMPOLINE, 0x8000	/* below 1 MiB, 4 KiB aligned: SIPI vector 0x08 */
-	.equ	AP_STACKS, 0x20000	/* slot s's stack: AP_STACKS + s × 4 KiB … + 4 KiB */
-	.equ	ARRIVAL_POLLS, 100	/* × 10 ms: the BSP's wait for the APs */
-	.equ	FW_CFG_CTL, 0x510	/* 16-bit selector */
-	.equ	FW_CFG_DATA, 0x511
-	.equ	FW_CFG_NB_CPUS, 0x05	/* 16-bit little-endian */
-
-	/* Shared state (RAM, cleared by the BSP). */
-	.equ	DATA, 0x500
-	.equ	SPINLOCK, 0x500		/* 0 free, 1 held */
-	.equ	CHECKED_IN, 0x504	/* CPUs checked in = the next slot (under SPINLOCK) */
-	.equ	READY, 0x508		/* the start barrier: LOCK INC by each CPU */
+	/* Shared state besides smp-boot.inc's (RAM, cleared by the BSP). */
 	.equ	COUNTER, 0x50c		/* LOCK XADD target */
 	.equ	PLAIN, 0x510		/* plain increments, under SPINLOCK */
-	.equ	DONE, 0x514		/* LOCK INC per CPU at the end of its share */
-	.equ	NCPUS, 0x518		/* from fw_cfg */
 	.equ	SUMS, 0x540		/* dword per slot: the XADD old values it got, summed */
-	.equ	UP, 0x600		/* byte per APIC ID (0…255): 1 once it checked in */
-	.equ	DATA_END, 0x700
 
 	.code16
 	.text
@@ -70,69 +58,7 @@ boot:
 	.code32
 pm32:
 	flat_segments
-	mov	$DATA, %edi
-	mov	$((DATA_END - DATA) / 4), %ecx
-	xor	%eax, %eax
-	rep stosl
-
-	/* The CPU count, from fw_cfg. */
-	mov	$FW_CFG_NB_CPUS, %ax
-	mov	$FW_CFG_CTL, %dx
-	out	%ax, %dx
-	mov	$FW_CFG_DATA, %dx
-	in	%dx, %al
-	mov	%al, %bl
-	in	%dx, %al
-	mov	%al, %bh
-	movzwl	%bx, %ebx
-	mov	%ebx, NCPUS
-	test	%ebx, %ebx
-	jz	bad_count
-	cmp	$MAX_CPUS, %ebx
-	ja	bad_count
-
-	/* The BSP checks in as slot 0 (alone so far: no lock needed). */
-	movl	$(SVR_ENABLE | 0xff), LAPIC_SVR	/* software-enable, spurious vector 0xff */
-	mov	LAPIC_ID, %eax
-	shr	$24, %eax
-	movb	$1, UP(%eax)
-	movl	$1, CHECKED_IN
-	cmp	$1, %ebx
-	je	all_up
-
-	/* The trampoline to its page, then INIT-SIPI-SIPI to all but self. */
-	mov	$(BIOS_BASE + trampoline), %esi
-	mov	$TRAMPOLINE, %edi
-	mov	$(trampoline_end - trampoline), %ecx
-	rep movsb
-	mov	$(ICR_ALL_BUT_SELF | ICR_LEVEL_ASSERT | ICR_INIT), %eax
-	call	send_ipi
-	mov	$PIT_10MS, %ecx
-	call	pit_delay
-	mov	$(ICR_ALL_BUT_SELF | ICR_LEVEL_ASSERT | ICR_STARTUP | (TRAMPOLINE >> 12)), %eax
-	call	send_ipi
-	mov	$PIT_200US, %ecx
-	call	pit_delay
-	call	send_ipi		/* the second SIPI: ignored by APs already running */
-	call	pit_delay
-
-	/* A bounded wait for the check-ins. */
-	mov	$ARRIVAL_POLLS, %esi
-1:	cmp	%ebx, CHECKED_IN
-	jae	all_up
-	mov	$PIT_10MS, %ecx
-	call	pit_delay
-	dec	%esi
-	jnz	1b
-	call	print_up
-	com1_print msg_smp
-	mov	CHECKED_IN, %eax
-	call	com1_putdec
-	com1_print msg_of
-	mov	%ebx, %eax
-	call	com1_putdec
-	com1_print msg_timeout
-	debug_exit 1
+	smp_boot_bsp msg_smp, all_up, bad_count
 
 all_up:
 	xor	%ecx, %ecx		/* the BSP's slot */
@@ -200,39 +126,9 @@ all_up:
 5:	com1_print msg_fail
 	debug_exit 1
 
-bad_count:
-	com1_print msg_bad_count
-	mov	%ebx, %eax
-	call	com1_putdec
-	mov	$0x0a, %al
-	call	com1_putc
-	debug_exit 1
+	smp_boot_bad_count bad_count, msg_bad_count
 
-/* Send the IPI in EAX (ICR low; destination by shorthand) and wait until it is sent. */
-send_ipi:
-	movl	$0, LAPIC_ICR_HI
-	mov	%eax, LAPIC_ICR_LO
-1:	testl	$ICR_BUSY, LAPIC_ICR_LO
-	jnz	1b
-	ret
-
-/* "cpu <id> up\n" for every APIC ID marked up, in ascending order. */
-print_up:
-	push	%eax
-	push	%ecx
-	xor	%ecx, %ecx
-1:	cmpb	$0, UP(%ecx)
-	je	2f
-	com1_print msg_cpu
-	mov	%ecx, %eax
-	call	com1_putdec
-	com1_print msg_up
-2:	inc	%ecx
-	cmp	$256, %ecx
-	jb	1b
-	pop	%ecx
-	pop	%eax
-	ret
+	smp_boot_routines
 
 /*
  * One CPU's share of the workload; ECX = its slot. EAX, ESI and EDI are lost.
@@ -281,59 +177,7 @@ spin_lock:
 	pop	%eax
 	ret
 
-/*
- * The AP trampoline, copied to TRAMPOLINE: a SIPI with vector 0x08 starts the AP in real
- * mode at CS:IP = 0800:0000 (CS base 0x8000). Position-independent: it only refers to
- * the ROM, through absolute addresses.
- */
-	.code16
-trampoline:
-	cli
-	cld
-	mov	$0xf000, %ax
-	mov	%ax, %ds
-	lgdtl	rom_gdt_desc		/* DS = F000: the ROM's GDT */
-	mov	%cr0, %eax
-	or	$1, %eax		/* CR0.PE */
-	mov	%eax, %cr0
-	ljmpl	$SEL_CODE32, $(BIOS_BASE + ap_pm32)
-trampoline_end:
-
-	.code32
-ap_pm32:
-	mov	$SEL_DATA, %eax
-	mov	%eax, %ds
-	mov	%eax, %es
-	mov	%eax, %fs
-	mov	%eax, %gs
-	mov	%eax, %ss
-	mov	LAPIC_ID, %ebx
-	shr	$24, %ebx		/* EBX: this CPU's APIC ID */
-
-	/* Check in under the spinlock (XCHG with memory is always locked); no stack yet. */
-1:	mov	$1, %eax
-	xchg	%eax, SPINLOCK
-	test	%eax, %eax
-	jz	3f
-2:	cmpl	$0, SPINLOCK
-	jne	2b
-	jmp	1b
-3:	mov	CHECKED_IN, %ecx	/* ECX: this CPU's slot */
-	lea	1(%ecx), %eax
-	mov	%eax, CHECKED_IN
-	movb	$1, UP(%ebx)
-	movl	$0, SPINLOCK
-	cmp	$MAX_CPUS, %ecx
-	jae	park			/* more CPUs than slots: the BSP's count check fails */
-	lea	1(%ecx), %eax
-	shl	$12, %eax
-	add	$AP_STACKS, %eax
-	mov	%eax, %esp		/* the top of this slot's stack */
-	call	work
-park:
-	cli
-	hlt
-	jmp	park
+	smp_boot_ap work
 
 	.include "com1.inc"
 	.include "pit-delay.inc"

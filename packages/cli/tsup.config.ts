@@ -1,8 +1,9 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  // index: the browser-safe API; bin: the node command (tsup keeps its shebang, chmod +x).
-  entry: ["src/index.ts", "src/bin.ts"],
+  // index: the browser-safe API; bin: the node command (tsup keeps its shebang, chmod +x);
+  // vcpu-thread-node: the worker of a vCPU thread (-accel kvm,thread=multi).
+  entry: ["src/index.ts", "src/bin.ts", "src/vcpu-thread-node.ts"],
   format: ["esm", "cjs"],
   target: "es2022",
   sourcemap: true,

@@ -36,3 +36,4 @@ export {
   STARTUP_CALLERS,
 } from "./startup-path.js";
 export { tpPrintk, tracepointLine } from "./tracepoints.js";
+export { type VcpuThreadData, vcpuThreadMain } from "./vcpu-thread.js";

@@ -18,6 +18,7 @@ import {
   KVM_CREATE_VM,
   KVM_RUN,
   kvmIoctlName,
+  strerror,
 } from "@glassvm/kvm-kernel/uapi";
 import {
   type QemuEnv,
@@ -57,6 +58,7 @@ import {
   type PathEvent,
 } from "./startup-path.js";
 import { tracepointLine, userspaceReason } from "./tracepoints.js";
+import type { VcpuThreadData } from "./vcpu-thread.js";
 
 /** What glassvm needs from the machine it runs on. */
 export interface GlassvmIo {
@@ -85,6 +87,11 @@ export interface GlassvmIo {
    * it as QEMU's terminal treats it (SIGINT: "terminated by signal 2").
    */
   readonly stdinIsTTY?: boolean;
+  /**
+   * Start a worker running a vCPU thread (vcpu-thread.ts's vcpuThreadMain with `data`;
+   * `data.link.mail` is to be transferred). Absent: `thread=multi` falls back to single.
+   */
+  startThread?(data: VcpuThreadData): { terminate(): void };
 }
 
 /** ^C, the terminal's interrupt character. */
@@ -395,6 +402,21 @@ export function glassvmRun(argv: readonly string[], io: GlassvmIo, hooks: Glassv
         }
       : undefined,
     stdin: qemuStdin(io),
+    // qemu_thread_create: clone() a thread of the QEMU process and start its worker.
+    startThread: io.startThread
+      ? (_name, arg) => {
+          const link = qemuOs.clone?.();
+          if (link === undefined) return "threads are not supported here";
+          if (typeof link === "number") return `clone failed: ${strerror(link)}`;
+          const w = io.startThread!({
+            link,
+            arg,
+            hostCpu: opts.hostCpu === "amd" ? "amd" : "intel",
+            timeOrigin: performance.timeOrigin,
+          });
+          return { tid: link.tid, link, join: () => w.terminate() };
+        }
+      : undefined,
   };
 
   const pathEvents: PathEvent[] = [];

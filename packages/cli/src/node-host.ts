@@ -6,7 +6,9 @@
 import { appendFileSync, readFileSync, readSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { isatty } from "node:tty";
+import { type MessagePort, Worker } from "node:worker_threads";
 import type { GlassvmIo } from "./main.js";
+import type { VcpuThreadData } from "./vcpu-thread.js";
 
 function hasWideChars(t: string): boolean {
   for (let i = 0; i < t.length; i++) if (t.charCodeAt(i) > 0xff) return true;
@@ -89,5 +91,32 @@ export function nodeHostIo(): GlassvmIo {
     now: () => performance.now(),
     readStdin: stdinReader(),
     stdinIsTTY: isatty(0),
+    startThread: (data) => startVcpuWorker(data),
+  };
+}
+
+/**
+ * A vCPU thread's worker. From the built package it is dist/vcpu-thread-node.js; from
+ * TypeScript source (tsx, vitest) the worker loads the .ts entry through tsx, resolving
+ * the @glassvm packages from source as the parent does.
+ */
+export function startVcpuWorker(data: VcpuThreadData): { terminate(): void } {
+  const fromSource = import.meta.url.endsWith(".ts");
+  const entry = new URL(
+    fromSource ? "./vcpu-thread-node.ts" : "./vcpu-thread-node.js",
+    import.meta.url,
+  );
+  const opts = { workerData: data, transferList: [data.link.mail as unknown as MessagePort] };
+  const w = fromSource
+    ? new Worker(
+        `import("tsx/esm/api").then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); })`,
+        { ...opts, eval: true, execArgv: ["--conditions=@glassvm/source"] },
+      )
+    : new Worker(entry, opts);
+  w.unref();
+  return {
+    terminate: () => {
+      void w.terminate();
+    },
   };
 }

@@ -38,8 +38,21 @@ export class KvmKpicState implements KvmPicState {
 /** struct kvm_pic. */
 export class KvmPic {
   readonly pics: readonly [KvmKpicState, KvmKpicState];
+  /**
+   * INTR as a shared word, so vCPU threads' shards see the line (kvm_cpu_has_extint)
+   * without a call to the home.
+   */
+  readonly outputWord = new Int32Array(
+    typeof SharedArrayBuffer === "function" ? new SharedArrayBuffer(4) : new ArrayBuffer(4),
+  );
+
   /** INTR: the master has an interrupt for the CPU. */
-  output = false;
+  get output(): boolean {
+    return this.outputWord[0] !== 0;
+  }
+  set output(v: boolean) {
+    Atomics.store(this.outputWord, 0, v ? 1 : 0);
+  }
   /** Per pin 0–15: the sources asserting it. */
   readonly irqStates = new Uint32Array(16);
 

@@ -15,7 +15,7 @@ export {
   kvmUnregisterIrqAckNotifier,
 } from "./irq_comm.js";
 export type { FileOperations, HostClock, KernelModule } from "./kernel.js";
-export { File, HostKernel, HostProcess, REAL_CLOCK, VirtualClock } from "./kernel.js";
+export { File, HostKernel, HostProcess, HostTask, REAL_CLOCK, VirtualClock } from "./kernel.js";
 export type {
   KvmIrqAckNotifier,
   KvmMemorySlot,
@@ -36,9 +36,12 @@ export {
   KVM_REQ_TLB_FLUSH,
   KVM_REQ_TRIPLE_FAULT,
   KVM_USER_MEM_SLOTS,
+  KVM_VCPU_SHARED_BYTES,
   Kvm,
   KvmVcpu,
   KvmVcpuArch,
+  KvmVcpuShared,
+  kvmVcpuKick,
   NR_VCPU_REGS,
   VCPU_EXREG_CR0,
   VCPU_EXREG_CR3,
@@ -55,6 +58,17 @@ export {
   VCPU_REGS_RIP,
   VCPU_REGS_RSI,
   VCPU_REGS_RSP,
+  VCPU_SHARED_APIC_BASE_HI,
+  VCPU_SHARED_APIC_BASE_LO,
+  VCPU_SHARED_APIC_EVENTS,
+  VCPU_SHARED_ARB_PRIO,
+  VCPU_SHARED_MP_STATE,
+  VCPU_SHARED_NMI_QUEUED,
+  VCPU_SHARED_NR_WORDS,
+  VCPU_SHARED_REQUESTS,
+  VCPU_SHARED_SIGNALS,
+  VCPU_SHARED_SIPI_VECTOR,
+  VCPU_SHARED_WAKE,
   VCPU_SREG_CS,
   VCPU_SREG_DS,
   VCPU_SREG_ES,
@@ -125,6 +139,7 @@ export {
   APIC_TMCCT,
   APIC_TMICT,
   APIC_TMR,
+  kvmCreateRemoteVcpu,
 } from "./lapic.js";
 export {
   APIC_DEFAULT_PHYS_BASE,
@@ -155,6 +170,7 @@ export {
   MSR_VM_HSAVE_PA,
 } from "./msr-index.js";
 export { readKvmStats } from "./stats.js";
+export { attachHostThread, HostThreadProcess } from "./threads.js";
 export type * from "./trace.js";
 export { irqchipTpPrintk, Tracepoint, Tracepoints } from "./trace.js";
 export {

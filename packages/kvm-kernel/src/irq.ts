@@ -4,7 +4,7 @@
  * its APIC timer's pending expirations.
  */
 import { kvmPicReadIrq } from "./i8259.js";
-import type { KvmVcpu } from "./kvm_host.js";
+import { KVM_IRQCHIP_KERNEL, type KvmVcpu } from "./kvm_host.js";
 import {
   kvmApicAcceptPicIntr,
   kvmApicHasInterrupt,
@@ -14,12 +14,15 @@ import {
 } from "./lapic.js";
 
 /** irqchip_in_kernel: KVM_CREATE_IRQCHIP was done. */
-export const irqchipInKernel = (vcpu: KvmVcpu): boolean => vcpu.kvm.arch.vpic !== null;
+export const irqchipInKernel = (vcpu: KvmVcpu): boolean =>
+  vcpu.kvm.arch.irqchipMode === KVM_IRQCHIP_KERNEL;
 
 /** kvm_cpu_has_extint: the PIC is asserting INTR and this vCPU's LINT0 takes it. */
 export function kvmCpuHasExtint(vcpu: KvmVcpu): boolean {
   if (!vcpu.arch.apic) return vcpu.arch.interrupt.injected;
   if (!kvmApicAcceptPicIntr(vcpu)) return false;
+  const home = vcpu.kvm.home;
+  if (home) return home.picOutput();
   return vcpu.kvm.arch.vpic?.output ?? false;
 }
 
@@ -31,7 +34,10 @@ export function kvmCpuHasInterrupt(vcpu: KvmVcpu): boolean {
 
 /** kvm_cpu_get_interrupt: the vector to inject now (the PIC's INTA first), or -1. */
 export function kvmCpuGetInterrupt(vcpu: KvmVcpu): number {
-  if (kvmCpuHasExtint(vcpu)) return kvmPicReadIrq(vcpu.kvm);
+  if (kvmCpuHasExtint(vcpu)) {
+    const home = vcpu.kvm.home;
+    return home ? home.picReadIrq() : kvmPicReadIrq(vcpu.kvm);
+  }
   return kvmGetApicInterrupt(vcpu);
 }
 

@@ -21,6 +21,7 @@ import {
   ENODEV,
   ENOENT,
   ENOMEM,
+  ENOSYS,
   ENOTTY,
   ESRCH,
 } from "./uapi/errno.js";
@@ -34,6 +35,16 @@ import {
   SIGKILL,
 } from "./uapi/hostos.js";
 import { PAGE_SIZE } from "./uapi/kvm.js";
+import {
+  CallChannel,
+  type HostThreadLink,
+  type MailPort,
+  PROCESS_BELL,
+  ringBell,
+  TASK_BELL_WORD,
+  TASK_SIGNALS_WORD,
+  waitBell,
+} from "./uapi/thread.js";
 
 /** struct file_operations: what a file does on ioctl, mmap and the last close. */
 export interface FileOperations {
@@ -81,7 +92,12 @@ interface Mapping {
 }
 
 /** Lowest address handed out by mmap is below this; mappings grow down like Linux's mmap_base. */
-const MMAP_BASE = 0x7f00_0000_0000;
+export const MMAP_BASE = 0x7f00_0000_0000;
+/**
+ * A thread's own mappings (its vCPU's kvm_run) come from a window of its own below the
+ * main thread's, so no address means two things (the process has one address space).
+ */
+export const THREAD_MMAP_WINDOW = 2 ** 36;
 /** Bytes of guard gap left between mappings. */
 const MMAP_GAP = PAGE_SIZE;
 
@@ -102,13 +118,28 @@ export class HostProcess implements HostOs {
   /** The POSIX timer of timerSignal: its signal, period and next expiry (ns), or null. */
   private signalTimer: { sig: number; interval: bigint; next: bigint } | null = null;
   exited = false;
-  private mmapTop = MMAP_BASE;
+  /** Where the next mapping ends (mappings grow down). */
+  protected mmapTop = MMAP_BASE;
+  /** The other threads of this process (clone), by tid. */
+  readonly tasks = new Map<number, HostTask>();
+  /**
+   * The main thread's doorbell (word PROCESS_BELL): threads ring it when they call into
+   * the kernel's home or into the main thread's userspace. Shared memory once threads exist.
+   */
+  readonly bell = new Int32Array(
+    typeof SharedArrayBuffer === "function" ? new SharedArrayBuffer(4) : new ArrayBuffer(4),
+  );
+  /** The doorbell value ppoll last returned on. */
+  private bellSeen = 0;
+  private nextTid: number;
 
   constructor(
     readonly kernel: HostKernel,
     readonly pid: number,
     readonly comm: string,
-  ) {}
+  ) {
+    this.nextTid = pid + 1;
+  }
 
   open(path: string, flags = O_RDONLY): number {
     if (this.exited) return -ESRCH;
@@ -201,6 +232,8 @@ export class HostProcess implements HostOs {
     this.mmapTop = addr - MMAP_GAP;
     this.mappings.push({ addr, length: size, bytes, file });
     this.mappings.sort((a, b) => a.addr - b.addr);
+    // Threads share the address space: they get the new anonymous memory too.
+    if (fd === -1) for (const t of this.tasks.values()) t.mailMapping(addr, size, bytes);
     return addr;
   }
 
@@ -267,10 +300,123 @@ export class HostProcess implements HostOs {
     return (this.pendingSignals & ~mask) !== 0;
   }
 
+  // ── threads ──
+
+  /**
+   * clone(CLONE_VM | CLONE_FILES | CLONE_THREAD …): a new thread of this process. The
+   * returned link is what the thread's realm (a worker) needs to act as that thread —
+   * see uapi/thread.ts; whoever starts the worker transfers `link.mail`. The thread gets
+   * the process's anonymous memory now and any mapped later, and the kernel subsystems
+   * mail it what they share (KVM: the VM, its memslots, other vCPUs' APIC pages).
+   */
+  clone(): HostThreadLink | number {
+    if (this.exited) return -ESRCH;
+    if (typeof SharedArrayBuffer !== "function" || typeof MessageChannel !== "function") {
+      return -EAGAIN;
+    }
+    if (!(this.bell.buffer instanceof SharedArrayBuffer)) return -EAGAIN;
+    const tid = this.nextTid++;
+    const channel = new MessageChannel() as unknown as { port1: MailPort; port2: MailPort };
+    const task = new HostTask(this, tid, channel.port1);
+    this.tasks.set(tid, task);
+    for (const m of this.mappings) if (!m.file) task.mailMapping(m.addr, m.length, m.bytes);
+    this.kernel.onClone?.(this, task);
+    const files: { fd: number; kind: "kvm" | "kvm-vm" }[] = [];
+    for (const [fd, f] of this.fds) {
+      if (f.fops.name === "kvm" || f.fops.name === "kvm-vm") files.push({ fd, kind: f.fops.name });
+    }
+    return {
+      pid: this.pid,
+      tid,
+      processBell: this.bell.buffer as SharedArrayBuffer,
+      task: task.shared,
+      bellIndex: task.bellIndex,
+      signalsIndex: task.signalsIndex,
+      kernelCall: task.kernelCall.buffer,
+      vcpuCall: task.vcpuCall.buffer,
+      runArea: task.runArea,
+      files,
+      mail: channel.port2,
+      mailCount: task.mailCount.buffer as SharedArrayBuffer,
+      busLock: this.kernel.busLock.buffer as SharedArrayBuffer,
+    };
+  }
+
+  /** tgkill(2): signal `sig` to thread `tid` of this process (the main thread is `pid`). */
+  tgkill(tid: number, sig: number): number {
+    if (tid === this.pid) return this.kill(sig);
+    const t = this.tasks.get(tid);
+    if (!t) return -ESRCH;
+    if (!Number.isInteger(sig) || sig < 1 || sig > 31) return -EINVAL;
+    Atomics.or(t.words, t.signalsIndex, 1 << sig);
+    ringBell(t.words, t.bellIndex);
+    return 0;
+  }
+
+  /**
+   * ppoll(2) as QEMU's main loop uses it: sleep until the doorbell rings (a thread wants
+   * the main thread) or `timeoutNs` passes. Meanwhile the kernel does its own work on
+   * this CPU: calls threads made into the kernel's home, and its timers. Returns 1 when
+   * woken by the bell, 0 on timeout.
+   */
+  ppoll(timeoutNs: number): number {
+    const clock = this.kernel.clock;
+    const deadline = clock.now() + BigInt(Math.max(0, Math.floor(timeoutNs)));
+    for (;;) {
+      this.serveTasks();
+      const next = this.kernel.runTimers?.(this) ?? null;
+      const seq = Atomics.load(this.bell, PROCESS_BELL);
+      if (seq !== this.bellSeen) {
+        this.bellSeen = seq;
+        return 1;
+      }
+      const now = clock.now();
+      if (now >= deadline) return 0;
+      const until = next !== null && next < deadline ? next : deadline;
+      const ms = Number(until - now) / 1e6;
+      if (ms > 0 && !waitBell(this.bell, PROCESS_BELL, seq, ms)) return 0;
+    }
+  }
+
+  /** Serve every call a thread made into the kernel's home. True when one was served. */
+  serveTasks(): boolean {
+    let served = false;
+    for (const t of this.tasks.values()) {
+      if (t.kernelCall.posted()) {
+        served = true;
+        const h = this.kernel.taskCall;
+        const r = h ? h(this, t, t.kernelCall) : -ENOSYS;
+        if (r !== TASK_CALL_DEFERRED) t.kernelCall.reply(r, null, t.words, t.bellIndex);
+      }
+    }
+    return served;
+  }
+
+  /**
+   * Wait for the reply to a call this (main) thread posted to another thread, serving
+   * kernel calls and timers meanwhile (the other thread may need them to get there).
+   */
+  waitCall(ch: CallChannel): number {
+    for (;;) {
+      if (ch.replied()) return ch.take();
+      this.serveTasks();
+      const next = this.kernel.runTimers?.(this) ?? null;
+      const seq = Atomics.load(this.bell, PROCESS_BELL);
+      if (ch.replied()) return ch.take();
+      let ms = 50;
+      if (next !== null)
+        ms = Math.min(ms, Math.max(0, Number(next - this.kernel.clock.now()) / 1e6));
+      if (!waitBell(this.bell, PROCESS_BELL, seq, ms))
+        throw new Error("waitCall: this thread cannot block");
+    }
+  }
+
   /** The process exits: every fd is closed and every mapping dropped (do_exit). */
   exit(): void {
     if (this.exited) return;
     this.exited = true;
+    for (const t of this.tasks.values()) t.mailPort.close();
+    this.tasks.clear();
     for (const fd of [...this.fds.keys()]) this.close(fd);
     for (const m of this.mappings.splice(0)) m.file?.put();
     this.kernel.processes.delete(this.pid);
@@ -312,6 +458,59 @@ export class HostProcess implements HostOs {
     const addr = typeof arg === "bigint" ? Number(arg) : arg;
     return this.accessUser(addr, size) ?? -EFAULT;
   }
+}
+
+/** A taskCall handler that replied itself (or will). */
+export const TASK_CALL_DEFERRED = 0x7fff_ffff;
+
+/** Int32 word indices in page 1 of a task's shared pages (KvmVcpuShared's page 1). */
+const TASK_PAGE_BYTES = 2 * PAGE_SIZE;
+
+/**
+ * A thread of a process as the process's home (the main thread's kernel) sees it: its
+ * shared task pages, the call channels both ways, and the port its mail goes through.
+ */
+export class HostTask {
+  readonly shared = new SharedArrayBuffer(TASK_PAGE_BYTES);
+  /** Page 1 of `shared` as Int32 words (the KvmVcpuShared control words). */
+  readonly words = new Int32Array(this.shared, PAGE_SIZE);
+  readonly kernelCall = CallChannel.create();
+  readonly vcpuCall = CallChannel.create();
+  /** The kvm_run area of the vCPU the thread creates (3 pages). */
+  readonly runArea = new SharedArrayBuffer(3 * PAGE_SIZE);
+  readonly mailCount = new Int32Array(new SharedArrayBuffer(4));
+  /** Subsystem state for this thread (KVM: its VM and vCPU at the home). */
+  readonly data = new Map<string, unknown>();
+
+  constructor(
+    readonly proc: HostProcess,
+    readonly tid: number,
+    readonly mailPort: MailPort,
+  ) {}
+
+  readonly bellIndex = TASK_BELL_WORD;
+  readonly signalsIndex = TASK_SIGNALS_WORD;
+
+  /** Mail the thread `msg` (shared buffers inside are shared, not copied). */
+  mail(msg: HostThreadMail): void {
+    this.mailPort.postMessage(msg);
+    Atomics.add(this.mailCount, 0, 1);
+    ringBell(this.words, this.bellIndex);
+  }
+
+  mailMapping(addr: number, length: number, bytes: Uint8Array): void {
+    if (!(bytes.buffer instanceof SharedArrayBuffer)) return;
+    this.mail({ kind: "map", addr, length, buffer: bytes.buffer, byteOffset: bytes.byteOffset });
+  }
+}
+
+/**
+ * What the kernel mails a thread: `map` (anonymous memory: addr, length, buffer,
+ * byteOffset), and what subsystems share (KVM's kinds are in kvm_thread.ts).
+ */
+export interface HostThreadMail {
+  readonly kind: string;
+  readonly [field: string]: unknown;
 }
 
 /** A monotonic nanosecond clock (ktime_get and the hrtimers that wait on it). */
@@ -396,9 +595,22 @@ export class HostKernel {
    * VMM advances it or when every runnable vCPU is halted waiting for a timer.
    */
   clock: HostClock = REAL_CLOCK;
+  /**
+   * The memory bus's lock word (split locks, CMPXCHG16B: x86 locked.ts): one per host,
+   * shared with every thread's copy of the kernel (clone hands it over).
+   */
+  busLock = new Int32Array(
+    typeof SharedArrayBuffer === "function" ? new SharedArrayBuffer(4) : new ArrayBuffer(4),
+  );
   /** The host TSC: a 2 GHz counter from `clock` (replaceable for tests). */
   rdtsc: () => bigint = () => this.clock.now() * 2n;
   private nextPid = 1000;
+  /** A subsystem's share of clone(): mail the new thread what it shares (KVM's VMs). */
+  onClone: ((proc: HostProcess, task: HostTask) => void) | null = null;
+  /** Serve a thread's call into the kernel's home: the result, or TASK_CALL_DEFERRED. */
+  taskCall: ((proc: HostProcess, task: HostTask, ch: CallChannel) => number) | null = null;
+  /** The home's own timers (VM device timers): run what is due, return the next expiry. */
+  runTimers: ((proc: HostProcess) => bigint | null) | null = null;
 
   /** alloc_page(GFP_KERNEL | __GFP_ZERO): a zeroed 4 KiB page and its physical address. */
   allocPage(): { pa: number; bytes: Uint8Array } {

@@ -13,6 +13,7 @@ import type { KvmLapic } from "./lapic.js";
 import { PAGE_SIZE } from "./uapi/kvm.js";
 import { KvmRun } from "./uapi/kvm_run.js";
 import type { KvmCpuidEntry2 } from "./uapi/structs.js";
+import { TASK_BELL_WORD, TASK_SIGNALS_WORD } from "./uapi/thread.js";
 
 /** enum kvm_reg: general registers in hardware encoding order, then RIP. */
 export const VCPU_REGS_RAX = 0;
@@ -54,6 +55,84 @@ export const KVM_REQ_EVENT = 1 << 2;
 export const KVM_REQ_TRIPLE_FAULT = 1 << 3;
 export const KVM_REQ_NMI = 1 << 4;
 export const KVM_REQ_TLB_FLUSH_GUEST = 1 << 5;
+
+// ── the state other threads may touch (vCPUs in workers) ──
+
+/**
+ * Word indices in KvmVcpuShared.words (page 1 of the shared buffer): everything a thread
+ * that does not own the vCPU may read or change when it delivers an interrupt, each an
+ * Int32 changed with Atomics (Linux: vcpu->requests, apic->pending_events, nmi_queued …).
+ */
+/** vcpu->requests: KVM_REQ_* bits (Atomics.or to set, Atomics.and to clear). */
+export const VCPU_SHARED_REQUESTS = 0;
+/**
+ * A futex sequence counter: kvmVcpuKick bumps it and notifies, a blocked vCPU waits on it.
+ * It is also the doorbell of the thread that runs the vCPU (uapi/thread.ts).
+ */
+export const VCPU_SHARED_WAKE = TASK_BELL_WORD;
+/** apic->pending_events: KVM_APIC_INIT (bit 0) and KVM_APIC_SIPI (bit 1). */
+export const VCPU_SHARED_APIC_EVENTS = 2;
+/** apic->sipi_vector, stored before KVM_APIC_SIPI is set. */
+export const VCPU_SHARED_SIPI_VECTOR = 3;
+/** vcpu->arch.nmi_queued: NMIs sent but not yet taken into nmi_pending by process_nmi. */
+export const VCPU_SHARED_NMI_QUEUED = 4;
+/** IA32_APIC_BASE bits 31:0 (EN, EXTD, BSP, base 31:12) and 63:32. */
+export const VCPU_SHARED_APIC_BASE_LO = 5;
+export const VCPU_SHARED_APIC_BASE_HI = 6;
+/** vcpu->arch.mp_state (KVM_MP_STATE_*). */
+export const VCPU_SHARED_MP_STATE = 7;
+/** The owning thread's pending signal bits (tgkill sets them: kernel.ts, threads.ts). */
+export const VCPU_SHARED_SIGNALS = TASK_SIGNALS_WORD;
+/** vcpu->arch.apic_arb_prio, the lowest-priority arbitration counter. */
+export const VCPU_SHARED_ARB_PRIO = 9;
+/** Words in use are below this; the rest of page 1 is free for more. */
+export const VCPU_SHARED_NR_WORDS = 64;
+/** Page 0: the LAPIC register page; page 1: the words above. */
+export const KVM_VCPU_SHARED_BYTES = 2 * PAGE_SIZE;
+
+/** The register page and the Int32 views over it assume a little-endian host (x86, arm64, wasm). */
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * The part of a vCPU that lives in shared memory: the LAPIC register page (Linux's
+ * apic->regs page) and the words other threads set with atomics. One buffer per vCPU; the
+ * thread that owns the vCPU and every thread holding a remote stub of it
+ * (kvmCreateRemoteVcpu) view the same buffer. A SharedArrayBuffer where the platform has
+ * one (else an ArrayBuffer: one thread only).
+ */
+export class KvmVcpuShared {
+  readonly buffer: SharedArrayBuffer | ArrayBuffer;
+  /** Page 0: the LAPIC registers, little-endian as on x86 (kvm_lapic.regs). */
+  readonly apicRegs: Uint8Array;
+  /** Page 1 as Int32 words, indexed by VCPU_SHARED_*. */
+  readonly words: Int32Array;
+
+  constructor(
+    buffer: SharedArrayBuffer | ArrayBuffer = typeof SharedArrayBuffer === "function"
+      ? new SharedArrayBuffer(KVM_VCPU_SHARED_BYTES)
+      : new ArrayBuffer(KVM_VCPU_SHARED_BYTES),
+  ) {
+    if (buffer.byteLength < KVM_VCPU_SHARED_BYTES) {
+      throw new RangeError(
+        `KvmVcpuShared: ${buffer.byteLength}-byte buffer < ${KVM_VCPU_SHARED_BYTES}`,
+      );
+    }
+    if (!HOST_LITTLE_ENDIAN) throw new RangeError("KvmVcpuShared: a big-endian host");
+    this.buffer = buffer;
+    this.apicRegs = new Uint8Array(buffer, 0, PAGE_SIZE);
+    this.words = new Int32Array(buffer, PAGE_SIZE, PAGE_SIZE / 4);
+  }
+}
+
+/**
+ * kvm_vcpu_kick: wake the vCPU if it sleeps in kvmVcpuBlock (on any thread). Bumps the
+ * WAKE sequence and notifies its waiters; cheap when nobody waits.
+ */
+export function kvmVcpuKick(vcpu: KvmVcpu): void {
+  const w = vcpu.shared.words;
+  Atomics.add(w, VCPU_SHARED_WAKE, 1);
+  Atomics.notify(w, VCPU_SHARED_WAKE);
+}
 
 /** KVM_USER_MEM_SLOTS on x86 (SHRT_MAX minus the private slots). */
 export const KVM_USER_MEM_SLOTS = 32764;
@@ -176,8 +255,43 @@ export interface KvmMmioFragment {
   data: Uint8Array;
 }
 
-/** struct kvm_vcpu_arch: the x86 half of a vCPU that KVM itself keeps. */
+/**
+ * struct kvm_vcpu_arch: the x86 half of a vCPU that KVM itself keeps. apicBase, mpState
+ * and apicArbPrio are accessors over the vCPU's shared words (other threads read them).
+ */
 export class KvmVcpuArch {
+  /** KvmVcpuShared.words of the vCPU. */
+  private readonly w: Int32Array;
+
+  constructor(shared: KvmVcpuShared = new KvmVcpuShared()) {
+    this.w = shared.words;
+  }
+
+  /** IA32_APIC_BASE (a number: bits 51:0). */
+  get apicBase(): number {
+    const hi = this.w[VCPU_SHARED_APIC_BASE_HI]!;
+    const lo = this.w[VCPU_SHARED_APIC_BASE_LO]! >>> 0;
+    return hi === 0 ? lo : (hi >>> 0) * 0x1_0000_0000 + lo;
+  }
+  set apicBase(v: number) {
+    Atomics.store(this.w, VCPU_SHARED_APIC_BASE_HI, Math.floor(v / 0x1_0000_0000) | 0);
+    Atomics.store(this.w, VCPU_SHARED_APIC_BASE_LO, v | 0);
+  }
+  /** KVM_MP_STATE_*. */
+  get mpState(): number {
+    return this.w[VCPU_SHARED_MP_STATE]!;
+  }
+  set mpState(v: number) {
+    Atomics.store(this.w, VCPU_SHARED_MP_STATE, v);
+  }
+  /** Lowest-priority arbitration counter (apic_arb_prio), for kvm_apic_compare_prio. */
+  get apicArbPrio(): number {
+    return this.w[VCPU_SHARED_ARB_PRIO]!;
+  }
+  set apicArbPrio(v: number) {
+    Atomics.store(this.w, VCPU_SHARED_ARB_PRIO, v);
+  }
+
   /** GPRs and RIP (VCPU_REGS_*), valid where `regsAvail` says so. */
   readonly regs = new BigUint64Array(NR_VCPU_REGS);
   /** Bit n: register n is up to date in `regs` (else cacheReg fetches it). */
@@ -191,7 +305,6 @@ export class KvmVcpuArch {
   cr4 = 0;
   cr8 = 0;
   efer = 0;
-  apicBase = 0;
   pat = 0x0007_0406_0007_0406n;
   miscEnable = 0n;
   smbase = 0x3_0000;
@@ -205,7 +318,6 @@ export class KvmVcpuArch {
   readonly db = new BigUint64Array(4);
   dr6 = 0xffff_0ff0n;
   dr7 = 0x400n;
-  mpState = 0;
   readonly exception: KvmQueuedException = {
     pending: false,
     injected: false,
@@ -218,6 +330,10 @@ export class KvmVcpuArch {
   /** struct kvm_queued_interrupt. */
   readonly interrupt = { injected: false, soft: false, nr: 0 };
   nmiInjected = false;
+  /**
+   * NMIs to inject (nmi_pending), the owner's alone; other senders add to the shared
+   * VCPU_SHARED_NMI_QUEUED, which process_nmi moves here.
+   */
   nmiPending = 0;
   /** The CPUID table from KVM_SET_CPUID2 (empty until then). */
   cpuidEntries: KvmCpuidEntry2[] = [];
@@ -244,15 +360,6 @@ export class KvmVcpuArch {
   tscOffset = 0n;
   /** The in-kernel local APIC (vcpu->arch.apic), present when the VM has an irqchip. */
   apic: KvmLapic | null = null;
-  /** Lowest-priority arbitration counter (apic_arb_prio), for kvm_apic_compare_prio. */
-  apicArbPrio = 0;
-  /**
-   * What a halted vCPU sleeps on (Atomics.wait): its wait queue. Shared memory, so a waker
-   * on another thread can Atomics.notify it once vCPUs run in workers.
-   */
-  readonly haltWord = new Int32Array(
-    typeof SharedArrayBuffer === "function" ? new SharedArrayBuffer(4) : new ArrayBuffer(4),
-  );
 }
 
 /** struct kvm_irq_ack_notifier. */
@@ -276,6 +383,20 @@ export interface KvmPioDevice {
 export interface KvmTimerSource {
   expire(): void;
   nextExpiry(): bigint | null;
+}
+
+/**
+ * How a vCPU thread's shard of a VM reaches the VM-wide devices at the home: port I/O
+ * to the PICs/PIT, MMIO to the I/O APIC, the PIC's INTA, an EOI for the I/O APIC, and
+ * the PIC's INTR line (a shared word).
+ */
+export interface KvmHome {
+  readonly ioapicBase: number;
+  pio(port: number, len: number, isWrite: boolean, value: number): number;
+  mmio(gpa: number, len: number, isWrite: boolean, data: Uint8Array): void;
+  picOutput(): boolean;
+  picReadIrq(): number;
+  ioapicEoi(vcpuId: number, vector: number, level: boolean): void;
 }
 
 /** kvm->arch.irqchip_mode. */
@@ -326,9 +447,19 @@ export class Kvm {
     /** kvm->buses[KVM_PIO_BUS]: the in-kernel devices that claim I/O ports. */
     pioBus: [] as KvmPioDevice[],
   };
+  /**
+   * Set on a vCPU thread's shard of a VM (kvm_thread.ts): the home, where the VM-wide
+   * in-kernel devices are. Null on the home itself and in a single-threaded VMM.
+   */
+  home: KvmHome | null = null;
   /** The vendor's per-VM state (to_kvm_vmx / to_kvm_svm). */
   vendor: unknown = null;
   dead = false;
+  /**
+   * The vCPUs run in threads of their own (one worker each): a block really sleeps until
+   * kvmVcpuKick, and remote stubs stand for the vCPUs other threads own.
+   */
+  threaded = false;
 
   constructor(kernel: HostKernel, mm: HostProcess, module: KvmVendorModule, id: number) {
     this.kernel = kernel;
@@ -348,12 +479,17 @@ export class KvmVcpu {
   readonly run: KvmRun;
   /** Page 1 of runArea (KVM_PIO_PAGE_OFFSET). */
   readonly pioData: Uint8Array;
-  readonly arch = new KvmVcpuArch();
+  /** The state other threads may touch: the LAPIC page and the VCPU_SHARED_* words. */
+  readonly shared: KvmVcpuShared;
+  readonly arch: KvmVcpuArch;
   readonly stat = newVcpuStat();
+  /**
+   * A stub for a vCPU another thread owns (kvmCreateRemoteVcpu): interrupts may be
+   * delivered to it, nothing else — it is never run and has no vendor state.
+   */
+  remote = false;
   /** KVM_GUESTDBG_* control bits from KVM_SET_GUEST_DEBUG. */
   guestDebug = 0;
-  /** Pending KVM_REQ_* bits. */
-  requests = 0;
   /** Pending userspace MMIO (vcpu->mmio_needed and friends). */
   mmioNeeded = false;
   mmioIsWrite = false;
@@ -375,15 +511,32 @@ export class KvmVcpu {
   /** The host CPU it is loaded on (-1 = not loaded). */
   cpu = -1;
 
+  /**
+   * Pending KVM_REQ_* bits (the shared word; set them with kvmMakeRequest, which is
+   * atomic — a plain `|=` here is not).
+   */
+  get requests(): number {
+    return this.shared.words[VCPU_SHARED_REQUESTS]!;
+  }
+  set requests(v: number) {
+    Atomics.store(this.shared.words, VCPU_SHARED_REQUESTS, v);
+  }
+
   constructor(
     readonly kvm: Kvm,
     readonly vcpuId: number,
     readonly vcpuIdx: number,
+    shared: KvmVcpuShared = new KvmVcpuShared(),
+    /** The kvm_run area's memory (a vCPU thread gets it at clone, so the home can map it). */
+    runArea?: SharedArrayBuffer,
   ) {
+    this.shared = shared;
+    this.arch = new KvmVcpuArch(shared);
     const buffer =
-      typeof SharedArrayBuffer === "function"
+      runArea ??
+      (typeof SharedArrayBuffer === "function"
         ? new SharedArrayBuffer(3 * PAGE_SIZE)
-        : new ArrayBuffer(3 * PAGE_SIZE);
+        : new ArrayBuffer(3 * PAGE_SIZE));
     this.runArea = new Uint8Array(buffer);
     this.run = new KvmRun(this.runArea);
     this.pioData = this.runArea.subarray(PAGE_SIZE, 2 * PAGE_SIZE);

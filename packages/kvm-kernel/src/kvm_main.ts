@@ -13,6 +13,14 @@ import {
   type KvmMemorySlot,
   KvmVcpu,
 } from "./kvm_host.js";
+import {
+  kvmMirrorVmIoctl,
+  kvmNoteVmFd,
+  kvmShardCreateVcpu,
+  kvmShardLocalIoctl,
+  kvmShardVmIoctl,
+  kvmThreadsInit,
+} from "./kvm_thread.js";
 import type { KvmVendorModule } from "./kvm-x86-ops.js";
 import { kvmX86OpsMissing } from "./kvm-x86-ops.js";
 import { EEXIST, EFAULT, EINVAL, EIO, ENOENT } from "./uapi/errno.js";
@@ -152,6 +160,7 @@ function kvmInit(kernel: HostKernel, vendor: KvmVendorModule): number {
   const g: KvmGlobal = { kernel, vendor, vms: new Set(), usageCount: 0, devOpen: 0, nextVmId: 0 };
   globals.set(kernel, g);
   kernel.miscRegister("/dev/kvm", kvmChardevOps(g));
+  kvmThreadsInit(g);
   return 0;
 }
 
@@ -210,6 +219,7 @@ export function kvmDevIoctlCreateVm(g: KvmGlobal, file: File, type: number): num
   if (typeof kvm === "number") return kvm;
   const fd = anonInodeGetfd(file.owner, kvmVmFops(g), kvm, O_RDWR | O_CLOEXEC);
   if (fd < 0) kvmPutKvm(g, kvm);
+  else kvmNoteVmFd(kvm, fd);
   return fd;
 }
 
@@ -249,7 +259,8 @@ export function kvmPutKvm(g: KvmGlobal, kvm: Kvm): void {
 
 /** kvm_destroy_vm: vCPUs freed through the vendor, memslots dropped, hardware disabled last. */
 function kvmDestroyVm(g: KvmGlobal, kvm: Kvm): void {
-  for (const vcpu of kvm.vcpus) kvmArchVcpuDestroy(vcpu);
+  // A stub of a vCPU that runs on another thread has nothing of the vendor's here.
+  for (const vcpu of kvm.vcpus) if (!vcpu.remote) kvmArchVcpuDestroy(vcpu);
   kvm.vcpus.length = 0;
   kvm.ops.vmDestroy?.(kvm);
   for (const as of kvm.memslots) as.slots.length = 0;
@@ -287,7 +298,7 @@ export function kvmVmIoctlCheckExtensionGeneric(
 
 // ───────────────────────────── the VM file ─────────────────────────────
 
-function kvmVmFops(g: KvmGlobal): FileOperations {
+export function kvmVmFops(g: KvmGlobal): FileOperations {
   return {
     name: "kvm-vm",
     unlockedIoctl: (file, request, arg) => kvmVmIoctl(g, file, request, arg),
@@ -299,6 +310,14 @@ function kvmVmFops(g: KvmGlobal): FileOperations {
 export function kvmVmIoctl(g: KvmGlobal, file: File, request: number, arg: IoctlArg): number {
   const kvm = file.privateData as Kvm;
   if (kvm.mm !== file.owner || kvm.dead) return -EIO;
+  // A vCPU thread's shard of a VM answers what it mirrors; the rest is the home's.
+  if (kvm.home && !kvmShardLocalIoctl(request)) return kvmShardVmIoctl(kvm, request, arg);
+  const r = kvmVmIoctlDispatch(g, kvm, request, arg);
+  if (r >= 0) kvmMirrorVmIoctl(kvm, request, arg);
+  return r;
+}
+
+function kvmVmIoctlDispatch(g: KvmGlobal, kvm: Kvm, request: number, arg: IoctlArg): number {
   switch (request) {
     case KVM_CREATE_VCPU:
       return kvmVmIoctlCreateVcpu(g, kvm, argValue(arg));
@@ -334,6 +353,24 @@ export function kvmVmIoctl(g: KvmGlobal, file: File, request: number, arg: Ioctl
  * kvm_arch_vcpu_create), the duplicate-id check, then a "kvm-vcpu" fd holding a VM reference.
  */
 export function kvmVmIoctlCreateVcpu(g: KvmGlobal, kvm: Kvm, id: number): number {
+  if (kvm.home) {
+    // A vCPU thread's shard: the home numbers it, it is built and runs here.
+    return kvmShardCreateVcpu(
+      kvm,
+      id,
+      (idx, shared, runArea) => {
+        const vcpu = new KvmVcpu(kvm, id, idx, shared, runArea);
+        const r = kvmArchVcpuCreate(vcpu);
+        if (r < 0) return r;
+        kvm.createdVcpus++;
+        kvmGetKvm(kvm);
+        kvm.vcpus.push(vcpu);
+        kvm.vcpus.sort((a, b) => a.vcpuIdx - b.vcpuIdx);
+        return vcpu;
+      },
+      (vcpu) => vcpuFops(g, vcpu),
+    );
+  }
   if (!Number.isInteger(id) || id < 0 || id >= KVM_MAX_VCPU_IDS) return -EINVAL;
   if (kvm.createdVcpus >= kvm.maxVcpus) return -EINVAL;
   let r = kvm.ops.vcpuPrecreate?.(kvm) ?? 0;
@@ -364,13 +401,17 @@ export function kvmVmIoctlCreateVcpu(g: KvmGlobal, kvm: Kvm, id: number): number
 
 /** create_vcpu_fd: the anon inode "kvm-vcpu:<id>". */
 function createVcpuFd(g: KvmGlobal, vcpu: KvmVcpu): number {
-  const fops: FileOperations = {
+  return anonInodeGetfd(vcpu.kvm.mm, vcpuFops(g, vcpu), vcpu, O_RDWR | O_CLOEXEC);
+}
+
+/** kvm_vcpu_fops. */
+function vcpuFops(g: KvmGlobal, vcpu: KvmVcpu): FileOperations {
+  return {
     name: `kvm-vcpu:${vcpu.vcpuId}`,
     unlockedIoctl: (file, request, arg) => kvmVcpuIoctl(file, request, arg),
     mmap: (_file, length, pgoff) => kvmVcpuMmap(vcpu, length, pgoff),
     release: () => kvmPutKvm(g, vcpu.kvm),
   };
-  return anonInodeGetfd(vcpu.kvm.mm, fops, vcpu, O_RDWR | O_CLOEXEC);
 }
 
 /**

@@ -7,16 +7,28 @@
  * KVM_EXIT_MMIO), the x2APIC MSRs 0x800–0x8FF when IA32_APIC_BASE.EXTD is set, and the
  * interrupt paths (IPIs, the I/O APIC, the PIC through LINT0, the APIC timer).
  *
- * Everything a vCPU owns is in plain fields of its KvmLapic; other vCPUs touch it only
- * through apicAcceptIrq (IRR/TMR bits, pending INIT/SIPI, NMI), the seam the threaded
- * kernel will make atomic.
+ * The register page and what other vCPUs may change (pending INIT/SIPI, the SIPI vector,
+ * queued NMIs, the arbitration counter, requests) live in the vCPU's KvmVcpuShared, so a
+ * thread that does not own the vCPU can deliver to it through a remote stub
+ * (kvmCreateRemoteVcpu): apicAcceptIrq and the destination checks touch only that shared
+ * state, IRR and TMR bits with Atomics.or/and (Linux's set_bit on apic->regs). The
+ * timer, the ISR and the rest of the page are the owner's.
  */
 
 import { guestCpuidHas } from "./cpuid.js";
 import { kvmIoapicUpdateEoi } from "./ioapic.js";
 import { type KvmLapicIrq, kvmIrqDeliveryToApic } from "./irq_comm.js";
-import type { KvmVcpu } from "./kvm_host.js";
-import { KVM_REQ_EVENT, VCPU_SREG_CS } from "./kvm_host.js";
+import {
+  KVM_IRQCHIP_KERNEL,
+  KVM_REQ_EVENT,
+  type Kvm,
+  KvmVcpu,
+  type KvmVcpuShared,
+  VCPU_SHARED_APIC_EVENTS,
+  VCPU_SHARED_ARB_PRIO,
+  VCPU_SHARED_SIPI_VECTOR,
+  VCPU_SREG_CS,
+} from "./kvm_host.js";
 import {
   APIC_DEFAULT_PHYS_BASE,
   MSR_IA32_APICBASE_BSP,
@@ -151,9 +163,12 @@ interface KvmTimer {
 
 /** struct kvm_lapic. */
 export class KvmLapic {
-  /** The register page (kvm_lapic.regs). */
-  readonly regs = new Uint8Array(PAGE_SIZE);
-  private readonly dv = new DataView(this.regs.buffer);
+  /** The register page (kvm_lapic.regs): page 0 of the vCPU's shared state, little-endian. */
+  readonly regs: Uint8Array;
+  /** The page as 32-bit registers (index = offset / 4), for Atomics on IRR and TMR. */
+  readonly regs32: Int32Array;
+  /** The vCPU's shared words (pending events, SIPI vector). */
+  private readonly words: Int32Array;
   /** Guest-physical base of the xAPIC MMIO page (IA32_APIC_BASE bits 51:12). */
   baseAddress = APIC_DEFAULT_PHYS_BASE;
   divideCount = 2;
@@ -166,21 +181,39 @@ export class KvmLapic {
     tscDeadline: 0n,
     pending: 0,
   };
-  /** KVM_APIC_INIT / KVM_APIC_SIPI bits, set by other vCPUs' IPIs. */
-  pendingEvents = 0;
-  sipiVector = 0;
   readonly nrLvtEntries = KVM_APIC_NR_LVT_ENTRIES;
 
-  constructor(readonly vcpu: KvmVcpu) {}
-
-  /** kvm_lapic_get_reg. */
-  getReg(off: number): number {
-    return this.dv.getUint32(off, true);
+  /** Over `vcpu.shared`'s register page; the registers are not reset here (kvmLapicReset). */
+  constructor(readonly vcpu: KvmVcpu) {
+    const shared: KvmVcpuShared = vcpu.shared;
+    this.regs = shared.apicRegs;
+    this.regs32 = new Int32Array(this.regs.buffer, this.regs.byteOffset, PAGE_SIZE / 4);
+    this.words = shared.words;
   }
 
-  /** kvm_lapic_set_reg. */
+  /** KVM_APIC_INIT / KVM_APIC_SIPI bits, set by other vCPUs' IPIs (a shared word). */
+  get pendingEvents(): number {
+    return this.words[VCPU_SHARED_APIC_EVENTS]!;
+  }
+  set pendingEvents(v: number) {
+    Atomics.store(this.words, VCPU_SHARED_APIC_EVENTS, v);
+  }
+  /** The vector of the last SIPI (a shared word). */
+  get sipiVector(): number {
+    return this.words[VCPU_SHARED_SIPI_VECTOR]!;
+  }
+  set sipiVector(v: number) {
+    Atomics.store(this.words, VCPU_SHARED_SIPI_VECTOR, v);
+  }
+
+  /** kvm_lapic_get_reg (`off` 4-byte aligned, as every register is). */
+  getReg(off: number): number {
+    return this.regs32[off >> 2]! >>> 0;
+  }
+
+  /** kvm_lapic_set_reg: a plain store, for registers only the owner writes. */
   setReg(off: number, val: number): void {
-    this.dv.setUint32(off, val >>> 0, true);
+    this.regs32[off >> 2] = val;
   }
 }
 
@@ -231,14 +264,14 @@ function testVector(apic: KvmLapic, base: number, vec: number): boolean {
   return ((apic.getReg(base + vecWord(vec)) >>> (vec & 31)) & 1) === 1;
 }
 
+/** kvm_lapic_set_vector: atomic (set_bit), since other threads set IRR and TMR bits too. */
 function setVector(apic: KvmLapic, base: number, vec: number): void {
-  const off = base + vecWord(vec);
-  apic.setReg(off, apic.getReg(off) | (1 << (vec & 31)));
+  Atomics.or(apic.regs32, (base + vecWord(vec)) >> 2, 1 << (vec & 31));
 }
 
+/** kvm_lapic_clear_vector: atomic (clear_bit), so a bit another thread sets is never lost. */
 function clearVector(apic: KvmLapic, base: number, vec: number): void {
-  const off = base + vecWord(vec);
-  apic.setReg(off, apic.getReg(off) & ~(1 << (vec & 31)));
+  Atomics.and(apic.regs32, (base + vecWord(vec)) >> 2, ~(1 << (vec & 31)));
 }
 
 /** find_highest_vector: the highest set bit of a 256-bit register, or -1. */
@@ -265,6 +298,36 @@ export function kvmCreateLapic(vcpu: KvmVcpu): KvmLapic {
   const apic = new KvmLapic(vcpu);
   vcpu.arch.apic = apic;
   return apic;
+}
+
+/**
+ * A remote stub of a vCPU another thread owns (threaded VMs): put in `kvm.vcpus` at
+ * `vcpuIdx` (kept sorted by index, replacing a stub already there) over the owner's
+ * `shared` state, with `remote = true`, no vendor state, and with an in-kernel irqchip a
+ * KvmLapic over the shared register page — not reset, the owner initialized it. Interrupt
+ * delivery (kvmIrqDeliveryToApic, kvmApicSendIpi, apicAcceptIrq, the I/O APIC and PIC) may
+ * target it and touches only the shared state; it is never run.
+ */
+export function kvmCreateRemoteVcpu(
+  kvm: Kvm,
+  vcpuId: number,
+  vcpuIdx: number,
+  shared: KvmVcpuShared,
+): KvmVcpu {
+  const vcpu = new KvmVcpu(kvm, vcpuId, vcpuIdx, shared);
+  vcpu.remote = true;
+  if (kvm.arch.irqchipMode === KVM_IRQCHIP_KERNEL) vcpu.arch.apic = new KvmLapic(vcpu);
+  const vcpus = kvm.vcpus;
+  let i = 0;
+  while (i < vcpus.length && vcpus[i]!.vcpuIdx < vcpuIdx) i++;
+  const at = vcpus[i];
+  if (at?.vcpuIdx === vcpuIdx) {
+    if (!at.remote) throw new RangeError(`kvmCreateRemoteVcpu: vCPU index ${vcpuIdx} is local`);
+    vcpus[i] = vcpu;
+  } else {
+    vcpus.splice(i, 0, vcpu);
+  }
+  return vcpu;
 }
 
 /** kvm_apic_set_version: version 0x14, max LVT entry 5; no directed EOI (the IOAPIC is in kernel). */
@@ -442,7 +505,9 @@ function apicSetEoi(apic: KvmLapic): number {
   clearVector(apic, APIC_ISR, vector);
   apicUpdatePpr(apic);
   const ioapic = apic.vcpu.kvm.arch.vioapic;
-  if (ioapic) {
+  const home = apic.vcpu.kvm.home;
+  if (home) home.ioapicEoi(apic.vcpu.vcpuId, vector, testVector(apic, APIC_TMR, vector));
+  else if (ioapic) {
     const level = testVector(apic, APIC_TMR, vector);
     kvmIoapicUpdateEoi(ioapic, apic, vector, level);
   }
@@ -508,7 +573,7 @@ export function kvmApicMatchDest(
   }
 }
 
-/** kvm_apic_compare_prio: lowest-priority arbitration by the arbitration counters. */
+/** kvm_apic_compare_prio: lowest-priority arbitration by the (shared) arbitration counters. */
 export const kvmApicComparePrio = (a: KvmVcpu, b: KvmVcpu): number =>
   a.arch.apicArbPrio - b.arch.apicArbPrio;
 
@@ -516,7 +581,8 @@ export const kvmApicComparePrio = (a: KvmVcpu, b: KvmVcpu): number =>
  * __apic_accept_irq: one APIC takes one interrupt. Returns 1 when it was accepted.
  * Fixed/lowest-priority set IRR (and TMR for level), NMI queues an NMI, INIT and SIPI are
  * latched for kvm_apic_accept_events, SMI is ignored (no SMM), ExtINT arrives only through
- * LINT0 and the PIC (kvm_apic_accept_pic_intr).
+ * LINT0 and the PIC (kvm_apic_accept_pic_intr). `apic` may be a remote stub's: only
+ * shared state is touched (atomically), then the vCPU is kicked.
  */
 export function apicAcceptIrq(
   apic: KvmLapic,
@@ -532,7 +598,7 @@ export function apicAcceptIrq(
   switch (deliveryMode) {
     case APIC_DM_LOWEST:
     case APIC_DM_FIXED:
-      if (deliveryMode === APIC_DM_LOWEST) vcpu.arch.apicArbPrio++;
+      if (deliveryMode === APIC_DM_LOWEST) Atomics.add(vcpu.shared.words, VCPU_SHARED_ARB_PRIO, 1);
       if (trigMode && !level) return 0;
       if (!apicEnabled(apic)) return 0;
       if (trigMode) setVector(apic, APIC_TMR, vector);
@@ -551,14 +617,16 @@ export function apicAcceptIrq(
       return 1;
     case APIC_DM_INIT:
       if (!trigMode || level) {
+        // Only INIT and SIPI exist: an INIT drops a latched SIPI.
         apic.pendingEvents = KVM_APIC_INIT;
         kvmMakeRequest(vcpu, KVM_REQ_EVENT);
         return 1;
       }
       return 0;
     case APIC_DM_STARTUP:
+      // The vector is visible before the bit (smp_wmb; Atomics are sequentially consistent).
       apic.sipiVector = vector;
-      apic.pendingEvents |= KVM_APIC_SIPI;
+      Atomics.or(vcpu.shared.words, VCPU_SHARED_APIC_EVENTS, KVM_APIC_SIPI);
       kvmMakeRequest(vcpu, KVM_REQ_EVENT);
       return 1;
     default:
@@ -627,13 +695,13 @@ export const kvmLapicLatchedInit = (vcpu: KvmVcpu): boolean =>
 export function kvmLapicSetLatchedInit(vcpu: KvmVcpu, on: boolean): void {
   const apic = vcpu.arch.apic;
   if (!apic) return;
-  if (on) apic.pendingEvents |= KVM_APIC_INIT;
-  else apic.pendingEvents &= ~KVM_APIC_INIT;
+  if (on) Atomics.or(vcpu.shared.words, VCPU_SHARED_APIC_EVENTS, KVM_APIC_INIT);
+  else Atomics.and(vcpu.shared.words, VCPU_SHARED_APIC_EVENTS, ~KVM_APIC_INIT);
 }
 
 /** Latch a SIPI with the last vector (KVM_SET_MP_STATE SIPI_RECEIVED). */
 export function kvmLapicLatchSipi(vcpu: KvmVcpu): void {
-  if (vcpu.arch.apic) vcpu.arch.apic.pendingEvents |= KVM_APIC_SIPI;
+  if (vcpu.arch.apic) Atomics.or(vcpu.shared.words, VCPU_SHARED_APIC_EVENTS, KVM_APIC_SIPI);
 }
 
 /** The SIPI vector KVM_SET_VCPU_EVENTS may set (KVM_VCPUEVENT_VALID_SIPI_VECTOR). */
@@ -656,21 +724,21 @@ export function kvmVcpuDeliverSipiVector(vcpu: KvmVcpu, vector: number): void {
 
 /**
  * kvm_apic_accept_events: a latched INIT resets the vCPU (the BSP stays RUNNABLE, an AP
- * waits in INIT_RECEIVED); a SIPI starts an AP that waits for one.
+ * waits in INIT_RECEIVED); a SIPI starts an AP that waits for one. Each bit is taken with
+ * an atomic test-and-clear (another thread may be setting the other).
  */
 export function kvmApicAcceptEvents(vcpu: KvmVcpu): void {
   const apic = vcpu.arch.apic;
   if (!apic || apic.pendingEvents === 0) return;
-  if ((apic.pendingEvents & KVM_APIC_INIT) !== 0) {
-    apic.pendingEvents &= ~KVM_APIC_INIT;
+  const words = vcpu.shared.words;
+  if ((Atomics.and(words, VCPU_SHARED_APIC_EVENTS, ~KVM_APIC_INIT) & KVM_APIC_INIT) !== 0) {
     kvmVcpuReset(vcpu, true);
     vcpu.arch.mpState =
       (vcpu.arch.apicBase & MSR_IA32_APICBASE_BSP) !== 0
         ? KVM_MP_STATE_RUNNABLE
         : KVM_MP_STATE_INIT_RECEIVED;
   }
-  if ((apic.pendingEvents & KVM_APIC_SIPI) !== 0) {
-    apic.pendingEvents &= ~KVM_APIC_SIPI;
+  if ((Atomics.and(words, VCPU_SHARED_APIC_EVENTS, ~KVM_APIC_SIPI) & KVM_APIC_SIPI) !== 0) {
     if (vcpu.arch.mpState === KVM_MP_STATE_INIT_RECEIVED) {
       kvmVcpuDeliverSipiVector(vcpu, apic.sipiVector);
       vcpu.arch.mpState = KVM_MP_STATE_RUNNABLE;

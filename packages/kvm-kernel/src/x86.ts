@@ -54,9 +54,12 @@ import {
   KVM_REQ_TRIPLE_FAULT,
   KVM_SOFT_MAX_VCPUS,
   type Kvm,
+  type KvmHome,
   type KvmMmioFragment,
   type KvmPioDevice,
+  type KvmTimerSource,
   type KvmVcpu,
+  kvmVcpuKick,
   NR_VCPU_REGS,
   VCPU_REGS_RAX,
   VCPU_REGS_RBP,
@@ -67,6 +70,9 @@ import {
   VCPU_REGS_RIP,
   VCPU_REGS_RSI,
   VCPU_REGS_RSP,
+  VCPU_SHARED_NMI_QUEUED,
+  VCPU_SHARED_REQUESTS,
+  VCPU_SHARED_WAKE,
   VCPU_SREG_CS,
   VCPU_SREG_DS,
   VCPU_SREG_ES,
@@ -262,6 +268,7 @@ import {
   KVM_NMI,
   KVM_NR_INTERRUPTS,
   KVM_PIO_PAGE_OFFSET,
+  KVM_PIT_SPEAKER_DUMMY,
   KVM_SET_BOOT_CPU_ID,
   KVM_SET_CPUID2,
   KVM_SET_DEBUGREGS,
@@ -432,14 +439,26 @@ export function kvmSetRflags(vcpu: KvmVcpu, rflags: number): void {
   kvmMakeRequest(vcpu, KVM_REQ_EVENT);
 }
 
+/**
+ * kvm_make_request + kvm_vcpu_kick: set request bits atomically (any thread may, through a
+ * remote stub) and wake the vCPU if it sleeps.
+ */
 export function kvmMakeRequest(vcpu: KvmVcpu, req: number): void {
-  vcpu.requests |= req;
+  Atomics.or(vcpu.shared.words, VCPU_SHARED_REQUESTS, req);
+  kvmVcpuKick(vcpu);
 }
 
+/** kvm_check_request: the owner tests, then clears atomically (a sender may set others). */
 function kvmCheckRequest(vcpu: KvmVcpu, req: number): boolean {
-  if ((vcpu.requests & req) === 0) return false;
-  vcpu.requests &= ~req;
+  const words = vcpu.shared.words;
+  if ((words[VCPU_SHARED_REQUESTS]! & req) === 0) return false;
+  Atomics.and(words, VCPU_SHARED_REQUESTS, ~req);
   return true;
+}
+
+/** kvm_clear_request. */
+function kvmClearRequest(vcpu: KvmVcpu, req: number): void {
+  Atomics.and(vcpu.shared.words, VCPU_SHARED_REQUESTS, ~req);
 }
 
 export const kvmReadCr0 = (vcpu: KvmVcpu): number => vcpu.arch.cr0;
@@ -859,6 +878,17 @@ export function kvmArchVmIoctl(kvm: Kvm, request: number, arg: IoctlArg): number
 const pioBusDevice = (kvm: Kvm, port: number): KvmPioDevice | undefined =>
   kvm.arch.pioBus.find((d) => d.inRange(port));
 
+/** A shard's stand-in on its PIO bus for devices of the home: each access is a call there. */
+function homePioDevice(home: KvmHome, inRange: (port: number) => boolean): KvmPioDevice {
+  return {
+    inRange,
+    read: (port, len) => home.pio(port, len, false, 0),
+    write: (port, len, v) => {
+      home.pio(port, len, true, v);
+    },
+  };
+}
+
 /** The irq_source_id the PIT drives GSI 0 with (kvm_request_irq_source_id's first free). */
 const KVM_PIT_IRQ_SOURCE_ID = 2;
 
@@ -869,6 +899,15 @@ const KVM_PIT_IRQ_SOURCE_ID = 2;
  * PIC.
  */
 function kvmVmIoctlCreatePit2(kvm: Kvm, config: KvmPitConfig): number {
+  const home = kvm.home;
+  if (home) {
+    // A vCPU thread's shard: the PIT is the home's; its ports are calls there.
+    const speaker = (config.flags & KVM_PIT_SPEAKER_DUMMY) === 0;
+    kvm.arch.pioBus.push(
+      homePioDevice(home, (p) => (p >= 0x40 && p <= 0x43) || (speaker && p === 0x61)),
+    );
+    return 0;
+  }
   if (kvm.arch.vpit) return -EEXIST;
   if (!kvm.arch.vpic) return -ENOENT;
   const clock = kvm.kernel.clock;
@@ -918,6 +957,14 @@ function kvmVmIoctlGetPit2(pit: KvmPit): Uint8Array {
 function kvmVmIoctlCreateIrqchip(kvm: Kvm): number {
   if (kvm.arch.irqchipMode === KVM_IRQCHIP_KERNEL) return -EEXIST;
   if (kvm.createdVcpus > 0) return -EINVAL;
+  const home = kvm.home;
+  if (home) {
+    // A vCPU thread's shard: local APICs here, the PICs and the I/O APIC at the home.
+    kvm.arch.pioBus.push(homePioDevice(home, picdevInRange));
+    kvm.arch.irqRouting = kvmDefaultIrqRouting();
+    kvm.arch.irqchipMode = KVM_IRQCHIP_KERNEL;
+    return 0;
+  }
   const pic = new KvmPic(kvm);
   kvm.arch.vpic = pic;
   kvm.arch.pioBus.push({
@@ -976,6 +1023,8 @@ export function kvmArchVcpuCreate(vcpu: KvmVcpu): number {
 }
 
 export function kvmArchVcpuDestroy(vcpu: KvmVcpu): void {
+  // A remote stub has no vendor state here; its owner's thread frees the vCPU.
+  if (vcpu.remote) return;
   vcpu.kvm.ops.vcpuFree(vcpu);
 }
 
@@ -997,8 +1046,9 @@ export function kvmVcpuReset(vcpu: KvmVcpu, initEvent: boolean): void {
   a.exception.injected = false;
   a.interrupt.injected = false;
   a.nmiInjected = false;
+  Atomics.store(vcpu.shared.words, VCPU_SHARED_NMI_QUEUED, 0);
   a.nmiPending = 0;
-  vcpu.requests &= ~KVM_REQ_TRIPLE_FAULT;
+  kvmClearRequest(vcpu, KVM_REQ_TRIPLE_FAULT);
   a.db.fill(0n);
   a.dr6 = DR6_ACTIVE_LOW;
   a.dr7 = 0x400n;
@@ -1103,7 +1153,7 @@ export function kvmArchVcpuIoctl(vcpu: KvmVcpu, request: number, arg: IoctlArg):
         const irq = new DataView(b.buffer).getUint32(0, true);
         if (irq >= KVM_NR_INTERRUPTS) return -EINVAL;
         // With the in-kernel PIC, external interrupts come from it, not from userspace.
-        if (vcpu.kvm.arch.vpic) return -ENXIO;
+        if (vcpu.kvm.arch.irqchipMode === KVM_IRQCHIP_KERNEL) return -ENXIO;
         // No in-kernel irqchip: the vector is queued for injection at the next entry.
         kvmQueueInterrupt(vcpu, irq, false);
         kvmMakeRequest(vcpu, KVM_REQ_EVENT);
@@ -1385,6 +1435,7 @@ export function setFpu(vcpu: KvmVcpu, f: KvmFpu): void {
 
 /** kvm_vcpu_ioctl_x86_get_vcpu_events. */
 export function getVcpuEvents(vcpu: KvmVcpu): KvmVcpuEvents {
+  processNmi(vcpu);
   const ops = vcpu.kvm.ops;
   const a = vcpu.arch;
   const ex = a.exception;
@@ -1470,13 +1521,14 @@ export function setVcpuEvents(vcpu: KvmVcpu, e: KvmVcpuEvents): number {
     ops.setInterruptShadow(vcpu, e.interrupt.shadow);
   a.nmiInjected = e.nmi.injected !== 0;
   if ((e.flags & KVM_VCPUEVENT_VALID_NMI_PENDING) !== 0) {
+    Atomics.store(vcpu.shared.words, VCPU_SHARED_NMI_QUEUED, 0);
     a.nmiPending = e.nmi.pending ? 1 : 0;
     if (e.nmi.pending) kvmMakeRequest(vcpu, KVM_REQ_NMI);
   }
   ops.setNmiMask(vcpu, e.nmi.masked !== 0);
   if ((e.flags & KVM_VCPUEVENT_VALID_TRIPLE_FAULT) !== 0) {
     if (e.tripleFault.pending) kvmMakeRequest(vcpu, KVM_REQ_TRIPLE_FAULT);
-    else vcpu.requests &= ~KVM_REQ_TRIPLE_FAULT;
+    else kvmClearRequest(vcpu, KVM_REQ_TRIPLE_FAULT);
   }
   if (vcpu.arch.apic) {
     if ((e.flags & KVM_VCPUEVENT_VALID_SIPI_VECTOR) !== 0)
@@ -1808,11 +1860,28 @@ export function kvmClearExceptionQueue(vcpu: KvmVcpu): void {
   vcpu.arch.exception.injected = false;
 }
 
-/** kvm_inject_nmi: at most two NMIs pending (one being delivered, one latched). */
+/**
+ * kvm_inject_nmi: queue an NMI (atomic nmi_queued, any thread, a remote stub too) and
+ * request KVM_REQ_NMI; the owner's process_nmi takes it into nmi_pending. On the owner's
+ * own thread it is taken at once (as the model always did), so the limit applies at send.
+ */
 export function kvmInjectNmi(vcpu: KvmVcpu): void {
-  const limit = vcpu.kvm.ops.getNmiMask(vcpu) || vcpu.arch.nmiInjected ? 1 : 2;
-  vcpu.arch.nmiPending = Math.min(vcpu.arch.nmiPending + 1, limit);
+  Atomics.add(vcpu.shared.words, VCPU_SHARED_NMI_QUEUED, 1);
   kvmMakeRequest(vcpu, KVM_REQ_NMI | KVM_REQ_EVENT);
+  if (!vcpu.remote) processNmi(vcpu);
+}
+
+/**
+ * process_nmi (the owner only: it asks the vendor for the NMI mask): queued NMIs become
+ * pending, at most two (one being delivered, one latched), one if NMIs are blocked.
+ */
+function processNmi(vcpu: KvmVcpu): void {
+  const words = vcpu.shared.words;
+  if (words[VCPU_SHARED_NMI_QUEUED] === 0) return;
+  const limit = vcpu.kvm.ops.getNmiMask(vcpu) || vcpu.arch.nmiInjected ? 1 : 2;
+  const queued = Atomics.exchange(words, VCPU_SHARED_NMI_QUEUED, 0);
+  vcpu.arch.nmiPending = Math.min(vcpu.arch.nmiPending + queued, limit);
+  if (vcpu.arch.nmiPending > 0) kvmMakeRequest(vcpu, KVM_REQ_EVENT);
 }
 
 /** kvm_make_request(KVM_REQ_TRIPLE_FAULT): the next entry attempt exits with SHUTDOWN. */
@@ -1990,6 +2059,8 @@ function kvmArchVcpuIoctlRunInner(vcpu: KvmVcpu): number {
 /**
  * KVM_RUN on an AP that never got INIT (UNINITIALIZED): Linux blocks once until INIT/SIPI
  * or a signal, takes the events and returns -EAGAIN (QEMU simply calls KVM_RUN again).
+ * Single-threaded, nothing can send INIT while it would wait (kvmBlockNoWakeSource); a
+ * threaded VM sleeps on the WAKE word until the INIT/SIPI or signal arrives.
  */
 function kvmRunUninitialized(vcpu: KvmVcpu): number {
   const run = vcpu.run;
@@ -1999,7 +2070,16 @@ function kvmRunUninitialized(vcpu: KvmVcpu): number {
     vcpu.stat.signal_exits++;
     return -EINTR;
   }
-  if (!kvmApicHasPendingInitOrSipi(vcpu) && !signalPending(vcpu)) return kvmBlockNoWakeSource(vcpu);
+  if (vcpu.kvm.threaded) {
+    // Another thread's INIT/SIPI or a signal kicks the WAKE word.
+    for (;;) {
+      const seq = Atomics.load(vcpu.shared.words, VCPU_SHARED_WAKE);
+      if (kvmApicHasPendingInitOrSipi(vcpu) || signalPending(vcpu)) break;
+      if (!kvmVcpuSleep(vcpu, seq, KVM_THREADED_BLOCK_SLICE_MS)) return kvmBlockNoWakeSource(vcpu);
+    }
+  } else if (!kvmApicHasPendingInitOrSipi(vcpu) && !signalPending(vcpu)) {
+    return kvmBlockNoWakeSource(vcpu);
+  }
   kvmApicAcceptEvents(vcpu);
   if (signalPending(vcpu)) {
     run.exitReason = KVM_EXIT_INTR;
@@ -2016,7 +2096,9 @@ function postKvmRunSave(vcpu: KvmVcpu): void {
   run.cr8 = BigInt(kvmGetCr8(vcpu));
   run.apicBase = BigInt(vcpu.arch.apicBase);
   run.readyForInterruptInjection =
-    vcpu.kvm.arch.vpic !== null || kvmVcpuReadyForInterruptInjection(vcpu) ? 1 : 0;
+    vcpu.kvm.arch.irqchipMode === KVM_IRQCHIP_KERNEL || kvmVcpuReadyForInterruptInjection(vcpu)
+      ? 1
+      : 0;
 }
 
 /** store_regs: the sync-regs area of kvm_run (KVM_CAP_SYNC_REGS). */
@@ -2113,7 +2195,8 @@ export const KVM_HALT_SLICE_NS = 10_000_000n;
  * KVM_IRQ_LINE from an I/O thread) or a signal wakes it; here those can only run once
  * KVM_RUN returns, so it returns as if the waking signal had arrived: -EINTR with
  * KVM_EXIT_INTR, mp_state unchanged (still HALTED / INIT_RECEIVED / UNINITIALIZED).
- * Calling KVM_RUN again re-checks and waits again; nothing is lost.
+ * Calling KVM_RUN again re-checks and waits again; nothing is lost. A threaded VM
+ * (Kvm.threaded) really sleeps instead, and comes here only on a thread that cannot wait.
  */
 function kvmBlockNoWakeSource(vcpu: KvmVcpu): number {
   vcpu.run.exitReason = KVM_EXIT_INTR;
@@ -2127,10 +2210,22 @@ function kvmBlockNoWakeSource(vcpu: KvmVcpu): number {
  * wake the vCPU (kvmLapicTimerCanWake), else it counts as no wake source; with the real clock the
  * thread sleeps (Atomics.wait) for at most KVM_HALT_SLICE_NS and then, if the deadline is
  * still ahead, KVM_RUN returns -EINTR / KVM_EXIT_INTR so a single-threaded VMM can run its
- * other vCPUs and devices. With no wake source at all, see kvmBlockNoWakeSource.
- * Returns 1 when woken, or ≤ 0 to return to userspace.
+ * other vCPUs and devices. With no wake source at all, see kvmBlockNoWakeSource. A
+ * threaded VM blocks in kvmVcpuBlockThreaded. Returns 1 when woken, or ≤ 0 to return to
+ * userspace.
  */
+/** The earliest of the APIC timer's deadline and the VM device timers' next expiries. */
+function nextWakeNs(lapicNext: bigint | null, sources: readonly KvmTimerSource[]): bigint | null {
+  let next = lapicNext;
+  for (const t of sources) {
+    const n = t.nextExpiry();
+    if (n !== null && (next === null || n < next)) next = n;
+  }
+  return next;
+}
+
 function kvmVcpuBlock(vcpu: KvmVcpu): number {
+  if (vcpu.kvm.threaded) return kvmVcpuBlockThreaded(vcpu);
   const clock = vcpu.kvm.kernel.clock;
   const sources = vcpu.kvm.arch.timerSources;
   let sourceJumped = false;
@@ -2142,11 +2237,7 @@ function kvmVcpuBlock(vcpu: KvmVcpu): number {
     }
     // The earliest wake-up: this vCPU's APIC timer, or a VM device timer (the PIT).
     const lapicNext = kvmLapicNextTimerNs(vcpu);
-    let next = lapicNext;
-    for (const t of sources) {
-      const n = t.nextExpiry();
-      if (n !== null && (next === null || n < next)) next = n;
-    }
+    const next = nextWakeNs(lapicNext, sources);
     if (next === null) return kvmBlockNoWakeSource(vcpu);
     if (clock.idleUntil) {
       // Virtual time: jump to the deadline only if the expiration will wake the vCPU — for
@@ -2161,20 +2252,73 @@ function kvmVcpuBlock(vcpu: KvmVcpu): number {
     }
     // One host thread runs every vCPU of this VM (a single-threaded VMM): while another
     // of them can run, sleeping here would stall it — schedule() gives the CPU away.
-    if (vcpu.kvm.vcpus.some((v) => v !== vcpu && kvmArchVcpuRunnable(v))) {
+    if (vcpu.kvm.vcpus.some((v) => v !== vcpu && !v.remote && kvmArchVcpuRunnable(v))) {
       return kvmBlockNoWakeSource(vcpu);
     }
     const wait = next - clock.now();
     const slice = wait < KVM_HALT_SLICE_NS ? wait : KVM_HALT_SLICE_NS;
     if (slice > 0n) {
-      try {
-        Atomics.wait(vcpu.arch.haltWord, 0, 0, Number(slice) / 1e6);
-      } catch {
-        // No Atomics.wait on this thread (a browser's main thread): give the thread back.
-        return kvmBlockNoWakeSource(vcpu);
-      }
+      const seq = Atomics.load(vcpu.shared.words, VCPU_SHARED_WAKE);
+      // No Atomics.wait on this thread (a browser's main thread): give the thread back.
+      if (!kvmVcpuSleep(vcpu, seq, Number(slice) / 1e6)) return kvmBlockNoWakeSource(vcpu);
     }
     if (clock.now() < next) return kvmBlockNoWakeSource(vcpu);
+  }
+}
+
+/** The longest one wait of a threaded block lasts before it re-checks (a lost wake-up is
+ * never fatal). */
+const KVM_THREADED_BLOCK_SLICE_MS = 100;
+
+/**
+ * Sleep on the vCPU's WAKE word while it still holds `seq` (the value read before the
+ * wake conditions were checked, so a kick in between is not lost), at most `ms`. False
+ * when this thread cannot wait (a browser's main thread, or no SharedArrayBuffer).
+ */
+function kvmVcpuSleep(vcpu: KvmVcpu, seq: number, ms: number): boolean {
+  try {
+    Atomics.wait(vcpu.shared.words, VCPU_SHARED_WAKE, seq, Math.max(ms, 0));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * kvm_vcpu_block when the vCPU has a thread of its own (Kvm.threaded): sleep until it is
+ * runnable, its APIC timer is due or a signal is pending — other threads' IPIs, I/O APIC
+ * and PIC interrupts and signals kick the WAKE word. Waits last until the next local timer
+ * deadline (a virtual clock jumps to it when the expiration will wake the vCPU, as in the
+ * single-threaded block), at most KVM_THREADED_BLOCK_SLICE_MS before re-checking. Nothing
+ * here returns because no other wake source is local: that is the single-threaded rule.
+ */
+function kvmVcpuBlockThreaded(vcpu: KvmVcpu): number {
+  const clock = vcpu.kvm.kernel.clock;
+  const sources = vcpu.kvm.arch.timerSources;
+  let sourceJumped = false;
+  for (;;) {
+    const seq = Atomics.load(vcpu.shared.words, VCPU_SHARED_WAKE);
+    for (const t of sources) t.expire();
+    if (kvmArchVcpuRunnable(vcpu) || kvmCpuHasPendingTimer(vcpu) || signalPending(vcpu)) {
+      vcpu.stat.halt_wakeup++;
+      return 1;
+    }
+    const lapicNext = kvmLapicNextTimerNs(vcpu);
+    const next = nextWakeNs(lapicNext, sources);
+    let ms = KVM_THREADED_BLOCK_SLICE_MS;
+    if (next !== null) {
+      if (clock.idleUntil) {
+        const wakes = next === lapicNext ? kvmLapicTimerCanWake(vcpu) : !sourceJumped;
+        if (wakes) {
+          if (next !== lapicNext) sourceJumped = true;
+          if (clock.idleUntil(next)) continue;
+        }
+      } else {
+        const wait = Number(next - clock.now()) / 1e6;
+        if (wait < ms) ms = wait;
+      }
+    }
+    if (!kvmVcpuSleep(vcpu, seq, ms)) return kvmBlockNoWakeSource(vcpu);
   }
 }
 
@@ -2219,7 +2363,7 @@ export function vcpuEnterGuest(vcpu: KvmVcpu): number {
       ops.flushTlbAll?.(vcpu);
     }
     if (kvmCheckRequest(vcpu, KVM_REQ_TLB_FLUSH_GUEST)) ops.flushTlbGuest?.(vcpu);
-    kvmCheckRequest(vcpu, KVM_REQ_NMI);
+    if (kvmCheckRequest(vcpu, KVM_REQ_NMI)) processNmi(vcpu);
   }
   if (kvmCheckRequest(vcpu, KVM_REQ_EVENT) || reqIntWin) {
     vcpu.stat.req_event++;
@@ -2583,22 +2727,30 @@ export function emulatorOps(vcpu: KvmVcpu): X86EmulateOps {
 function kernelMmioRead(vcpu: KvmVcpu, frags: readonly KvmMmioFragment[]): boolean {
   if (!vcpu.arch.apic && !vcpu.kvm.arch.vioapic) return false;
   const ioapic = vcpu.kvm.arch.vioapic;
+  const home = vcpu.kvm.home;
   for (const f of frags) {
     if (!kvmLapicMmioRead(vcpu, f.gpa, f.data)) {
-      if (!ioapic || !ioapicInRange(ioapic, f.gpa)) return false;
-      ioapicMmioRead(ioapic, f.gpa, f.data);
+      if (home && homeIoapicInRange(home, f.gpa)) home.mmio(f.gpa, f.len, false, f.data);
+      else if (!ioapic || !ioapicInRange(ioapic, f.gpa)) return false;
+      else ioapicMmioRead(ioapic, f.gpa, f.data);
     }
     traceMmio(vcpu, KVM_TRACE_MMIO_READ, f.gpa, f.data, f.len);
   }
   return true;
 }
 
+/** The home's I/O APIC window, as a shard sees it. */
+const homeIoapicInRange = (home: KvmHome, gpa: number): boolean =>
+  gpa >= home.ioapicBase && gpa < home.ioapicBase + 0x100;
+
 /** vcpu_mmio_write's in-kernel devices: true when the LAPIC or the I/O APIC took the write. */
 function kernelMmioWrite(vcpu: KvmVcpu, gpa: number, src: Uint8Array): boolean {
   if (!kvmLapicMmioWrite(vcpu, gpa, src)) {
     const ioapic = vcpu.kvm.arch.vioapic;
-    if (!ioapic || !ioapicInRange(ioapic, gpa)) return false;
-    ioapicMmioWrite(ioapic, gpa, src);
+    const home = vcpu.kvm.home;
+    if (home && homeIoapicInRange(home, gpa)) home.mmio(gpa, src.length, true, src);
+    else if (!ioapic || !ioapicInRange(ioapic, gpa)) return false;
+    else ioapicMmioWrite(ioapic, gpa, src);
   }
   traceMmio(vcpu, KVM_TRACE_MMIO_WRITE, gpa, src, src.length);
   return true;

@@ -19,6 +19,12 @@ export {
   TYPE_KVM_ACCEL_OPS,
 } from "./accel/kvm/kvm-accel-ops.js";
 export {
+  type KvmVcpuThreadArg,
+  kvmVcpuThreadDied,
+  kvmVcpuThreadFnMulti,
+  type QemuThreadHandle,
+} from "./accel/kvm/kvm-vcpu-thread.js";
+export {
   CHR_EVENT_BREAK,
   CHR_EVENT_CLOSED,
   CHR_EVENT_MUX_IN,

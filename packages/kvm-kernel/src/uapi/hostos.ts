@@ -12,6 +12,8 @@
  * always process addresses.
  */
 
+import type { HostThreadLink } from "./thread.js";
+
 /** open(2) flags (asm-generic/fcntl.h). */
 export const O_RDONLY = 0o0;
 export const O_WRONLY = 0o1;
@@ -80,6 +82,21 @@ export interface HostOs {
   timerSignal(sig: number, intervalNs: number): number;
   /** The process id. */
   readonly pid: number;
+  /**
+   * clone(CLONE_VM | CLONE_THREAD …): a new thread of this process, as the link its
+   * realm (a worker) attaches to (uapi/thread.ts), or -errno (-EAGAIN without shared
+   * memory). Where threads exist.
+   */
+  clone?(): HostThreadLink | number;
+  /** tgkill(2): signal one thread of this process. */
+  tgkill?(tid: number, sig: number): number;
+  /**
+   * ppoll(2) for a main loop with threads: sleep until a thread rings the process's
+   * doorbell or `timeoutNs` passes (1 / 0). The kernel does its own work meanwhile.
+   */
+  ppoll?(timeoutNs: number): number;
+  /** sched_yield(2) on a thread: other threads' ioctls on this thread's vCPU run now. */
+  schedYield?(): number;
 }
 
 /**
@@ -98,6 +115,10 @@ export function interposeHostOs(os: HostOs, over: Partial<Omit<HostOs, "pid">>):
     sigprocmask: (how, signals) => os.sigprocmask(how, signals),
     sigtimedwait: (sig) => os.sigtimedwait(sig),
     timerSignal: (sig, intervalNs) => os.timerSignal(sig, intervalNs),
+    ...(os.clone ? { clone: () => os.clone!() } : {}),
+    ...(os.tgkill ? { tgkill: (tid: number, sig: number) => os.tgkill!(tid, sig) } : {}),
+    ...(os.ppoll ? { ppoll: (ns: number) => os.ppoll!(ns) } : {}),
+    ...(os.schedYield ? { schedYield: () => os.schedYield!() } : {}),
     ...over,
     get pid() {
       return os.pid;

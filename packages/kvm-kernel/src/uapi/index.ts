@@ -11,3 +11,4 @@ export * from "./kvm.js";
 export * from "./kvm_run.js";
 export * from "./kvm-ioctls.js";
 export * from "./structs.js";
+export * from "./thread.js";

@@ -24,6 +24,10 @@ export interface VcpuThread {
   step(): void;
   /** `qemu_cpu_kick`: make a running guest return to the loop. */
   kick(): void;
+  /** A thread of its own (thread=multi): stop and wait until it has (pause_all_vcpus). */
+  pause?(): void;
+  /** A thread of its own: it may run again (resume_all_vcpus). */
+  resume?(): void;
 }
 
 /** The accelerator's thread factory (AccelOpsClass.create_vcpu_thread, returning the thread). */
@@ -95,13 +99,17 @@ export function cpuThreadIsIdle(cpu: CPUState): boolean {
 export function pauseAllVcpus(): void {
   for (const t of threads) {
     t.cpu.stopped = true;
-    t.kick();
+    if (t.pause) t.pause();
+    else t.kick();
   }
 }
 
 /** `resume_all_vcpus`: every CPU may run again. */
 export function resumeAllVcpus(): void {
-  for (const t of threads) t.cpu.stopped = false;
+  for (const t of threads) {
+    t.cpu.stopped = false;
+    t.resume?.();
+  }
 }
 
 /** `qemu_cpu_kick` for every vCPU (what a reset or shutdown request does). */

@@ -58,7 +58,9 @@ import { type KVMAccelState, kvmAllowedReset, setKvmInitMachine } from "../accel
 import {
   kvmAccelOpsReset,
   kvmCpuSynchronizePostReset,
+  kvmInternalErrorStop,
   kvmSetInternalErrorHandler,
+  kvmSetThreadStarter,
 } from "../accel/kvm/kvm-accel-ops.js";
 import {
   type KVMState,
@@ -67,6 +69,14 @@ import {
   kvmStateCurrent,
   kvmTracedOs,
 } from "../accel/kvm/kvm-all.js";
+import {
+  type KvmVcpuThreadArg,
+  kvmHasRemoteThreads,
+  kvmJoinVcpuThreads,
+  kvmServeVcpuThreads,
+  kvmVmstopRequested,
+  type QemuThreadHandle,
+} from "../accel/kvm/kvm-vcpu-thread.js";
 import { type Chardev, qemuChardevNew, qemuChrBeQueueInput, qemuChrFind } from "../chardev/char.js";
 import { isaSerialIndexReset } from "../hw/char/serial.js";
 import type { MachineClass, MachineState } from "../hw/core/machine.js";
@@ -129,7 +139,12 @@ import {
   qemuOptHasHelpOpt,
   qemuOptsForeach,
 } from "../util/qemu-option.js";
-import { QEMU_CLOCK_REALTIME, QEMU_CLOCK_VIRTUAL, qemuClockRunTimers } from "../util/qemu-timer.js";
+import {
+  QEMU_CLOCK_REALTIME,
+  QEMU_CLOCK_VIRTUAL,
+  qemuClockDeadlineNsAll,
+  qemuClockRunTimers,
+} from "../util/qemu-timer.js";
 import {
   cpusKickAll,
   cpusReset,
@@ -190,6 +205,13 @@ export interface QemuEnv {
    * or null when there are none (yet). Without it, stdio chardevs are output-only.
    */
   readonly stdin?: () => Uint8Array | null;
+  /**
+   * qemu_thread_create for `-accel kvm,thread=multi`: start a host thread of this QEMU
+   * process (a worker: clone() of `os`, then the embedder's vCPU-thread entry running
+   * kvmVcpuThreadFnMulti with `arg`). Returns the handle, or an error text. Without it
+   * thread=multi falls back to thread=single.
+   */
+  readonly startThread?: (name: string, arg: KvmVcpuThreadArg) => QemuThreadHandle | string;
 }
 
 export type QemuRunState = "prelaunch" | "running" | "internal-error" | "shutdown";
@@ -368,6 +390,9 @@ let removeLogSink: (() => void) | null = null;
 export function qemuCleanup(): void {
   const s = kvmStateCurrent();
   kvmStateClear();
+  // thread=multi: the vCPU threads end with the process.
+  kvmJoinVcpuThreads();
+  kvmSetThreadStarter(null);
   if (s) {
     for (const v of s.vcpus) {
       s.os.munmap(v.mmapAddr, v.mmapSize);
@@ -522,7 +547,17 @@ function qemuInitSteps(
     );
     if (typeof r === "number") return r;
     if (accel.thread === "multi") {
-      warnReport("kvm: thread=multi is not implemented yet, the vCPUs run with thread=single");
+      // One host thread per vCPU needs threads (shared memory) and HLT/interrupts in the
+      // kernel (the vCPU threads never wait in QEMU).
+      if (!env.startThread || typeof SharedArrayBuffer !== "function" || !env.os.clone) {
+        warnReport(
+          "kvm: thread=multi needs threads with shared memory here; the vCPUs run with thread=single",
+        );
+      } else if (!r.kernelIrqchip) {
+        warnReport("kvm: thread=multi needs kernel-irqchip=on; the vCPUs run with thread=single");
+      } else {
+        kvmSetThreadStarter(env.startThread);
+      }
     }
     accel.state = r;
     accel.fd = r.fd;
@@ -641,6 +676,9 @@ function qemuInitSteps(
 // -------------------------------------------------------------------------------------
 // The main loop
 
+/** How long the thread=multi main loop sleeps at most (then stdin and timers are looked at). */
+const MAIN_LOOP_WAIT_NS = 10_000_000;
+
 /**
  * `qemu_main_loop` with `thread=single`: each round steps every vCPU thread once (its
  * kvm_cpu_exec runs until an exit that needs the loop), runs due timers, then
@@ -650,9 +688,20 @@ function qemuInitSteps(
  * shutdown, or the VM stopped on an internal error (runstate says which).
  */
 export function qemuMainLoop(inst: QemuMachineInstance, budget = 100_000): number | null {
+  const multi = kvmHasRemoteThreads();
   for (let round = 0; round < budget; round++) {
     if (stdioInputs.length > 0) stdioPoll();
-    for (const t of inst.vcpuThreads) t.step();
+    if (multi) {
+      // thread=multi: the vCPUs run on their own threads; the main loop sleeps in ppoll
+      // until one of them wants the BQL (or a timer is due), then serves it.
+      const due = qemuClockDeadlineNsAll(QEMU_CLOCK_VIRTUAL);
+      const timeout = due >= 0 && due < MAIN_LOOP_WAIT_NS ? due : MAIN_LOOP_WAIT_NS;
+      inst.kvm.os.ppoll?.(timeout);
+      kvmServeVcpuThreads();
+      if (kvmVmstopRequested()) kvmInternalErrorStop();
+    } else {
+      for (const t of inst.vcpuThreads) t.step();
+    }
     qemuClockRunTimers(QEMU_CLOCK_VIRTUAL);
     qemuClockRunTimers(QEMU_CLOCK_REALTIME);
     if (qemuShutdownRequested() !== SHUTDOWN_CAUSE_NONE) {

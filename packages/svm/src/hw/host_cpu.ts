@@ -121,6 +121,11 @@ export class HostCpu implements SvmNonRootHost {
   /** The execution core in guest mode. */
   readonly nonRoot: SvmNonRoot;
 
+  /** The host's bus lock (HostKernel.busLock), shared by its processors on every thread. */
+  get busLock(): Int32Array {
+    return this.kernel.busLock;
+  }
+
   constructor(
     readonly kernel: HostKernel,
     /** The CPU number (smp_processor_id). */

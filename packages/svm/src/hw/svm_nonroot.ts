@@ -253,6 +253,11 @@ export interface SvmNonRootHost extends SvmProcessor {
   readonly regsHi: Int32Array;
   /** The processor's CPUID (guests see it where CPUID is not intercepted). */
   readonly cpuid?: CpuidSource;
+  /**
+   * The memory bus's lock for locked instructions no JavaScript atomic covers (split
+   * locks, CMPXCHG16B): one word for every processor of the host, on every thread.
+   */
+  readonly busLock?: Int32Array;
 }
 
 /** The host's timer interrupt (LOCAL_TIMER_VECTOR in Linux's irq_vectors.h). */
@@ -349,6 +354,7 @@ export class SvmNonRoot implements X86Hooks, SvmTlbHooks {
       mmioRead: (_a, size) => (size === 4 ? 0xffff_ffff : (1 << (size * 8)) - 1),
       mmioWrite: () => {},
     });
+    if (this.host.busLock) mem.lockWords = this.host.busLock;
     const cpu = new X86Cpu(mem);
     if (this.host.cpuid) cpu.cpuid = this.host.cpuid;
     this.#cpu = cpu;

@@ -66,6 +66,11 @@ export class HostCpu implements VmxNonRootHost {
   /** The execution core in VMX non-root operation (the guest runs on it). */
   readonly nonRoot: VmxNonRoot;
 
+  /** The host's bus lock (HostKernel.busLock), shared by its processors on every thread. */
+  get busLock(): Int32Array {
+    return this.kernel.busLock;
+  }
+
   constructor(
     readonly kernel: HostKernel,
     /** The CPU number (smp_processor_id). */

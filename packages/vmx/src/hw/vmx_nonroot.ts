@@ -264,6 +264,11 @@ export interface VmxNonRootHost extends VmxProcessor {
   cr2: bigint;
   /** The processor's CPUID (what instructions' feature checks consult); default: the core's. */
   readonly cpuid?: (leaf: number, subleaf: number, out: Int32Array) => void;
+  /**
+   * The memory bus's lock for locked instructions no JavaScript atomic covers (split
+   * locks, CMPXCHG16B): one word for every processor of the host, on every thread.
+   */
+  readonly busLock?: Int32Array;
 }
 
 /** The host's timer interrupt (LOCAL_TIMER_VECTOR in Linux's irq_vectors.h). */
@@ -437,6 +442,7 @@ export class VmxNonRoot implements X86Hooks, VmxTlbHooks {
       mmioRead: (_a, size) => (size === 4 ? 0xffff_ffff : (1 << (size * 8)) - 1),
       mmioWrite: () => {},
     });
+    if (this.host.busLock) mem.lockWords = this.host.busLock;
     const cpu = new X86Cpu(mem);
     if (this.host.cpuid) cpu.cpuid = this.host.cpuid;
     this.#cpu = cpu;

@@ -48,6 +48,13 @@ import {
   kvmInitVcpu,
   kvmTracedOs,
 } from "./kvm-all.js";
+import {
+  KvmRemoteVcpuThread,
+  type KvmVcpuThreadArg,
+  kvmRegisterRemoteThread,
+  kvmRemoteVcpuState,
+  type QemuThreadHandle,
+} from "./kvm-vcpu-thread.js";
 
 export const TYPE_KVM_ACCEL_OPS = "kvm-accel-ops";
 
@@ -81,6 +88,11 @@ export function kvmAccelOpsReset(): void {
 
 /** What a vCPU thread does when kvm_cpu_exec fails (vm_stop(RUN_STATE_INTERNAL_ERROR)). */
 let onInternalError: (() => void) | null = null;
+
+/** vm_stop(RUN_STATE_INTERNAL_ERROR), as a vCPU thread asked for it. */
+export function kvmInternalErrorStop(): void {
+  onInternalError?.();
+}
 
 /** Install the vm_stop(INTERNAL_ERROR) the threads call after a failed kvm_cpu_exec. */
 export function kvmSetInternalErrorHandler(fn: (() => void) | null): void {
@@ -208,18 +220,89 @@ export function kvmCpuSynchronizeState(s: KVMState, v: KvmVcpuState, cpu: X86CPU
   v.vcpuDirty = true;
 }
 
-/** `kvm_cpu_synchronize_post_reset`: QEMU's state is newer than KVM's; push before running. */
+/**
+ * `kvm_cpu_synchronize_post_reset`: QEMU's state is newer than KVM's; push before running.
+ * A vCPU on its own thread gets it now (run_on_cpu: the thread is stopped and serves its
+ * vCPU's ioctls); on the one shared thread it is pushed before the next KVM_RUN.
+ */
 export function kvmCpuSynchronizePostReset(cpu: CPUState): void {
+  const r = remoteThreads.get(cpu);
+  if (r?.vcpu) {
+    const ret = kvmArchPutRegisters(kvmTracedOs(r.s), r.vcpu.kvmFd, r.cpu);
+    if (ret < 0) errorReport(`Failed to put registers after reset: ${strerror(ret)}`);
+    r.vcpu.vcpuDirty = false;
+    return;
+  }
   const t = threads.get(cpu);
   if (t?.vcpu) t.vcpu.vcpuDirty = true;
 }
 
+/** qemu_thread_create for thread=multi (the embedder's; null: thread=single). */
+let threadStarter: ((name: string, arg: KvmVcpuThreadArg) => QemuThreadHandle | string) | null =
+  null;
+
+/** thread=multi: vCPU threads are started with `start` (QemuEnv.startThread). */
+export function kvmSetThreadStarter(
+  start: ((name: string, arg: KvmVcpuThreadArg) => QemuThreadHandle | string) | null,
+): void {
+  threadStarter = start;
+}
+
+const remoteThreads = new WeakMap<CPUState, KvmRemoteVcpuThread>();
+
+/**
+ * `kvm_start_vcpu_thread` with thread=multi: a host thread of its own runs
+ * kvm_vcpu_thread_fn (kvm-vcpu-thread.ts); the main thread serves its BQL calls until it
+ * is `created`.
+ */
+function kvmStartRemoteVcpuThread(
+  s: KVMState,
+  cpu: X86CPU,
+  start: (name: string, arg: KvmVcpuThreadArg) => QemuThreadHandle | string,
+): KvmRemoteVcpuThread {
+  const t = new KvmRemoteVcpuThread(s, cpu, {
+    initVcpu: (th, fd, size) => {
+      startupStep("target/i386/kvm/kvm.ts", "kvmArchInitVcpu");
+      const v = kvmRemoteVcpuState(s, cpu.cpuIndex, cpu.apicId, fd, size);
+      if (typeof v === "number") return v;
+      th.vcpu = v;
+      return kvmArchInitVcpu(kvmTracedOs(s), fd, cpu, {
+        kvmFd: s.fd,
+        irqchipInKernel: s.kernelIrqchip,
+        irqchipSplit: s.kernelIrqchipSplit,
+        errorReport: (m) => errorReport(m),
+      });
+    },
+    resetRequest: () => qemuSystemResetRequest(SHUTDOWN_CAUSE_GUEST_RESET),
+    shutdownRequest: () => qemuSystemShutdownRequest(SHUTDOWN_CAUSE_GUEST_SHUTDOWN),
+    report: (text) => errorPrintf(text),
+    dump: (th) => {
+      if (!th.vcpu) return "";
+      kvmCpuSynchronizeState(s, th.vcpu, cpu);
+      return x86CpuDumpState(cpu, CPU_DUMP_CODE, s.machine.memory);
+    },
+    stopOnEmulationError: (th) => {
+      if (!th.vcpu) return true;
+      kvmCpuSynchronizeState(s, th.vcpu, cpu);
+      const env = cpu.env;
+      return ((env.cr[0] ?? 0n) & 1n) === 0n || (env.segs[R_CS]!.selector & 3) !== 3;
+    },
+  });
+  remoteThreads.set(cpu, t);
+  kvmRegisterRemoteThread(t);
+  startupStep(FILE, "kvmVcpuThreadFn");
+  const err = t.start(start);
+  if (err) throw new Error(err);
+  return t;
+}
+
 /** `kvm_start_vcpu_thread`: the thread `CPU <n>/KVM`, started (single: prologue run now). */
-export function kvmStartVcpuThread(cpu: CPUState): KvmVcpuThread {
+export function kvmStartVcpuThread(cpu: CPUState): VcpuThread {
   startupStep(FILE, "kvmStartVcpuThread");
   const accel = currentAccel() as KVMAccelState | null;
   const s = accel?.state as KVMState | undefined;
   if (!s) throw new Error("kvm_start_vcpu_thread: KVM is not initialized");
+  if (threadStarter) return kvmStartRemoteVcpuThread(s, cpu as X86CPU, threadStarter);
   const t = new KvmVcpuThread(s, cpu as X86CPU);
   threads.set(cpu, t);
   kvmVcpuThreadFn(t);

@@ -656,7 +656,13 @@ export function kvmHandleIo(
 }
 
 /** MMIO through address_space_memory, 1–8 bytes (8 as two 4-byte accesses). */
-function kvmHandleMmio(s: KVMState, gpa: number, data: Uint8Array, len: number, isWrite: boolean) {
+export function kvmHandleMmio(
+  s: KVMState,
+  gpa: number,
+  data: Uint8Array,
+  len: number,
+  isWrite: boolean,
+) {
   const mem = s.machine.memory;
   for (let off = 0; off < len; ) {
     const n = len - off >= 4 ? 4 : len - off >= 2 ? 2 : 1;
