@@ -59,6 +59,7 @@ export const GUESTS: readonly Guest[] = [
   guest("timer", "bios"),
   guest("smp", "bios"),
   guest("smp-bench", "bios"),
+  guest("ipi-bench", "bios"),
   guest("apic-timer", "bios"),
   guest("serial-echo", "bios"),
 ];
@@ -151,6 +152,19 @@ export function smpBenchSum(indices: number = SMP_BENCH.indices): number {
 export function smpBenchOutput(cpus: number): string {
   const sum = SMP_BENCH.sum.toString(16).padStart(8, "0");
   return `smp-bench: go\nsmp-bench: ${cpus} cpus, sum ${sum}, ok\n`;
+}
+
+/** ipi-bench's workload, as in src/ipi-bench.S: N IPIs from the BSP to AP 1, one at a time. */
+export const IPI_BENCH = {
+  /** Round trips (`N`): IPI sent, handled by the halted AP, seen by the BSP. */
+  roundTrips: 10_000,
+  /** The IPI's vector (`VECTOR`). */
+  vector: 0x40,
+} as const;
+
+/** What ipi-bench prints on COM1 with two or more CPUs when its check passes. */
+export function ipiBenchOutput(): string {
+  return `ipi-bench: go\nipi-bench: ${IPI_BENCH.roundTrips} round trips, ok\n`;
 }
 
 /** What apic-timer prints on COM1, with and without TSC-deadline mode in CPUID.1:ECX[24]. */

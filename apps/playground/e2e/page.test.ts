@@ -209,6 +209,71 @@ describe("playground in Chromium", () => {
     await page.close();
   });
 
+  it("runs each vCPU in a Web Worker of its own (threads multi, smp -smp 2)", async () => {
+    const page = await ctx!.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    const workers: string[] = [];
+    page.on("worker", (w) => workers.push(w.url()));
+    const vcpuWorkers = (): number => workers.filter((w) => w.includes("vcpu-worker")).length;
+    await page.goto(url);
+    await finished(page);
+    // Threads, guest, -smp: each change boots anew (a boot that is overtaken while its
+    // vCPU workers load is dropped); the last one runs.
+    const before = await boots(page);
+    const t0 = Date.now();
+    await page.check("#threads-multi");
+    await page.selectOption("#guest", "smp");
+    await page.selectOption("#smp", "2");
+    const SMP2 = "cpu 0 up\ncpu 1 up\nsmp: 2 cpus, counter 200000, ok\n";
+    expect(await finished(page, before + 3)).toBe(SMP2);
+    const booted = Date.now() - t0;
+    const status = page.locator("#status");
+    expect(await status.textContent()).toBe("shut down (exit status 1)");
+    expect(await page.evaluate(() => location.search)).toBe(
+      "?guest=smp&backend=vmx&cpu=qemu64&smp=2&threads=multi",
+    );
+    expect(await page.locator("#cmdline").inputValue()).toBe(
+      "npm run glassvm -- -host-cpu intel -machine pc -accel kvm,thread=multi -m 64 -cpu qemu64 " +
+        "-smp 2 -device isa-debug-exit,iobase=0xf4,iosize=0x04 -bios guests/bin/smp.bin -nographic",
+    );
+    // Two vCPU threads, each handed to a Web Worker the emulator's worker created for it.
+    expect(await status.getAttribute("data-vcpu-workers")).toBe("2");
+    const created = Number(await status.getAttribute("data-vcpu-workers-created"));
+    expect(created).toBeGreaterThanOrEqual(2);
+    // Playwright sees them too (nested dedicated workers are reported in Chromium).
+    expect(vcpuWorkers()).toBe(created);
+    expect(await page.locator("#vcpu-workers").textContent()).toBe("2 Web Workers");
+    // The panels of the emulator worker's kernel say why they are empty; no stepping.
+    expect(await page.locator(".threaded-note").count()).toBe(4);
+    expect(await page.locator("#exit-total").textContent()).toBe("0");
+    for (const b of ["#btn-step-exit", "#btn-step-insn", "#btn-trace"]) {
+      expect(await page.locator(b).isDisabled()).toBe(true);
+      expect(await page.locator(b).getAttribute("title")).toContain("thread=multi");
+    }
+    // The ioctl log: QEMU's clone() per vCPU thread, and its calls forwarded to their vCPUs.
+    const log = (await page.locator("#ioctl-log").textContent()) ?? "";
+    expect(log).toContain("clone");
+    expect(log).toMatch(/vcpu 1KVM_SET_REGS/);
+    // Reset stops before the first KVM_RUN, with two fresh workers; Run resumes them.
+    await resetPaused(page);
+    expect(await status.getAttribute("data-vcpu-workers-created")).toBe(String(created + 2));
+    expect(await page.locator("#regs").textContent()).toContain("000000000000fff0");
+    const again = await boots(page);
+    const t1 = Date.now();
+    await page.click("#btn-run");
+    expect(await finished(page, again)).toBe(SMP2);
+    const ran = Date.now() - t1;
+    expect(vcpuWorkers()).toBe(created + 2);
+    console.log(
+      `playground: smp -smp 2 thread=multi in Chromium: ${booted} ms from the clicks to shut down ` +
+        `(${created} vCPU workers started and loaded, qemuInit, the run), ` +
+        `${ran} ms from Run to shut down`,
+    );
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it("works without cross-origin isolation (single-threaded, and says so)", async () => {
     const page = await ctx!.newPage();
     await page.route("**/*", async (route) => {
@@ -218,9 +283,14 @@ describe("playground in Chromium", () => {
       delete headers["cross-origin-embedder-policy"];
       await route.fulfill({ response, headers });
     });
-    await page.goto(`${url}?guest=hello-real&backend=svm`);
+    await page.goto(`${url}?guest=hello-real&backend=svm&threads=multi`);
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(false);
     expect(await page.locator("#isolation").textContent()).toContain("Not cross-origin isolated");
+    // thread=multi needs SharedArrayBuffer: refused, and said so; the VM runs thread=single.
+    expect(await page.locator("#threads-refused").textContent()).toContain("SharedArrayBuffer");
+    expect(await page.locator("#threads-multi").isDisabled()).toBe(true);
+    expect(await page.locator("#threads-single").isChecked()).toBe(true);
+    expect(await page.locator("#cmdline").inputValue()).not.toContain("thread=multi");
     expect(await finished(page)).toBe(HELLO);
     // The Perfetto export: Chrome trace-event JSON with a track per vCPU and the exits.
     const [download] = await Promise.all([page.waitForEvent("download"), page.click("#btn-trace")]);

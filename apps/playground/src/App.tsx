@@ -1,7 +1,8 @@
 /**
  * The playground page: run controls and the equivalent command line on top, then the
  * console, the exits (perf kvm stat), the VMCS/VMCB, the vCPU, the start-up path and the
- * ioctl log. The emulator runs in a Web Worker (worker.ts); this thread only draws.
+ * ioctl log. The emulator runs in a Web Worker (worker.ts) — with thread=multi, each vCPU
+ * in a Web Worker of its own besides (vcpu-worker.ts); this thread only draws.
  */
 import type { PathNode } from "@glassvm/cli";
 import { useCallback, useEffect, useRef, useState } from "react";
@@ -21,6 +22,8 @@ import {
   optionsFromQuery,
   optionsToQuery,
   type PlaygroundOptions,
+  supportedOptions,
+  type Threads,
 } from "./engine/options.js";
 import type { FromWorker, ToWorker, VmView } from "./protocol.js";
 
@@ -33,10 +36,26 @@ async function fetchGuest(file: string): Promise<Uint8Array> {
 
 const isolated = typeof crossOriginIsolated === "boolean" && crossOriginIsolated;
 
+/** Why thread=multi cannot run here. */
+const MULTI_NEEDS_ISOLATION =
+  "thread=multi needs SharedArrayBuffer (a cross-origin isolated page: COOP/COEP); the vCPUs run with thread=single";
+
+/** Why the panels of this worker's kernel state are empty with thread=multi. */
+const THREADED_NOTE =
+  "thread=multi: each vCPU runs KVM_RUN in a Web Worker of its own, on that worker's copy of the host kernel, so the emulator worker's kernel sees no VM exits, tracepoints or VMCS/VMCB of theirs.";
+
+const STEP_THREADED =
+  "Not with thread=multi: stepping stops a vCPU from this worker's kernel tracepoints, and the vCPUs run KVM_RUN in workers of their own";
+
+/** The URL's options, as far as this page can run them (and whether threads were refused). */
+const initial = (() => {
+  const asked = optionsFromQuery(location.search);
+  const options = supportedOptions(asked, isolated);
+  return { options, threadsRefused: options !== asked };
+})();
+
 export function App() {
-  const [options, setOptions] = useState<PlaygroundOptions>(() =>
-    optionsFromQuery(location.search),
-  );
+  const [options, setOptions] = useState<PlaygroundOptions>(initial.options);
   const [file, setFile] = useState<{ name: string; bytes: Uint8Array } | null>(null);
   const [view, setView] = useState<VmView | null>(null);
   const [detail, setDetail] = useState<Pick<VmView, "regs" | "kvmRun" | "control"> | null>(null);
@@ -122,6 +141,8 @@ export function App() {
   };
 
   const cmd = commandLine(options);
+  /** The vCPUs run in workers of their own (as booted; before the first view, as asked). */
+  const threaded = view ? view.threaded : options.threads === "multi";
   /** The VM can still run (not shut down, not stopped on an error, not booting). */
   const canRun = view !== null && (view.status === "paused" || view.status === "running");
   const status = view
@@ -136,9 +157,14 @@ export function App() {
         <h1>glassvm playground</h1>
         <p id="isolation" className={isolated ? "ok" : "warn"}>
           {isolated
-            ? "Cross-origin isolated: guest RAM is a SharedArrayBuffer. The vCPUs run round-robin in one Web Worker (thread=single)."
-            : "Not cross-origin isolated (no COOP/COEP): SharedArrayBuffer is unavailable, so guest RAM is a plain ArrayBuffer and the vCPUs run round-robin in one Web Worker (single-threaded mode). Everything works."}
+            ? "Cross-origin isolated: guest RAM is a SharedArrayBuffer. With threads single the vCPUs run round-robin in one Web Worker (thread=single); with threads multi each vCPU runs in a Web Worker of its own (-accel kvm,thread=multi)."
+            : "Not cross-origin isolated (no COOP/COEP): SharedArrayBuffer is unavailable, so guest RAM is a plain ArrayBuffer and the vCPUs run round-robin in one Web Worker (thread=single); threads multi is unavailable. Everything else works."}
         </p>
+        {initial.threadsRefused ? (
+          <p id="threads-refused" className="warn">
+            The URL asks for threads=multi: {MULTI_NEEDS_ISOLATION}.
+          </p>
+        ) : null}
       </header>
 
       <section className="controls">
@@ -210,10 +236,40 @@ export function App() {
             </label>
           ))}
         </fieldset>
-        <label title="As a debugger could, before the first KVM_RUN: VT-x refuses the VM entry (SDM 27.3.1.2); AMD-V's VMRUN does not check TR's type">
+        <fieldset
+          className="threads"
+          title="-accel kvm,thread=…: how the vCPUs run in the browser (QEMU's thread=single or thread=multi)"
+        >
+          <legend>threads</legend>
+          {(["single", "multi"] as Threads[]).map((t) => (
+            <label
+              key={t}
+              title={t === "multi" && !isolated ? MULTI_NEEDS_ISOLATION : undefined}
+              className={t === "multi" && !isolated ? "disabled" : undefined}
+            >
+              <input
+                id={`threads-${t}`}
+                type="radio"
+                name="threads"
+                checked={options.threads === t}
+                disabled={t === "multi" && !isolated}
+                onChange={() => set({ threads: t })}
+              />
+              {t === "single" ? "single (one worker)" : "multi (a worker per vCPU)"}
+            </label>
+          ))}
+        </fieldset>
+        <label
+          title={
+            options.threads === "multi"
+              ? "Not with thread=multi: the vCPUs' state is in their threads before it could be changed"
+              : "As a debugger could, before the first KVM_RUN: VT-x refuses the VM entry (SDM 27.3.1.2); AMD-V's VMRUN does not check TR's type"
+          }
+        >
           <input
             id="fault-tr"
             type="checkbox"
+            disabled={options.threads === "multi"}
             checked={options.faultTr === true}
             onChange={(e) => set({ faultTr: e.target.checked })}
           />{" "}
@@ -239,7 +295,8 @@ export function App() {
           <button
             id="btn-step-exit"
             type="button"
-            disabled={!canRun}
+            disabled={!canRun || threaded}
+            title={threaded ? STEP_THREADED : undefined}
             onClick={() => send({ type: "step-exit" })}
           >
             Step exit
@@ -247,7 +304,8 @@ export function App() {
           <button
             id="btn-step-insn"
             type="button"
-            disabled={!canRun}
+            disabled={!canRun || threaded}
+            title={threaded ? STEP_THREADED : undefined}
             onClick={() => send({ type: "step-insn" })}
           >
             Step instruction
@@ -255,7 +313,17 @@ export function App() {
           <button id="btn-reset" type="button" onClick={() => void boot(options, false)}>
             Reset
           </button>
-          <button id="btn-trace" type="button" onClick={() => send({ type: "trace" })}>
+          <button
+            id="btn-trace"
+            type="button"
+            disabled={threaded}
+            title={
+              threaded
+                ? "Not with thread=multi: the trace is made of this worker's kvm_exit/kvm_entry tracepoints"
+                : undefined
+            }
+            onClick={() => send({ type: "trace" })}
+          >
             Export Perfetto JSON
           </button>
         </div>
@@ -275,10 +343,29 @@ export function App() {
         </div>
         <p className="status">
           status:{" "}
-          <strong id="status" data-boot={boots}>
+          <strong
+            id="status"
+            data-boot={boots}
+            data-vcpu-workers={view?.vcpuWorkers ?? 0}
+            data-vcpu-workers-created={view?.vcpuWorkersCreated ?? 0}
+          >
             {status}
           </strong>
-          {view ? (
+          {view?.threaded ? (
+            <>
+              {" "}
+              · guest MIPS:{" "}
+              <strong id="mips" title="the instructions are retired in the vCPUs' own workers">
+                –
+              </strong>{" "}
+              · {view.runMs.toFixed(0)} ms of run time · {view.vcpus} vCPU
+              {view.vcpus === 1 ? "" : "s"} in{" "}
+              <strong id="vcpu-workers">
+                {view.vcpuWorkers} Web Worker{view.vcpuWorkers === 1 ? "" : "s"}
+              </strong>{" "}
+              (thread=multi) · backend {view.backend.toUpperCase()}
+            </>
+          ) : view ? (
             <>
               {" "}
               · guest MIPS:{" "}
@@ -321,11 +408,12 @@ export function App() {
         </section>
         <section className="panel">
           <h2>Exits</h2>
+          {threaded ? <ThreadedNote /> : null}
           <ExitsPanel rows={view?.exits ?? []} total={view?.exitsTotal ?? 0} />
         </section>
         <section className="panel wide">
           <h2>Timeline: guest time vs exit handling, per vCPU</h2>
-          <Timeline rows={view?.timeline ?? []} />
+          {threaded ? <ThreadedNote /> : <Timeline rows={view?.timeline ?? []} />}
         </section>
         <section className="panel wide">
           <h2>
@@ -342,12 +430,16 @@ export function App() {
               ))}
             </select>
           </h2>
-          <ControlBlockView
-            block={detail?.control ?? null}
-            changed={(view?.vcpu ?? 0) === 0 ? (view?.changed ?? new Map()) : new Map()}
-            lastExit={view?.lastExit ?? null}
-            failure={view?.entryFailure ?? null}
-          />
+          {threaded ? (
+            <ThreadedNote />
+          ) : (
+            <ControlBlockView
+              block={detail?.control ?? null}
+              changed={(view?.vcpu ?? 0) === 0 ? (view?.changed ?? new Map()) : new Map()}
+              lastExit={view?.lastExit ?? null}
+              failure={view?.entryFailure ?? null}
+            />
+          )}
           {view && view.dmesg.length > 0 ? (
             <details open={view.status === "error"}>
               <summary>host kernel log (dmesg): {view.dmesg.length} lines</summary>
@@ -357,6 +449,12 @@ export function App() {
         </section>
         <section className="panel wide">
           <h2>vCPU {view?.vcpu ?? 0}</h2>
+          {threaded ? (
+            <p className="note threaded-note">
+              thread=multi: KVM_GET_REGS / KVM_GET_SREGS go to the vCPU's thread, which answers
+              between its KVM_RUNs — they are read while the VM is paused (or has shut down).
+            </p>
+          ) : null}
           <VcpuPanel regs={detail?.regs ?? null} kvmRun={detail?.kvmRun ?? null} />
         </section>
         <section className="panel">
@@ -369,5 +467,14 @@ export function App() {
         </section>
       </main>
     </div>
+  );
+}
+
+/** What a panel of this worker's kernel state says with thread=multi. */
+function ThreadedNote() {
+  return (
+    <p className="note threaded-note">
+      {THREADED_NOTE} This panel reads the emulator worker's kernel, so it stays empty.
+    </p>
   );
 }

@@ -49,6 +49,16 @@ export interface VmView {
   /** Guest instructions per µs of run time (run slices and steps, exit handling included). */
   readonly mips: number | null;
   readonly vcpus: number;
+  /**
+   * thread=multi took effect: the vCPUs run in Web Workers of their own, on those workers'
+   * copies of the kernel — the exits, timeline, VMCS/VMCB and instruction counts of this
+   * worker's kernel do not see them.
+   */
+  readonly threaded: boolean;
+  /** vCPU threads handed to workers of their own in this VM (thread=multi). */
+  readonly vcpuWorkers: number;
+  /** vCPU Web Workers the emulator's worker has created so far, every boot counted. */
+  readonly vcpuWorkersCreated: number;
   /** The vCPU whose registers, kvm_run and VMCS/VMCB the view carries. */
   readonly vcpu: number;
   /** Per vCPU: the newest timeline segments (guest time vs exit handling). */

@@ -26,6 +26,11 @@ export interface GlassvmOptions {
   /** What goes to qemuInit (argv[0] = "glassvm"). */
   readonly qemuArgv: string[];
   readonly hostCpu: string;
+  /**
+   * `-host-clock`: the host's monotonic clock — `real` (performance.now), or
+   * `instructions` (guest instructions retired, idle skipped: deterministic runs).
+   */
+  readonly hostClock: "real" | "instructions";
   readonly traceFile: string | null;
   readonly showPath: boolean;
   readonly exitStats: boolean;
@@ -70,6 +75,7 @@ function tracePattern(optarg: string): string | null {
 export function parseGlassvmArgs(argv: readonly string[]): GlassvmOptions {
   const qemuArgv = [PROGNAME];
   let hostCpu = "intel";
+  let hostClock = "real";
   let traceFile: string | null = null;
   let showPath = false;
   let exitStats = false;
@@ -89,6 +95,15 @@ export function parseGlassvmArgs(argv: readonly string[]): GlassvmOptions {
     switch (name) {
       case "host-cpu":
         hostCpu = arg();
+        continue;
+      case "host-clock":
+        hostClock = arg();
+        if (hostClock !== "real" && hostClock !== "instructions") {
+          throw new GlassvmUsageError(
+            `-host-clock ${hostClock}`,
+            "unknown host clock (expected real or instructions)",
+          );
+        }
         continue;
       case "trace-file":
         traceFile = arg();
@@ -133,6 +148,7 @@ export function parseGlassvmArgs(argv: readonly string[]): GlassvmOptions {
   return {
     qemuArgv,
     hostCpu,
+    hostClock: hostClock as "real" | "instructions",
     traceFile,
     showPath,
     exitStats,
@@ -171,6 +187,10 @@ export function glassvmHelpText(): string {
     "                the host's virtualization extension: intel loads kvm_intel",
     "                (VT-x, the default), amd loads kvm_amd (AMD-V); intel,amd runs",
     "                both and shows their exit streams side by side",
+    "-host-clock real|instructions",
+    "                the host's monotonic clock (KVM's timers, the TSC, QEMU's clocks):",
+    "                real time (the default), or 1 ns per guest instruction retired with",
+    "                idle time skipped — with thread=single a run then repeats exactly",
     "-trace-file file",
     "                write a Chrome trace-event JSON of the run (open it in Perfetto):",
     "                a track per vCPU with guest time, exit handling and device slices",

@@ -10,7 +10,7 @@
  * VMCS/VMCB changes, `-trace-file` a Chrome
  * trace; after a failed VM entry the kernel log says which SDM check failed.
  */
-import { HostKernel, kvmModule, Tracepoints } from "@glassvm/kvm-kernel";
+import { HostKernel, InstructionClock, kvmModule, Tracepoints } from "@glassvm/kvm-kernel";
 import {
   type HostOs,
   interposeHostOs,
@@ -21,10 +21,13 @@ import {
   strerror,
 } from "@glassvm/kvm-kernel/uapi";
 import {
+  QEMU_CLOCK_REALTIME,
+  QEMU_CLOCK_VIRTUAL,
   type QemuEnv,
   QemuExit,
   type QemuMachineInstance,
   qemuCleanup,
+  qemuClockSetSource,
   qemuInit,
   qemuMainLoop,
   qemuSystemKilled,
@@ -291,6 +294,22 @@ export function glassvmRun(argv: readonly string[], io: GlassvmIo, hooks: Glassv
     for (const l of kernel.log) io.stderr(`${l}\n`);
     return 1;
   }
+  if (opts.hostClock === "instructions") {
+    // One thread must run every vCPU for the instruction order, and so the run, to repeat.
+    const multi = opts.qemuArgv.some((a) => /(^|,)thread=multi(,|$)/.test(a));
+    if (multi) {
+      return usageError(
+        io,
+        "-host-clock instructions",
+        "a deterministic clock needs thread=single (one host thread for every vCPU)",
+      );
+    }
+    kernel.clock = new InstructionClock(kernel);
+    // QEMU's clocks read the host's monotonic clock (clock_gettime), so they follow it.
+    const ns = () => Number(kernel.clock.now());
+    qemuClockSetSource(QEMU_CLOCK_VIRTUAL, ns);
+    qemuClockSetSource(QEMU_CLOCK_REALTIME, ns);
+  }
   hooks.onHost?.(kernel);
   const kernelLogStart = kernel.log.length;
   const qemuOs: HostOs = kernel.spawn(PROGNAME);
@@ -430,6 +449,10 @@ export function glassvmRun(argv: readonly string[], io: GlassvmIo, hooks: Glassv
     for (const off of offs) off();
     // qemu_cleanup and the process exit: the next run in this realm starts afresh.
     qemuCleanup();
+    if (opts.hostClock === "instructions") {
+      qemuClockSetSource(QEMU_CLOCK_VIRTUAL, null);
+      qemuClockSetSource(QEMU_CLOCK_REALTIME, null);
+    }
     progress.clear();
     const end = io.now();
     if (stat && ran) io.stderr(kvmStatReport(stat));

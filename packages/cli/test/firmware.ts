@@ -81,3 +81,8 @@ export const withoutWarnings = (s: string): string =>
     .split("\n")
     .filter((l) => !l.includes("warning: host doesn't support requested feature"))
     .join("\n");
+
+/** A guest of guests/bin on the console, leaving through isa-debug-exit (port 0xf4). */
+export function guestArgs(image: string): string[] {
+  return ["-nographic", "-bios", image, "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"];
+}

@@ -4,7 +4,7 @@
  * 0x80000021" and the register dump; glassvm then prints what kvm_intel logged — the
  * SDM rule, VMCS field and value — and exits 1.
  */
-import { cpuForeach, type X86CPU } from "@glassvm/qemu-machine";
+import { cpuForeach, cpuSynchronizeState, type X86CPU } from "@glassvm/qemu-machine";
 import { expect, it } from "vitest";
 import { glassvmRun } from "../src/index.js";
 import { HELLO_FW, testIo, withoutWarnings } from "./firmware.js";
@@ -19,8 +19,11 @@ it("names the failed check after QEMU's messages", () => {
     t.io,
     {
       afterInit: () => {
-        for (const cpu of cpuForeach())
+        for (const cpu of cpuForeach()) {
+          // cpu_synchronize_state first, as gdbstub does: env is then what KVM gets.
+          cpuSynchronizeState(cpu);
           (cpu as X86CPU).env.tr.flags = DESC_P_MASK | (9 << DESC_TYPE_SHIFT);
+        }
       },
     },
   );

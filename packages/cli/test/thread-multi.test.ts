@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { glassvmRun } from "../src/index.js";
 import { startVcpuWorker } from "../src/node-host.js";
 import type { VcpuThreadData } from "../src/vcpu-thread.js";
-import { testIo, withoutWarnings } from "./firmware.js";
+import { guestArgs, testIo, withoutWarnings } from "./firmware.js";
 
 const bin = (name: string) =>
   new Uint8Array(readFileSync(new URL(`../../../guests/bin/${name}`, import.meta.url)));
@@ -28,17 +28,7 @@ function run(image: string, ...extra: string[]) {
     },
   };
   const status = glassvmRun(
-    [
-      "glassvm",
-      "-accel",
-      "kvm,thread=multi",
-      ...extra,
-      "-nographic",
-      "-bios",
-      image,
-      "-device",
-      "isa-debug-exit,iobase=0xf4,iosize=0x04",
-    ],
+    ["glassvm", "-accel", "kvm,thread=multi", ...extra, ...guestArgs(image)],
     io,
     {
       onHost: (kernel) => {
@@ -107,18 +97,7 @@ describe("thread=multi: a worker per vCPU", () => {
   it("without threads from the embedder, thread=multi falls back to thread=single", () => {
     const t = testIo({ "smp.bin": bin("smp.bin") });
     const status = glassvmRun(
-      [
-        "glassvm",
-        "-accel",
-        "kvm,thread=multi",
-        "-smp",
-        "2",
-        "-nographic",
-        "-bios",
-        "smp.bin",
-        "-device",
-        "isa-debug-exit,iobase=0xf4,iosize=0x04",
-      ],
+      ["glassvm", "-accel", "kvm,thread=multi", "-smp", "2", ...guestArgs("smp.bin")],
       t.io,
       { onHost },
     );
@@ -136,10 +115,6 @@ function onHost(k: { config: { CONFIG_KVM_IOAPIC: boolean } }): void {
 
 function runSingle(image: string) {
   const t = testIo({ [image]: bin(image) });
-  const status = glassvmRun(
-    ["glassvm", "-nographic", "-bios", image, "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"],
-    t.io,
-    { onHost },
-  );
+  const status = glassvmRun(["glassvm", ...guestArgs(image)], t.io, { onHost });
   return { status, out: t.out() };
 }

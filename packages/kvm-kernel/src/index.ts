@@ -15,7 +15,15 @@ export {
   kvmUnregisterIrqAckNotifier,
 } from "./irq_comm.js";
 export type { FileOperations, HostClock, KernelModule } from "./kernel.js";
-export { File, HostKernel, HostProcess, HostTask, REAL_CLOCK, VirtualClock } from "./kernel.js";
+export {
+  File,
+  HostKernel,
+  HostProcess,
+  HostTask,
+  InstructionClock,
+  REAL_CLOCK,
+  VirtualClock,
+} from "./kernel.js";
 export type {
   KvmIrqAckNotifier,
   KvmMemorySlot,

@@ -552,6 +552,41 @@ export class VirtualClock implements HostClock {
   }
 }
 
+/**
+ * A deterministic host clock: time is what the host's processors did — `nsPerInsn` for
+ * each guest instruction retired (the vendor module counts them: HostKernel.instRetired)
+ * and `nsPerExit` for each VM exit (HostKernel.vmExits; a round trip through the
+ * hypervisor costs about a microsecond on real hardware) — plus the idle time skipped when
+ * every runnable vCPU waits for a timer (as VirtualClock does). Two runs of the same
+ * single-threaded VM see the same times at the same instructions, so they take the same
+ * path: the same exits, the same trace. (A real host's clock follows the wall; QEMU's
+ * -icount gives TCG the same property.)
+ */
+export class InstructionClock implements HostClock {
+  private skipped = 0n;
+
+  constructor(
+    private readonly kernel: HostKernel,
+    readonly nsPerInsn = 1n,
+    readonly nsPerExit = 1000n,
+  ) {}
+
+  now(): bigint {
+    const k = this.kernel;
+    return (
+      BigInt(k.instRetired?.() ?? 0) * this.nsPerInsn +
+      BigInt(k.vmExits) * this.nsPerExit +
+      this.skipped
+    );
+  }
+
+  idleUntil(ns: bigint): boolean {
+    const now = this.now();
+    if (ns > now) this.skipped += ns - now;
+    return true;
+  }
+}
+
 /** A loadable module: init returns 0 or -errno; exit undoes it. */
 export interface KernelModule {
   readonly name: string;
@@ -605,6 +640,14 @@ export class HostKernel {
   /** The host TSC: a 2 GHz counter from `clock` (replaceable for tests). */
   rdtsc: () => bigint = () => this.clock.now() * 2n;
   private nextPid = 1000;
+  /**
+   * The host's retired-instruction count (a PMU's INST_RETIRED summed over its CPUs), as
+   * the processors' model reports it — guest instructions in VMX non-root operation /
+   * with SVM's guest mode. Null until a vendor module provides it.
+   */
+  instRetired: (() => number) | null = null;
+  /** VM exits the host's processors took (every vCPU's, as kvm_exit counts them). */
+  vmExits = 0;
   /** A subsystem's share of clone(): mail the new thread what it shares (KVM's VMs). */
   onClone: ((proc: HostProcess, task: HostTask) => void) | null = null;
   /** Serve a thread's call into the kernel's home: the result, or TASK_CALL_DEFERRED. */

@@ -2387,6 +2387,7 @@ export function vcpuEnterGuest(vcpu: KvmVcpu): number {
   vcpu.arch.lastVmentryCpu = vcpu.cpu;
   ops.handleExitIrqoff?.(vcpu);
   vcpu.stat.exits++;
+  vcpu.kvm.kernel.vmExits++;
   return ops.handleExit(vcpu, fastpath);
 }
 

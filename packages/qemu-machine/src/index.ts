@@ -13,6 +13,7 @@ export {
   TYPE_KVM_ACCEL,
 } from "./accel/kvm/kvm-accel.js";
 export {
+  cpuSynchronizeState,
   KvmVcpuThread,
   kvmStartVcpuThread,
   kvmVcpuThreadFn,

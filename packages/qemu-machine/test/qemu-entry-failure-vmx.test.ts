@@ -9,6 +9,7 @@
 import { HostKernel, kvmModule } from "@glassvm/kvm-kernel";
 import { kvmIntelModule } from "@glassvm/vmx";
 import { describe, expect, it } from "vitest";
+import { cpuSynchronizeState } from "../src/accel/kvm/kvm-accel-ops.js";
 import { resumeAllVcpus } from "../src/system/cpus.js";
 import { qemuInit, qemuMainLoop } from "../src/system/vl.js";
 import { cpuForeach, DESC_P_MASK, DESC_TYPE_SHIFT, type X86CPU } from "../src/target/i386/cpu.js";
@@ -28,8 +29,11 @@ describe("KVM_EXIT_FAIL_ENTRY: QEMU's messages and register dump", () => {
       stderr: (t) => stderr.push(t),
     });
     expect(inst.runstate).toBe("prelaunch");
-    for (const cpu of cpuForeach())
+    for (const cpu of cpuForeach()) {
+      // As a debugger does: cpu_synchronize_state, then change env (pushed at the next run).
+      cpuSynchronizeState(cpu);
       (cpu as X86CPU).env.tr.flags = DESC_P_MASK | (9 << DESC_TYPE_SHIFT);
+    }
     // `cont`: vm_start.
     resumeAllVcpus();
     inst.runstate = "running";

@@ -359,6 +359,12 @@ export class KvmAmd {
     nrCpus = 1,
   ) {
     this.cpus = Array.from({ length: nrCpus }, (_, i) => new HostCpu(kernel, i));
+    // The processors' retired-instruction counters, for the kernel's InstructionClock.
+    kernel.instRetired = () => {
+      let n = 0;
+      for (const c of this.cpus) n += c.nonRoot.instructions;
+      return n;
+    };
   }
 
   /**

@@ -418,6 +418,12 @@ export class KvmIntel {
     nrCpus = 1,
   ) {
     this.cpus = Array.from({ length: nrCpus }, (_, i) => new HostCpu(kernel, i));
+    // The processors' retired-instruction counters, for the kernel's InstructionClock.
+    kernel.instRetired = () => {
+      let n = 0;
+      for (const c of this.cpus) n += c.nonRoot.instructions;
+      return n;
+    };
   }
 
   /** hardware_setup: read the capability MSRs on the boot CPU; 0 or -EIO. */

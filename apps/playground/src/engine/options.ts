@@ -1,7 +1,8 @@
 /**
  * What the page asks the emulator to run: a guest from the repo's suite (guests/README.md)
- * or a file from disk, the CPU model, -smp and the backend — and the `glassvm` command line
- * that runs the same thing in a terminal. The options round-trip through the URL's query.
+ * or a file from disk, the CPU model, -smp, the backend and the vCPU threading (thread=single
+ * or thread=multi) — and the `glassvm` command line that runs the same thing in a terminal.
+ * The options round-trip through the URL's query.
  */
 
 /** A guest of guests/bin, with the options its README row gives it. */
@@ -89,6 +90,27 @@ export const GUESTS: readonly GuestInfo[] = [
     console: "serial",
     about: "PIC + PIT interrupts",
   },
+  {
+    id: "smp",
+    file: "smp.bin",
+    load: "bios",
+    console: "serial",
+    about: "INIT-SIPI-SIPI to every AP, then LOCK XADD/CMPXCHG counters on all CPUs (try -smp 2)",
+  },
+  {
+    id: "smp-bench",
+    file: "smp-bench.bin",
+    load: "bios",
+    console: "serial",
+    about: "a fixed amount of integer work split among the CPUs (201.6 M instructions in all)",
+  },
+  {
+    id: "apic-timer",
+    file: "apic-timer.bin",
+    load: "bios",
+    console: "serial",
+    about: "the local APIC timer: one-shot, periodic, TSC-deadline",
+  },
 ];
 
 /** The CPU models offered (qemu-machine's BUILTIN_X86_DEFS, by name). */
@@ -108,12 +130,20 @@ export const CPU_MODELS = [
 
 export type Backend = "vmx" | "svm";
 
+/**
+ * How the vCPUs run (`-accel kvm,thread=…`): round-robin in the emulator's one worker
+ * (`single`, QEMU's default for KVM here), or each in a Web Worker of its own (`multi`),
+ * which needs SharedArrayBuffer — a cross-origin isolated page.
+ */
+export type Threads = "single" | "multi";
+
 export interface PlaygroundOptions {
   /** A GUESTS id, or "file" for an image loaded from disk. */
   readonly guest: string;
   readonly cpu: string;
   readonly smp: number;
   readonly backend: Backend;
+  readonly threads: Threads;
   /** For guest "file": its name, how to load it and where it prints. */
   readonly fileName?: string;
   readonly fileLoad?: "bios" | "kernel";
@@ -131,6 +161,7 @@ export const DEFAULT_OPTIONS: PlaygroundOptions = {
   cpu: "qemu64",
   smp: 1,
   backend: "vmx",
+  threads: "single",
 };
 
 export const EXIT_DEVICE = ["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"] as const;
@@ -151,11 +182,17 @@ export function guestInfo(o: PlaygroundOptions): GuestInfo {
 
 /**
  * qemu-system-x86_64's arguments (argv[0] excluded) for the options: the README's common
- * prefix, the guest's own options, and both consoles' stdio where the guest prints.
+ * prefix, the guest's own options, and both consoles' stdio where the guest prints. With
+ * thread=multi the accelerator is an `-accel` of its own (QEMU refuses `-accel` beside
+ * `-machine accel=`).
  */
 export function qemuArgs(o: PlaygroundOptions): string[] {
   const g = guestInfo(o);
-  const args = ["-machine", "pc,accel=kvm", "-m", "64", "-cpu", o.cpu];
+  const args =
+    o.threads === "multi"
+      ? ["-machine", "pc", "-accel", "kvm,thread=multi"]
+      : ["-machine", "pc,accel=kvm"];
+  args.push("-m", "64", "-cpu", o.cpu);
   if (o.smp !== 1) args.push("-smp", String(o.smp));
   args.push(...EXIT_DEVICE);
   if (g.load === "kernel") args.push("-kernel", g.file);
@@ -179,18 +216,30 @@ export function commandLine(o: PlaygroundOptions): string {
   return `npm run glassvm -- ${withPath.map(shellQuote).join(" ")}`;
 }
 
-/** Options from a URL query (`?guest=hello-long&backend=svm&cpu=Haswell&smp=2`). */
+/**
+ * The options this page can run: thread=multi needs SharedArrayBuffer (a cross-origin
+ * isolated page); elsewhere the vCPUs run with thread=single.
+ */
+export function supportedOptions(o: PlaygroundOptions, isolated: boolean): PlaygroundOptions {
+  return o.threads === "multi" && !isolated ? { ...o, threads: "single" } : o;
+}
+
+/**
+ * Options from a URL query (`?guest=hello-long&backend=svm&cpu=Haswell&smp=2&threads=multi`).
+ */
 export function optionsFromQuery(search: string): PlaygroundOptions {
   const q = new URLSearchParams(search);
   const guest = q.get("guest");
   const cpu = q.get("cpu");
   const smp = Number(q.get("smp"));
   const backend = q.get("backend");
+  const threads = q.get("threads");
   return {
     guest: guest && GUESTS.some((g) => g.id === guest) ? guest : DEFAULT_OPTIONS.guest,
     cpu: cpu && (CPU_MODELS as readonly string[]).includes(cpu) ? cpu : DEFAULT_OPTIONS.cpu,
     smp: Number.isInteger(smp) && smp >= 1 && smp <= 4 ? smp : DEFAULT_OPTIONS.smp,
     backend: backend === "svm" ? "svm" : "vmx",
+    threads: threads === "multi" ? "multi" : "single",
   };
 }
 
@@ -201,5 +250,6 @@ export function optionsToQuery(o: PlaygroundOptions): string {
   q.set("backend", o.backend);
   q.set("cpu", o.cpu);
   if (o.smp !== 1) q.set("smp", String(o.smp));
+  if (o.threads === "multi") q.set("threads", "multi");
   return `?${q.toString()}`;
 }

@@ -1,19 +1,41 @@
 import { readFileSync } from "node:fs";
+import { type TransferListItem, Worker } from "node:worker_threads";
+import type { VcpuThreadData } from "@glassvm/cli";
 import { describe, expect, it } from "vitest";
 import { guestInfo, type PlaygroundOptions } from "./options.js";
-import { Session } from "./session.js";
+import { Session, type SessionHost } from "./session.js";
 
 const BIN = new URL("../../../../guests/bin/", import.meta.url);
 
-function session(o: Partial<PlaygroundOptions>): Session {
+/**
+ * thread=multi in Node: each vCPU thread in a worker_threads Worker that loads the
+ * TypeScript entry through tsx (the @glassvm packages from source, as here).
+ */
+function startNodeVcpuThread(data: VcpuThreadData): { terminate(): void } {
+  const entry = new URL("../../test/vcpu-worker-node.ts", import.meta.url).href;
+  const w = new Worker(
+    `import("tsx/esm/api").then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`,
+    {
+      eval: true,
+      workerData: data,
+      transferList: [data.link.mail as unknown as TransferListItem],
+      execArgv: ["--conditions=@glassvm/source"],
+    },
+  );
+  w.unref();
+  return { terminate: () => void w.terminate() };
+}
+
+function session(o: Partial<PlaygroundOptions>, host: SessionHost = {}): Session {
   const opts: PlaygroundOptions = {
     guest: "hello-real",
     cpu: "qemu64",
     smp: 1,
     backend: "vmx",
+    threads: "single",
     ...o,
   };
-  return new Session(opts, readFileSync(new URL(guestInfo(opts).file, BIN)));
+  return new Session(opts, readFileSync(new URL(guestInfo(opts).file, BIN)), host);
 }
 
 function runToEnd(s: Session): string {
@@ -125,4 +147,53 @@ describe("Session", () => {
     expect(svm.entryFailure()).toBeNull();
     svm.dispose();
   });
+
+  it("runs each vCPU in a worker of its own with thread=multi (smp -smp 2)", () => {
+    const started: VcpuThreadData[] = [];
+    const s = session(
+      { guest: "smp", smp: 2, threads: "multi" },
+      {
+        startVcpuThread: (data) => {
+          started.push(data);
+          return startNodeVcpuThread(data);
+        },
+      },
+    );
+    expect(s.message).not.toMatch(/error|thread=single/i);
+    expect(s.argv.slice(0, 4)).toEqual(["-machine", "pc", "-accel", "kvm,thread=multi"]);
+    expect(started.map((d) => d.arg.cpuIndex)).toEqual([0, 1]);
+    expect(s.threaded).toBe(true);
+    expect(s.vcpuWorkers).toBe(2);
+    expect(s.vcpuCount).toBe(2);
+    // Stopped before the first KVM_RUN (-S): the registers are the reset state.
+    expect(s.status).toBe("paused");
+    expect(s.registers(1)?.regs.rip).toBe(0xfff0n);
+    const clones = s.log.entries.filter((e) => e.name === "clone");
+    expect(clones.map((e) => e.result)).toEqual(started.map((d) => `${d.link.tid} (tid)`));
+    // The main thread's calls on the vCPUs' fds (forwarded to their threads) are theirs.
+    expect(s.log.entries.some((e) => e.name === "KVM_SET_REGS" && e.fd === "vcpu 1")).toBe(true);
+    expect(JSON.stringify(s.startupTree)).toContain("clone() = tid");
+    // A slice; between slices the threads run on, and their registers are not read then.
+    s.runFor(40);
+    const first = s.takeConsole();
+    expect(s.status).toBe("running");
+    expect(s.registers(0)).toBeNull();
+    // Pause stops the threads (pause_all_vcpus): their state holds still.
+    s.pause();
+    expect(s.status).toBe("paused");
+    const r = s.registers(0)!.regs;
+    expect(s.registers(0)!.regs).toEqual(r);
+    expect(first + runToEnd(s)).toBe("cpu 0 up\ncpu 1 up\nsmp: 2 cpus, counter 200000, ok\n");
+    expect(s.status).toBe("shutdown");
+    expect(s.exitStatus).toBe(1);
+    // What the threads' kernels did is not seen here.
+    expect(s.exitsTotal).toBe(0);
+    expect(s.log.counts.get("KVM_RUN")).toBeUndefined();
+    expect(s.controlBlock()).toBeNull();
+    expect(s.entryFailure()).toBeNull();
+    // Stepping needs this kernel's tracepoints: not with threads.
+    s.stepExit();
+    expect(s.exitsTotal).toBe(0);
+    s.dispose();
+  }, 60_000);
 });

@@ -12,6 +12,17 @@
  * (kvm_eat_signals). One guest instruction is KVM_SET_GUEST_DEBUG with
  * KVM_GUESTDBG_SINGLESTEP: the #DB comes back as KVM_EXIT_DEBUG.
  *
+ * With `-accel kvm,thread=multi` (options.threads "multi") each vCPU is a thread of the
+ * QEMU process in a worker of its own, as the CLI runs it: QEMU's qemu_thread_create is
+ * clone() of this process plus `startVcpuThread`, which the embedder gives (the page's
+ * worker hands the thread to a Web Worker it started beforehand; the tests, to a Node
+ * worker). Those threads run KVM_RUN on their own copies of the kernel, so what this
+ * realm's kernel sees — tracepoints, the VMCS/VMCB, exits, instructions retired — is the
+ * main thread's part only; the ioctl log still has QEMU's main-thread calls (those it
+ * forwards to the vCPU threads included) and the console is served here. Pause stops the
+ * vCPU threads (pause_all_vcpus), Run resumes them; a session starts with them stopped
+ * (`-S`), before their first KVM_RUN. Stepping needs the tracepoints: not with threads.
+ *
  * Nothing here touches the DOM: the worker wraps it, and the unit tests run it in Node.
  */
 import {
@@ -22,6 +33,7 @@ import {
   KERNEL_PATHS_AMD,
   type PathEvent,
   type PathNode,
+  type VcpuThreadData,
 } from "@glassvm/cli";
 import { HostKernel, type KvmVcpu, kvmGlobal, kvmModule } from "@glassvm/kvm-kernel";
 import {
@@ -29,6 +41,7 @@ import {
   decodeKvmSregs,
   encodeKvmGuestDebug,
   encodeKvmSignalMask,
+  encodeKvmSregs,
   type HostOs,
   type IoctlArg,
   interposeHostOs,
@@ -44,6 +57,7 @@ import {
   KVM_RUN_SIZE,
   KVM_SET_GUEST_DEBUG,
   KVM_SET_SIGNAL_MASK,
+  KVM_SET_SREGS,
   KVM_SREGS_SIZE,
   type KvmRegs,
   KvmRun,
@@ -55,6 +69,7 @@ import {
 } from "@glassvm/kvm-kernel/uapi";
 import {
   cpuForeach,
+  pauseAllVcpus,
   QemuExit,
   type QemuMachineInstance,
   qemuChrBeQueueInput,
@@ -62,6 +77,7 @@ import {
   qemuCleanup,
   qemuInit,
   qemuMainLoop,
+  resumeAllVcpus,
   startupTraceListen,
   type X86CPU,
 } from "@glassvm/qemu-machine";
@@ -137,6 +153,17 @@ export interface TimelineSegment {
   readonly reason?: string;
 }
 
+/** What runs a vCPU thread (thread=multi): a worker started with the thread's data. */
+export type StartVcpuThread = (data: VcpuThreadData) => { terminate(): void };
+
+/** What the embedder gives a session beyond the options and the image. */
+export interface SessionHost {
+  /** The clock (ms); performance.now by default. */
+  readonly now?: () => number;
+  /** thread=multi: start a vCPU thread's worker. Without it QEMU runs thread=single. */
+  readonly startVcpuThread?: StartVcpuThread;
+}
+
 const MAX_TRACE_EXITS = 100_000;
 /** Timeline segments kept per vCPU. */
 const TIMELINE_KEEP = 400;
@@ -157,6 +184,13 @@ export class Session {
   changed = new Map<string, FieldChange>();
   /** Guest ms spent running (run slices and steps), and instructions retired. */
   runMs = 0;
+  /** vCPU threads started in workers of their own (thread=multi); 0 with thread=single. */
+  vcpuWorkers = 0;
+  readonly now: () => number;
+  /** thread=multi: the vCPU threads are stopped (pause_all_vcpus, or `-S` at start). */
+  private held = false;
+  /** thread=multi: the vCPU whose thread is being started (its fd is mmapped meanwhile). */
+  private startingCpu: number | null = null;
   /** Output not yet taken by the page. */
   private consoleOut = "";
   private readonly proc: HostOs;
@@ -179,14 +213,12 @@ export class Session {
   private exitWatch: { writers(): Map<string, string>; reset(): void; detach(): void } | null =
     null;
 
-  constructor(
-    options: PlaygroundOptions,
-    image: Uint8Array,
-    readonly now: () => number = () => performance.now(),
-  ) {
+  constructor(options: PlaygroundOptions, image: Uint8Array, host: SessionHost = {}) {
+    this.now = host.now ?? (() => performance.now());
     this.options = options;
     this.argv = qemuArgs(options);
-    this.t0 = now();
+    const start = options.threads === "multi" ? host.startVcpuThread : undefined;
+    this.t0 = this.now();
     const kernel = new HostKernel();
     // The same host kernel the CLI builds: KVM with its in-kernel irqchip.
     kernel.config.CONFIG_KVM_IOAPIC = true;
@@ -215,7 +247,9 @@ export class Session {
     const g = guestInfo(options);
     startupTraceListen((s) => pathEvents.push({ kind: "step", fn: s.fn, file: s.file }));
     try {
-      this.inst = qemuInit(this.argv, {
+      // thread=multi: -S, so that the vCPU threads wait for Run (the page's Reset stops
+      // before the first KVM_RUN); with one thread the loop only runs when asked anyway.
+      this.inst = qemuInit(start ? [...this.argv, "-S"] : this.argv, {
         os: this.os,
         files: (p) => (p === g.file ? image : null),
         stdout: (t) => {
@@ -224,6 +258,30 @@ export class Session {
         stderr: (t) => {
           this.message += t;
         },
+        startThread: start
+          ? (name, arg) => {
+              // qemu_thread_create: clone() a thread of the process, run it in a worker.
+              const link = this.proc.clone?.();
+              if (link === undefined) return "threads are not supported here";
+              const at = this.now() - this.t0;
+              if (typeof link === "number") {
+                this.logClone(at, name, resultText(link));
+                path(`clone() = ${link}`, link);
+                return `clone failed: ${resultText(link)}`;
+              }
+              this.logClone(at, name, `${link.tid} (tid)`);
+              path(`clone() = tid ${link.tid}`, link.tid);
+              this.startingCpu = arg.cpuIndex;
+              const w = start({
+                link,
+                arg,
+                hostCpu: options.backend === "svm" ? "amd" : "intel",
+                timeOrigin: performance.timeOrigin,
+              });
+              this.vcpuWorkers++;
+              return { tid: link.tid, link, join: () => w.terminate() };
+            }
+          : undefined,
       });
     } catch (err) {
       this.status = "error";
@@ -232,15 +290,36 @@ export class Session {
     } finally {
       startupTraceListen(null);
       recording = false;
+      this.startingCpu = null;
     }
     this.startupTree = buildStartupTree(
       pathEvents,
       options.backend === "svm" ? KERNEL_PATHS_AMD : KERNEL_PATHS,
     );
     if (!this.inst) return;
+    if (this.threaded) {
+      // The vCPU threads have their signal masks (and state) of their own; -S left them
+      // stopped, waiting for Run.
+      this.held = this.inst.runstate !== "running";
+      if (options.faultTr) {
+        this.message +=
+          "inject TR = available TSS: not with thread=multi (the vCPUs' state is already in their threads)\n";
+      }
+      for (let i = 0; i < this.inst.vcpuThreads.length; i++) this.chrome.vcpuThread(i);
+      return;
+    }
     if (options.faultTr) {
-      // The descriptor flags of an available 32-bit TSS (type 9, present).
+      // The descriptor flags of an available 32-bit TSS (type 9, present): in QEMU's copy
+      // of the state (which it may push before the first KVM_RUN) …
       for (const cpu of cpuForeach()) (cpu as X86CPU).env.tr.flags = (1 << 15) | (9 << 8);
+      // … and in KVM's, as a debugger would (QEMU may have pushed its reset state already).
+      for (const fd of this.vcpuFds.keys()) {
+        const b = new Uint8Array(KVM_SREGS_SIZE);
+        if (this.proc.ioctl(fd, KVM_GET_SREGS, b) < 0) continue;
+        const sregs = decodeKvmSregs(b);
+        sregs.tr = { ...sregs.tr, type: 9, present: 1 };
+        this.proc.ioctl(fd, KVM_SET_SREGS, encodeKvmSregs(sregs));
+      }
     }
     // kvm_init_cpu_signals: SIG_IPI blocked in the thread, unblocked inside KVM_RUN.
     this.os.sigprocmask(SIG_BLOCK, [SIGUSR1]);
@@ -249,6 +328,24 @@ export class Session {
     }
     for (let i = 0; i < this.inst.vcpuThreads.length; i++) this.chrome.vcpuThread(i);
     this.exitWatch = this.watchControlBlock();
+  }
+
+  /** The vCPUs run in threads (workers) of their own: thread=multi took effect. */
+  get threaded(): boolean {
+    return this.vcpuWorkers > 0;
+  }
+
+  /** A `clone` line in the ioctl log: QEMU starting a vCPU thread. */
+  private logClone(t: number, name: string, result: string): void {
+    this.log.add({
+      t,
+      call: "clone",
+      fd: "",
+      name: "clone",
+      args: `CLONE_VM|CLONE_FILES|CLONE_THREAD… (${name})`,
+      result,
+      failed: result.startsWith("-"),
+    });
   }
 
   /**
@@ -417,6 +514,18 @@ export class Session {
       },
       mmap: (fd, length, offset) => {
         const r = proc.mmap(fd, length, offset);
+        // thread=multi: the vCPU's thread created it; the main thread maps its kvm_run
+        // from the fd it was given (kvm_init_vcpu on the thread, the BQL call here).
+        if (
+          this.startingCpu !== null &&
+          r >= 0 &&
+          fd >= 0 &&
+          fd !== this.kvmFd &&
+          fd !== this.vmFd &&
+          !this.vcpuFds.has(fd)
+        ) {
+          this.vcpuFds.set(fd, this.startingCpu);
+        }
         const vcpu = this.vcpuFds.get(fd);
         if (vcpu !== undefined && r >= 0) this.runPages.set(vcpu, { addr: r, length });
         const what =
@@ -551,6 +660,12 @@ export class Session {
     const t0 = this.now();
     this.deadline = t0 + ms;
     this.status = "running";
+    if (this.held) {
+      // vm_start: the vCPU threads go on (with thread=multi they run between slices too).
+      this.held = false;
+      this.inst.runstate = "running";
+      resumeAllVcpus();
+    }
     while (this.now() < this.deadline && this.round()) {
       /* rounds until the slice is over */
     }
@@ -561,9 +676,16 @@ export class Session {
     this.lastExitWrites();
   }
 
-  /** Mark the session paused (between slices). */
+  /**
+   * Mark the session paused (between slices). With thread=multi the vCPU threads would go
+   * on without the main loop: pause_all_vcpus stops them (each at its next exit or kick).
+   */
   pause(): void {
     if (this.status === "running") this.status = "paused";
+    if (this.threaded && this.inst && !this.held && this.status === "paused") {
+      pauseAllVcpus();
+      this.held = true;
+    }
   }
 
   /** Watch the control block across a step: what it wrote, and who. */
@@ -600,6 +722,7 @@ export class Session {
   /** Run until exactly one more VM exit has happened (and been handled), then stop. */
   stepExit(): void {
     if (!this.inst || this.status === "shutdown" || this.status === "error") return;
+    if (this.threaded) return;
     this.status = "paused";
     this.watchStep(() => {
       const start = this.exitsTotal;
@@ -619,6 +742,7 @@ export class Session {
   /** One guest instruction on vCPU 0 (KVM_GUESTDBG_SINGLESTEP → KVM_EXIT_DEBUG). */
   stepInstruction(): void {
     if (!this.inst || this.status === "shutdown" || this.status === "error") return;
+    if (this.threaded) return;
     const fd = [...this.vcpuFds].find(([, i]) => i === 0)?.[0];
     if (fd === undefined) return;
     this.status = "paused";
@@ -686,6 +810,8 @@ export class Session {
   }
 
   private kvmVcpu(index: number): KvmVcpu | null {
+    // thread=multi: this kernel has stubs of the vCPUs; they run in the threads' kernels.
+    if (this.threaded) return null;
     const vms = kvmGlobal(this.kernel)?.vms;
     const vm = vms ? [...vms].find((k) => k.mm.pid === this.proc.pid) : undefined;
     if (!vm) return null;
@@ -729,6 +855,9 @@ export class Session {
   registers(index = 0): { regs: KvmRegs; sregs: KvmSregs } | null {
     const fd = [...this.vcpuFds].find(([, i]) => i === index)?.[0];
     if (fd === undefined || this.status === "error") return null;
+    // thread=multi: the ioctls are forwarded to the vCPU's thread, which serves them
+    // between KVM_RUNs — only asked while the threads stand stopped.
+    if (this.threaded && !this.held && this.status !== "shutdown") return null;
     const rb = new Uint8Array(KVM_REGS_SIZE);
     const sb = new Uint8Array(KVM_SREGS_SIZE);
     if (this.proc.ioctl(fd, KVM_GET_REGS, rb) < 0) return null;

@@ -221,20 +221,32 @@ export function kvmCpuSynchronizeState(s: KVMState, v: KvmVcpuState, cpu: X86CPU
 }
 
 /**
- * `kvm_cpu_synchronize_post_reset`: QEMU's state is newer than KVM's; push before running.
- * A vCPU on its own thread gets it now (run_on_cpu: the thread is stopped and serves its
- * vCPU's ioctls); on the one shared thread it is pushed before the next KVM_RUN.
+ * `kvm_cpu_synchronize_post_reset`: QEMU's state is newer than KVM's; push it now
+ * (do_kvm_cpu_synchronize_post_reset, run_on_cpu: a vCPU on its own thread is stopped and
+ * serves its vCPU's ioctls). Pushing at once, not before the vCPU's next KVM_RUN, matters:
+ * an AP that has not run yet may already have an INIT latched by the BSP, which a late
+ * KVM_SET_VCPU_EVENTS / KVM_SET_MP_STATE would wipe.
  */
 export function kvmCpuSynchronizePostReset(cpu: CPUState): void {
-  const r = remoteThreads.get(cpu);
-  if (r?.vcpu) {
-    const ret = kvmArchPutRegisters(kvmTracedOs(r.s), r.vcpu.kvmFd, r.cpu);
-    if (ret < 0) errorReport(`Failed to put registers after reset: ${strerror(ret)}`);
-    r.vcpu.vcpuDirty = false;
+  const t = remoteThreads.get(cpu) ?? threads.get(cpu);
+  if (!t?.vcpu) return;
+  const ret = kvmArchPutRegisters(kvmTracedOs(t.s), t.vcpu.kvmFd, t.cpu);
+  if (ret < 0) {
+    errorReport(`Failed to put registers after reset: ${strerror(ret)}`);
+    t.vcpu.vcpuDirty = true;
     return;
   }
-  const t = threads.get(cpu);
-  if (t?.vcpu) t.vcpu.vcpuDirty = true;
+  t.vcpu.vcpuDirty = false;
+}
+
+/**
+ * `cpu_synchronize_state(cpu)`: fetch KVM's registers into env and make QEMU's copy the
+ * one that counts — changes made to env afterwards (a debugger's, a monitor command's)
+ * are pushed before the vCPU's next KVM_RUN.
+ */
+export function cpuSynchronizeState(cpu: CPUState): void {
+  const t = remoteThreads.get(cpu) ?? threads.get(cpu);
+  if (t?.vcpu) kvmCpuSynchronizeState(t.s, t.vcpu, t.cpu);
 }
 
 /** qemu_thread_create for thread=multi (the embedder's; null: thread=single). */
