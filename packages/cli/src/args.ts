@@ -20,6 +20,7 @@ export const GLASSVM_LOG_ITEMS = [
     name: "vmcs",
     help: "after each VM exit, the VMCS/VMCB fields that changed and who wrote them",
   },
+  { name: "threads", help: "print `info cpus` when the VM starts: each vCPU's host thread id" },
 ] as const;
 
 export interface GlassvmOptions {
@@ -36,6 +37,8 @@ export interface GlassvmOptions {
   readonly exitStats: boolean;
   /** `-d vmcs`: the control-block fields each VM exit changed. */
   readonly showControlBlocks: boolean;
+  /** `-d threads`: QEMU's `info cpus` once the VM is set up. */
+  readonly showThreads: boolean;
   /** The `-trace` patterns (also applied to the kernel's tracepoints). */
   readonly tracePatterns: string[];
   /** `-trace help` / `-d help` were given: glassvm adds its part after QEMU's list. */
@@ -80,6 +83,7 @@ export function parseGlassvmArgs(argv: readonly string[]): GlassvmOptions {
   let showPath = false;
   let exitStats = false;
   let showControlBlocks = false;
+  let showThreads = false;
   let traceHelp = false;
   let logHelp = false;
   let help = false;
@@ -122,6 +126,7 @@ export function parseGlassvmArgs(argv: readonly string[]): GlassvmOptions {
           if (item === "path") showPath = true;
           else if (item === "exits") exitStats = true;
           else if (item === "vmcs") showControlBlocks = true;
+          else if (item === "threads") showThreads = true;
           else {
             if (item === "help") logHelp = true;
             rest.push(item);
@@ -153,6 +158,7 @@ export function parseGlassvmArgs(argv: readonly string[]): GlassvmOptions {
     showPath,
     exitStats,
     showControlBlocks,
+    showThreads,
     tracePatterns,
     traceHelp,
     logHelp,
@@ -197,6 +203,7 @@ export function glassvmHelpText(): string {
     "-d path         print the start-up path (qemu_init → kvm_init → KVM_CREATE_VM …",
     "                → KVM_CREATE_VCPU → vmx_vcpu_create) as a tree, with package and file",
     "-d exits        print a perf-kvm-stat summary of the VM exits when the VM ends",
+    "-d threads      print `info cpus` (each vCPU and its host thread id) when the VM starts",
     "-trace pattern  also matches the kernel's tracepoints (kvm_entry, kvm_exit, kvm_pio,",
     "                kvm_mmio, kvm_userspace_exit, kvm_cpuid, kvm_msr, kvm_cr, …)",
     "",

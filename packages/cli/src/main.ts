@@ -21,6 +21,7 @@ import {
   strerror,
 } from "@glassvm/kvm-kernel/uapi";
 import {
+  hmpInfoCpus,
   QEMU_CLOCK_REALTIME,
   QEMU_CLOCK_VIRTUAL,
   type QemuEnv,
@@ -495,6 +496,7 @@ export function glassvmRun(argv: readonly string[], io: GlassvmIo, hooks: Glassv
     io.stderr(formatStartupTree(buildStartupTree(pathEvents, paths)));
   }
   if (chrome) for (let i = 0; i < inst.vcpuThreads.length; i++) chrome.vcpuThread(i);
+  if (opts.showThreads) toStderr(hmpInfoCpus());
   hooks.afterInit?.(inst);
 
   const rounds = hooks.roundsPerSlice ?? 1000;

@@ -65,6 +65,18 @@ describe("thread=multi: a worker per vCPU", () => {
     }, 60_000);
   }
 
+  it("-d threads: info cpus gives each vCPU its own thread id (thread=single: QEMU's pid)", () => {
+    const r = run("smp.bin", "-smp", "2", "-d", "threads");
+    const [t0, t1] = r.threads.map((d) => d.link.tid);
+    expect(r.err).toContain(`* CPU #0: thread_id=${t0}\n  CPU #1: thread_id=${t1}\n`);
+    expect(t0).not.toBe(t1);
+    const t = testIo({ "smp.bin": bin("smp.bin") });
+    glassvmRun(["glassvm", "-smp", "2", "-d", "threads", ...guestArgs("smp.bin")], t.io, {
+      onHost,
+    });
+    expect(t.err()).toContain("* CPU #0: thread_id=1000\n  CPU #1: thread_id=1000\n");
+  }, 60_000);
+
   it("smp -smp 2 on kvm_amd", () => {
     const r = run("smp.bin", "-smp", "2", "-host-cpu", "amd");
     expect(r.out).toBe("cpu 0 up\ncpu 1 up\nsmp: 2 cpus, counter 200000, ok\n");

@@ -460,6 +460,13 @@ export class Kvm {
    * kvmVcpuKick, and remote stubs stand for the vCPUs other threads own.
    */
   threaded = false;
+  /**
+   * A single-threaded VMM's one host thread has TIF_NEED_RESCHED: a vCPU sent an IPI to a
+   * sibling that shares the thread. As Linux preempts the sender for the woken vCPU's
+   * thread, the sender's KVM_RUN returns (-EINTR) at its next exit so the VMM runs the
+   * target. Unused when vCPUs have threads of their own.
+   */
+  needResched = false;
 
   constructor(kernel: HostKernel, mm: HostProcess, module: KvmVendorModule, id: number) {
     this.kernel = kernel;

@@ -653,7 +653,13 @@ export function kvmApicSendIpi(apic: KvmLapic, icrLow: number, icrHigh: number):
   const tp = apic.vcpu.kvm.kernel.trace.kvm_apic_ipi;
   if (tp.enabled)
     tp.emit({ vcpu_id: apic.vcpu.vcpuId, icr_low: icrLow >>> 0, dest_id: irq.destId });
-  kvmIrqDeliveryToApic(apic.vcpu.kvm, apic, irq);
+  const kvm = apic.vcpu.kvm;
+  kvmIrqDeliveryToApic(kvm, apic, irq);
+  // One host thread runs every vCPU: the target can only take the IPI once the sender
+  // gives the thread up (see Kvm.needResched).
+  if (!kvm.threaded && irq.shorthand !== APIC_DEST_SELF && kvm.vcpus.length > 1) {
+    kvm.needResched = true;
+  }
 }
 
 /** kvm_apic_local_deliver: an LVT entry fires (timer, LINT0/1, …) unless masked. */

@@ -2152,6 +2152,13 @@ export function vcpuRun(vcpu: KvmVcpu): number {
       vcpu.stat.signal_exits++;
       return -EINTR;
     }
+    // need_resched: a sibling on this host thread was sent an IPI; let it run.
+    if (vcpu.kvm.needResched) {
+      vcpu.kvm.needResched = false;
+      run.exitReason = KVM_EXIT_INTR;
+      vcpu.stat.signal_exits++;
+      return -EINTR;
+    }
   }
 }
 

@@ -90,6 +90,11 @@ export {
   type MachineState,
   machineRunBoardInit,
 } from "./hw/core/machine.js";
+export {
+  type CpuInfoFast,
+  hmpInfoCpus,
+  qmpQueryCpusFast,
+} from "./hw/core/machine-qmp-cmds.js";
 export { machineParseSmpConfig } from "./hw/core/machine-smp.js";
 export { definePropChr, qdevPropChr } from "./hw/core/qdev-properties-system.js";
 export { type PCMachineState, TYPE_PC_MACHINE } from "./hw/i386/pc.js";

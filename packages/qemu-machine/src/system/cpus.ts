@@ -18,6 +18,8 @@ export interface VcpuThread {
   /** `CPU <index>/KVM`. */
   readonly name: string;
   readonly cpu: CPUState;
+  /** The host thread's id (`cpu->thread_id`, gettid() of the thread that runs it). */
+  readonly threadId: number;
   /** Set by the thread once its accelerator vCPU exists (`cpu->created`). */
   readonly created: boolean;
   /** One turn of the thread's loop (events, then the guest if it may run). */

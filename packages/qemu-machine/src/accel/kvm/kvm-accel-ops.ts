@@ -145,6 +145,11 @@ export class KvmVcpuThread implements VcpuThread {
     };
   }
 
+  /** thread=single: every vCPU runs on QEMU's main thread (its tid is the pid). */
+  get threadId(): number {
+    return this.s.os.pid;
+  }
+
   step(): void {
     kvmVcpuThreadLoopBody(this);
   }

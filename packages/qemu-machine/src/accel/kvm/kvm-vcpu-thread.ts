@@ -228,6 +228,11 @@ export class KvmRemoteVcpuThread implements VcpuThread {
     ch.reply(r, out, bell, bellIndex);
   }
 
+  /** The thread's own id (gettid()), -1 before it started. */
+  get threadId(): number {
+    return this.handle?.tid ?? -1;
+  }
+
   step(): void {
     this.serve();
   }
