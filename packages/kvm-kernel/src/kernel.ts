@@ -36,6 +36,7 @@ import {
 } from "./uapi/hostos.js";
 import { PAGE_SIZE } from "./uapi/kvm.js";
 import {
+  CALL_SPIN_US,
   CallChannel,
   type HostThreadLink,
   type MailPort,
@@ -374,7 +375,7 @@ export class HostProcess implements HostOs {
       if (now >= deadline) return 0;
       const until = next !== null && next < deadline ? next : deadline;
       const ms = Number(until - now) / 1e6;
-      if (ms > 0 && !waitBell(this.bell, PROCESS_BELL, seq, ms)) return 0;
+      if (ms > 0 && !waitBell(this.bell, PROCESS_BELL, seq, ms, CALL_SPIN_US)) return 0;
     }
   }
 
@@ -406,7 +407,7 @@ export class HostProcess implements HostOs {
       let ms = 50;
       if (next !== null)
         ms = Math.min(ms, Math.max(0, Number(next - this.kernel.clock.now()) / 1e6));
-      if (!waitBell(this.bell, PROCESS_BELL, seq, ms))
+      if (!waitBell(this.bell, PROCESS_BELL, seq, ms, CALL_SPIN_US))
         throw new Error("waitCall: this thread cannot block");
     }
   }

@@ -28,6 +28,7 @@ import type { IoctlArg } from "./uapi/hostos.js";
 import { _IOC_DIR, _IOC_READ, _IOC_SIZE } from "./uapi/ioctl.js";
 import { PAGE_SIZE } from "./uapi/kvm.js";
 import {
+  CALL_SPIN_US,
   CallChannel,
   type HostThreadLink,
   PROCESS_BELL,
@@ -246,7 +247,7 @@ export class HostThreadProcess extends HostProcess {
       if (ch.replied()) return ch.take();
       const seq = Atomics.load(words, this.bellIndex);
       if (ch.replied()) return ch.take();
-      waitBell(words, this.bellIndex, seq, 100);
+      waitBell(words, this.bellIndex, seq, 100, CALL_SPIN_US);
     }
   }
 

@@ -345,6 +345,7 @@ import {
   type KvmSregs,
   type KvmVcpuEvents,
 } from "./uapi/structs.js";
+import { waitBell } from "./uapi/thread.js";
 
 const X86_EFLAGS_FIXED = 0x2;
 const X86_EFLAGS_TF = 0x100;
@@ -2283,12 +2284,10 @@ const KVM_THREADED_BLOCK_SLICE_MS = 100;
  * when this thread cannot wait (a browser's main thread, or no SharedArrayBuffer).
  */
 function kvmVcpuSleep(vcpu: KvmVcpu, seq: number, ms: number): boolean {
-  try {
-    Atomics.wait(vcpu.shared.words, VCPU_SHARED_WAKE, seq, Math.max(ms, 0));
-    return true;
-  } catch {
-    return false;
-  }
+  // No halt polling (kvm.ko's halt_poll_ns): on the 2-core machines measured, a halted
+  // vCPU polling 200 µs before it sleeps made ipi-bench slower (the poller takes the core
+  // the other vCPU and the main thread need).
+  return waitBell(vcpu.shared.words, VCPU_SHARED_WAKE, seq, Math.max(ms, 0));
 }
 
 /**

@@ -18,6 +18,9 @@
  * checks its conditions, and waits only while the value is unchanged — no lost wake-ups.
  */
 
+/** How long a thread waiting for a call's reply spins before it sleeps (µs). */
+export const CALL_SPIN_US = 40;
+
 /** Bytes of payload a call can carry each way (struct kvm_cpuid2 with 100+ entries fits). */
 export const CALL_DATA_BYTES = 64 * 1024;
 const HEADER_BYTES = 128;
@@ -42,14 +45,23 @@ export function ringBell(bell: Int32Array, index = 0): void {
 
 /**
  * Sleep on a doorbell while it still reads `seen`, at most `timeoutMs` (Infinity: until
- * rung). Returns false where this thread may not block (a browser's main thread).
+ * rung). Returns false where this thread may not block (a browser's main thread). With
+ * `spinUs`, first poll the word that long — as a futex-based mutex spins before it sleeps:
+ * a call answered within microseconds then costs no sleep and wake-up (tens of µs each).
  */
 export function waitBell(
   bell: Int32Array,
   index: number,
   seen: number,
   timeoutMs: number,
+  spinUs = 0,
 ): boolean {
+  if (spinUs > 0) {
+    const end = performance.now() + spinUs / 1000;
+    do {
+      if (Atomics.load(bell, index) !== seen) return true;
+    } while (performance.now() < end);
+  }
   try {
     Atomics.wait(bell, index, seen, timeoutMs);
     return true;

@@ -21,6 +21,7 @@
  * cpu->stopped); qemu_cpu_kick is tgkill(SIG_IPI), which ends the thread's KVM_RUN.
  */
 import {
+  CALL_SPIN_US,
   CallChannel,
   type HostOs,
   type HostThreadLink,
@@ -343,7 +344,7 @@ class BqlClient {
       this.os.schedYield?.();
       const seq = Atomics.load(this.bell, this.bellIndex);
       if (ch.replied()) return ch.take();
-      waitBell(this.bell, this.bellIndex, seq, 50);
+      waitBell(this.bell, this.bellIndex, seq, 50, CALL_SPIN_US);
     }
   }
 
