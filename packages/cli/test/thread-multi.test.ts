@@ -106,6 +106,28 @@ describe("thread=multi: a worker per vCPU", () => {
     expect(r.status).toBe(single.status);
   }, 60_000);
 
+  it("debugcon from a vCPU thread: the bytes go through KVM's coalesced ring to QEMU", () => {
+    const t = testIo({ "hello-long.bin": bin("hello-long.bin") });
+    const io = { ...t.io, startThread: startVcpuWorker };
+    const status = glassvmRun(
+      [
+        "glassvm",
+        "-accel",
+        "kvm,thread=multi",
+        "-bios",
+        "hello-long.bin",
+        "-debugcon",
+        "stdio",
+        "-device",
+        "isa-debug-exit,iobase=0xf4,iosize=0x04",
+      ],
+      io,
+      { onHost },
+    );
+    expect(t.out()).toBe("Hello, world!\n");
+    expect(status).toBe(1);
+  }, 60_000);
+
   it("without threads from the embedder, thread=multi falls back to thread=single", () => {
     const t = testIo({ "smp.bin": bin("smp.bin") });
     const status = glassvmRun(

@@ -376,6 +376,8 @@ export interface KvmIrqAckNotifier {
 /** A device on a VM's PIO bus (struct kvm_io_device with its range, for KVM_PIO_BUS). */
 export interface KvmPioDevice {
   inRange(port: number): boolean;
+  /** Only writes are the device's (a coalesced zone): reads go on to userspace. */
+  readonly writeOnly?: boolean;
   read(port: number, len: number): number;
   write(port: number, len: number, value: number): void;
 }

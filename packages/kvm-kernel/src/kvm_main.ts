@@ -2,6 +2,12 @@
  * virt/kvm/kvm_main.c: /dev/kvm, the VM and vCPU files and their lifetimes, the generic
  * ioctls, memslots and dirty logging. The x86 half is in x86.ts.
  */
+
+import {
+  kvmCoalescedMmio,
+  kvmVmIoctlRegisterCoalescedMmio,
+  kvmVmIoctlUnregisterCoalescedMmio,
+} from "./coalesced_mmio.js";
 import type { File, FileOperations, HostKernel, HostProcess, KernelModule } from "./kernel.js";
 import { anonInodeGetfd } from "./kernel.js";
 import {
@@ -31,6 +37,7 @@ import {
   KVM_API_VERSION,
   KVM_CAP_CHECK_EXTENSION_VM,
   KVM_CAP_COALESCED_MMIO,
+  KVM_CAP_COALESCED_PIO,
   KVM_CAP_DESTROY_MEMORY_REGION_WORKS,
   KVM_CAP_ENABLE_CAP_VM,
   KVM_CAP_INTERNAL_ERROR_DATA,
@@ -41,6 +48,7 @@ import {
   KVM_CAP_USER_MEMORY,
   KVM_CHECK_EXTENSION,
   KVM_COALESCED_MMIO_PAGE_OFFSET,
+  KVM_COALESCED_MMIO_ZONE_SIZE,
   KVM_CREATE_VCPU,
   KVM_CREATE_VM,
   KVM_ENABLE_CAP,
@@ -49,8 +57,10 @@ import {
   KVM_GET_VCPU_MMAP_SIZE,
   KVM_MEM_LOG_DIRTY_PAGES,
   KVM_MEM_READONLY,
+  KVM_REGISTER_COALESCED_MMIO,
   KVM_RUN,
   KVM_SET_USER_MEMORY_REGION,
+  KVM_UNREGISTER_COALESCED_MMIO,
   KVM_X86_DEFAULT_VM,
   KVMIO,
   PAGE_SIZE,
@@ -285,6 +295,8 @@ export function kvmVmIoctlCheckExtensionGeneric(
       return 1;
     case KVM_CAP_COALESCED_MMIO:
       return KVM_COALESCED_MMIO_PAGE_OFFSET;
+    case KVM_CAP_COALESCED_PIO:
+      return 1;
     case KVM_CAP_NR_MEMSLOTS:
       return KVM_USER_MEM_SLOTS;
     case KVM_CAP_MULTI_ADDRESS_SPACE:
@@ -343,6 +355,20 @@ function kvmVmIoctlDispatch(g: KvmGlobal, kvm: Kvm, request: number, arg: IoctlA
     }
     case KVM_CHECK_EXTENSION:
       return kvmVmIoctlCheckExtensionGeneric(g, kvm, argValue(arg));
+    case KVM_REGISTER_COALESCED_MMIO:
+    case KVM_UNREGISTER_COALESCED_MMIO: {
+      const b = copyFromUser(kvm.mm, arg, KVM_COALESCED_MMIO_ZONE_SIZE);
+      if (typeof b === "number") return b;
+      const dv = new DataView(b.buffer, b.byteOffset, KVM_COALESCED_MMIO_ZONE_SIZE);
+      const zone = {
+        addr: Number(dv.getBigUint64(0, true)),
+        size: dv.getUint32(8, true),
+        pio: dv.getUint32(12, true) !== 0,
+      };
+      return request === KVM_REGISTER_COALESCED_MMIO
+        ? kvmVmIoctlRegisterCoalescedMmio(kvm, zone)
+        : kvmVmIoctlUnregisterCoalescedMmio(kvm, zone);
+    }
     default:
       return kvmArchVmIoctl(kvm, request, arg);
   }
@@ -366,6 +392,7 @@ export function kvmVmIoctlCreateVcpu(g: KvmGlobal, kvm: Kvm, id: number): number
         kvmGetKvm(kvm);
         kvm.vcpus.push(vcpu);
         kvm.vcpus.sort((a, b) => a.vcpuIdx - b.vcpuIdx);
+        kvmCoalescedMmioSetRing(kvm, vcpu);
         return vcpu;
       },
       (vcpu) => vcpuFops(g, vcpu),
@@ -396,7 +423,15 @@ export function kvmVmIoctlCreateVcpu(g: KvmGlobal, kvm: Kvm, id: number): number
     return fd;
   }
   kvm.vcpus.push(vcpu);
+  kvmCoalescedMmioSetRing(kvm, vcpu);
   return fd;
+}
+
+/** The VM's coalesced MMIO ring is page KVM_COALESCED_MMIO_PAGE_OFFSET of its first vCPU. */
+function kvmCoalescedMmioSetRing(kvm: Kvm, vcpu: KvmVcpu): void {
+  if (vcpu.vcpuIdx !== 0) return;
+  const off = KVM_COALESCED_MMIO_PAGE_OFFSET * PAGE_SIZE;
+  kvmCoalescedMmio(kvm).setRing(vcpu.runArea.subarray(off, off + PAGE_SIZE));
 }
 
 /** create_vcpu_fd: the anon inode "kvm-vcpu:<id>". */

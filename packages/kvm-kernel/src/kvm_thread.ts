@@ -18,6 +18,7 @@
  * - A shard reaches the VM-wide devices with calls to the home (K_PIO, K_MMIO,
  *   K_PIC_READ_IRQ, K_IOAPIC_EOI); the PIC's INTR output is a shared word.
  */
+import { kvmCoalescedMmio } from "./coalesced_mmio.js";
 import { kvmPicReadIrq } from "./i8259.js";
 import { ioapicInRange, ioapicMmioRead, ioapicMmioWrite, kvmIoapicUpdateEoi } from "./ioapic.js";
 import {
@@ -65,20 +66,25 @@ import { O_CLOEXEC, O_RDWR } from "./uapi/hostos.js";
 import { _IOC_SIZE } from "./uapi/ioctl.js";
 import {
   KVM_CHECK_EXTENSION,
+  KVM_COALESCED_MMIO_PAGE_OFFSET,
   KVM_CREATE_IRQCHIP,
   KVM_CREATE_PIT2,
   KVM_CREATE_VCPU,
   KVM_ENABLE_CAP,
+  KVM_REGISTER_COALESCED_MMIO,
   KVM_SET_BOOT_CPU_ID,
   KVM_SET_IDENTITY_MAP_ADDR,
   KVM_SET_TSS_ADDR,
   KVM_SET_USER_MEMORY_REGION,
+  KVM_UNREGISTER_COALESCED_MMIO,
   PAGE_SIZE,
 } from "./uapi/kvm.js";
 import type { CallChannel } from "./uapi/thread.js";
 
 /** The VM ioctls a shard replays so its struct kvm matches the home's. */
 const MIRRORED = new Set<number>([
+  KVM_REGISTER_COALESCED_MMIO,
+  KVM_UNREGISTER_COALESCED_MMIO,
   KVM_SET_USER_MEMORY_REGION,
   KVM_SET_TSS_ADDR,
   KVM_SET_IDENTITY_MAP_ADDR,
@@ -146,11 +152,28 @@ function kvmOnClone(g: KvmGlobal, proc: HostProcess, task: HostTask): void {
     const h = homeVm(kvm);
     if (h.fd < 0) continue;
     h.tasks.add(task);
-    task.mail({ kind: "kvm-vm", fd: h.fd, picOutput: kvm.arch.vpic?.outputWord.buffer ?? null });
+    const c = kvmCoalescedMmio(kvm);
+    task.mail({
+      kind: "kvm-vm",
+      fd: h.fd,
+      picOutput: kvm.arch.vpic?.outputWord.buffer ?? null,
+      coalescedLock: c.lock.buffer,
+    });
     for (const e of h.log)
       task.mail({ kind: "kvm-vm-ioctl", fd: h.fd, request: e.request, arg: e.arg });
     for (const v of kvm.vcpus) mailVcpu(task, h.fd, v);
+    if (c.ring) mailRing(task, h.fd, c.ring);
   }
+}
+
+/** The VM's coalesced MMIO ring page (the first vCPU's page 2), for a thread's shard. */
+function mailRing(task: HostTask, vmFd: number, ring: Uint8Array): void {
+  task.mail({
+    kind: "kvm-coalesced-ring",
+    fd: vmFd,
+    buffer: ring.buffer,
+    byteOffset: ring.byteOffset,
+  });
 }
 
 function mailVcpu(task: HostTask, vmFd: number, v: KvmVcpu): void {
@@ -208,6 +231,13 @@ function homeCreateVcpu(g: KvmGlobal, proc: HostProcess, task: HostTask, ch: Cal
   task.data.set("kvm-vcpu", stub);
   const h = homeVm(kvm);
   for (const t of h.tasks) if (t !== task) mailVcpu(t, h.fd, stub);
+  if (idx === 0) {
+    // The first vCPU's page 2 is the VM's coalesced MMIO ring, here and in every shard.
+    const off = KVM_COALESCED_MMIO_PAGE_OFFSET * PAGE_SIZE;
+    const ring = new Uint8Array(task.runArea, off, PAGE_SIZE);
+    kvmCoalescedMmio(kvm).setRing(ring);
+    for (const t of h.tasks) if (t !== task) mailRing(t, h.fd, ring);
+  }
   ch.args[0] = idx;
   return fd;
 }
@@ -326,6 +356,7 @@ function registerShardMail(): void {
     if (typeof kvm === "number") return;
     kvm.threaded = true;
     kvm.home = new ShardHome(proc, msg.fd as number, msg.picOutput as SharedArrayBuffer | null);
+    kvmCoalescedMmio(kvm).lock = new Int32Array(msg.coalescedLock as SharedArrayBuffer);
     proc.installLocalFd(msg.fd as number, new File(kvmVmFops(g), kvm, proc, O_RDWR | O_CLOEXEC));
   });
   threadMailHandlers.set("kvm-vm-ioctl", (proc, msg) => {
@@ -336,6 +367,12 @@ function registerShardMail(): void {
       proc.kernel.printk(
         `kvm: shard of VM fd ${fd}: mirrored ioctl 0x${(msg.request as number).toString(16)} failed (${r})`,
       );
+  });
+  threadMailHandlers.set("kvm-coalesced-ring", (proc, msg) => {
+    const kvm = shardVm(proc, msg.fd as number);
+    if (!kvm) return;
+    const buf = msg.buffer as SharedArrayBuffer;
+    kvmCoalescedMmio(kvm).setRing(new Uint8Array(buf, msg.byteOffset as number, PAGE_SIZE));
   });
   threadMailHandlers.set("kvm-vcpu", (proc, msg) => {
     const kvm = shardVm(proc, msg.fd as number);

@@ -4,6 +4,8 @@
  * kvm_x86_ops.vcpu_run / handle_exit), event injection, and the exit handlers vendors call
  * (PIO, MMIO through the emulator, HLT, CPUID, RDMSR/WRMSR, single-step).
  */
+
+import { kvmCoalescedMmio } from "./coalesced_mmio.js";
 import {
   guestCpuidHas,
   kvmCpuid,
@@ -876,8 +878,8 @@ export function kvmArchVmIoctl(kvm: Kvm, request: number, arg: IoctlArg): number
  * ELCRs (0x20/0x21, 0xA0/0xA1, 0x4D0/0x4D1), the PIT (0x40–0x43) and its speaker port
  * (0x61, unless KVM_PIT_SPEAKER_DUMMY) — or undefined: the access goes to userspace.
  */
-const pioBusDevice = (kvm: Kvm, port: number): KvmPioDevice | undefined =>
-  kvm.arch.pioBus.find((d) => d.inRange(port));
+const pioBusDevice = (kvm: Kvm, port: number, isIn: boolean): KvmPioDevice | undefined =>
+  kvm.arch.pioBus.find((d) => d.inRange(port) && !(isIn && d.writeOnly));
 
 /** A shard's stand-in on its PIO bus for devices of the home: each access is a call there. */
 function homePioDevice(home: KvmHome, inRange: (port: number) => boolean): KvmPioDevice {
@@ -2555,7 +2557,7 @@ function tracePio(vcpu: KvmVcpu, rw: number, port: number, size: number, count: 
  * skipped first (KVM_X86_QUIRK_OUT_7E_INC_RIP). IN finishes on the next KVM_RUN.
  */
 export function kvmFastPio(vcpu: KvmVcpu, size: number, port: number, isIn: boolean): number {
-  const dev = pioBusDevice(vcpu.kvm, port);
+  const dev = pioBusDevice(vcpu.kvm, port, isIn);
   if (dev) {
     // kernel_pio: an in-kernel device claims the port; the instruction completes here.
     if (isIn) {
@@ -2570,7 +2572,9 @@ export function kvmFastPio(vcpu: KvmVcpu, size: number, port: number, isIn: bool
       const rax = kvmRaxRead(vcpu);
       for (let i = 0; i < size; i++) vcpu.pioData[i] = Number((rax >> BigInt(8 * i)) & 0xffn);
       tracePio(vcpu, 1, port, size, 1);
-      dev.write(port, size, Number(rax & 0xffn));
+      // A coalesced zone keeps the whole value; the PICs and the PIT are byte-wide.
+      const mask = dev.writeOnly ? (1n << BigInt(8 * size)) - 1n : 0xffn;
+      dev.write(port, size, Number(rax & mask));
     }
     return kvmSkipEmulatedInstruction(vcpu);
   }
@@ -2693,7 +2697,7 @@ export function emulatorOps(vcpu: KvmVcpu): X86EmulateOps {
       // for more (pio_in_emulated caps a REP INS at 1 KiB); a vendor emulator that does
       // gets a failed emulation, not an I/O exit userspace could not read.
       if (!pioFitsPage(size, count)) return X86EMUL_UNHANDLEABLE;
-      const dev = pioBusDevice(kvm, port);
+      const dev = pioBusDevice(kvm, port, true);
       if (dev) {
         for (let i = 0; i < count; i++) {
           dst.fill(0, i * size, (i + 1) * size);
@@ -2712,9 +2716,14 @@ export function emulatorOps(vcpu: KvmVcpu): X86EmulateOps {
     },
     pioOutEmulated(size, port, count, src) {
       if (!pioFitsPage(size, count)) return X86EMUL_UNHANDLEABLE;
-      const dev = pioBusDevice(kvm, port);
+      const dev = pioBusDevice(kvm, port, false);
       if (dev) {
-        for (let i = 0; i < count; i++) dev.write(port, size, src[i * size]!);
+        for (let i = 0; i < count; i++) {
+          let v = src[i * size]!;
+          // A coalesced zone keeps the whole value; the PICs and the PIT are byte-wide.
+          if (dev.writeOnly) for (let k = 1; k < size; k++) v |= src[i * size + k]! << (8 * k);
+          dev.write(port, size, v >>> 0);
+        }
         return X86EMUL_CONTINUE;
       }
       vcpu.pioData.set(src.subarray(0, size * count));
@@ -2752,6 +2761,11 @@ const homeIoapicInRange = (home: KvmHome, gpa: number): boolean =>
 
 /** vcpu_mmio_write's in-kernel devices: true when the LAPIC or the I/O APIC took the write. */
 function kernelMmioWrite(vcpu: KvmVcpu, gpa: number, src: Uint8Array): boolean {
+  const coalesced = kvmCoalescedMmio(vcpu.kvm);
+  if (coalesced.mmioInRange(gpa, src.length) && coalesced.write(gpa, src, false)) {
+    traceMmio(vcpu, KVM_TRACE_MMIO_WRITE, gpa, src, src.length);
+    return true;
+  }
   if (!kvmLapicMmioWrite(vcpu, gpa, src)) {
     const ioapic = vcpu.kvm.arch.vioapic;
     const home = vcpu.kvm.home;

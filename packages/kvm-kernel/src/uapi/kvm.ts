@@ -75,6 +75,10 @@ export const KVM_GET_IRQCHIP = _IOWR(KVMIO, 0x62, KVM_IRQCHIP_SIZE);
 /** Historically declared `_IOR` although data flows user → kernel; the value is the ABI. */
 export const KVM_SET_IRQCHIP = _IOR(KVMIO, 0x63, KVM_IRQCHIP_SIZE);
 export const KVM_IRQ_LINE_STATUS = _IOWR(KVMIO, 0x67, KVM_IRQ_LEVEL_SIZE);
+/** sizeof(struct kvm_coalesced_mmio_zone): addr u64, size u32, pad/pio u32. */
+export const KVM_COALESCED_MMIO_ZONE_SIZE = 16;
+export const KVM_REGISTER_COALESCED_MMIO = _IOW(KVMIO, 0x67, KVM_COALESCED_MMIO_ZONE_SIZE);
+export const KVM_UNREGISTER_COALESCED_MMIO = _IOW(KVMIO, 0x68, KVM_COALESCED_MMIO_ZONE_SIZE);
 export const KVM_SET_GSI_ROUTING = _IOW(KVMIO, 0x6a, KVM_IRQ_ROUTING_HEADER_SIZE);
 export const KVM_IRQFD = _IOW(KVMIO, 0x76, KVM_IRQFD_SIZE);
 export const KVM_CREATE_PIT2 = _IOW(KVMIO, 0x77, KVM_PIT_CONFIG_SIZE);
@@ -151,6 +155,8 @@ export const KVM_IOCTL_NAMES: ReadonlyMap<number, string> = new Map([
   [KVM_GET_IRQCHIP, "KVM_GET_IRQCHIP"],
   [KVM_SET_IRQCHIP, "KVM_SET_IRQCHIP"],
   [KVM_IRQ_LINE_STATUS, "KVM_IRQ_LINE_STATUS"],
+  [KVM_REGISTER_COALESCED_MMIO, "KVM_REGISTER_COALESCED_MMIO"],
+  [KVM_UNREGISTER_COALESCED_MMIO, "KVM_UNREGISTER_COALESCED_MMIO"],
   [KVM_SET_GSI_ROUTING, "KVM_SET_GSI_ROUTING"],
   [KVM_IRQFD, "KVM_IRQFD"],
   [KVM_CREATE_PIT2, "KVM_CREATE_PIT2"],
@@ -223,6 +229,13 @@ export const KVM_X86_SNP_VM = 4;
 
 export const KVM_PIO_PAGE_OFFSET = 1;
 export const KVM_COALESCED_MMIO_PAGE_OFFSET = 2;
+/**
+ * The coalesced MMIO/PIO ring in that page: struct kvm_coalesced_mmio_ring { u32 first,
+ * last; struct kvm_coalesced_mmio entries[] } with 24-byte entries { u64 phys_addr; u32
+ * len; u32 pio; u8 data[8] } — KVM_COALESCED_MMIO_MAX of them.
+ */
+export const KVM_COALESCED_MMIO_ENTRY_SIZE = 24;
+export const KVM_COALESCED_MMIO_MAX = Math.floor((4096 - 8) / KVM_COALESCED_MMIO_ENTRY_SIZE);
 export const KVM_DIRTY_LOG_PAGE_OFFSET = 64;
 
 // ---------------------------------------------------------------------------------------
@@ -587,6 +600,7 @@ export const KVM_CAP_IMMEDIATE_EXIT = 136;
 export const KVM_CAP_X86_DISABLE_EXITS = 143;
 export const KVM_CAP_GET_MSR_FEATURES = 153;
 export const KVM_CAP_NESTED_STATE = 157;
+export const KVM_CAP_COALESCED_PIO = 162;
 export const KVM_CAP_EXCEPTION_PAYLOAD = 164;
 export const KVM_CAP_LAST_CPU = 184;
 export const KVM_CAP_X86_USER_SPACE_MSR = 188;
@@ -629,6 +643,7 @@ export const KVM_CAP_NAMES: ReadonlyMap<number, string> = new Map([
   [KVM_CAP_NOP_IO_DELAY, "KVM_CAP_NOP_IO_DELAY"],
   [KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE"],
   [KVM_CAP_COALESCED_MMIO, "KVM_CAP_COALESCED_MMIO"],
+  [KVM_CAP_COALESCED_PIO, "KVM_CAP_COALESCED_PIO"],
   [KVM_CAP_SYNC_MMU, "KVM_CAP_SYNC_MMU"],
   [KVM_CAP_DESTROY_MEMORY_REGION_WORKS, "KVM_CAP_DESTROY_MEMORY_REGION_WORKS"],
   [KVM_CAP_USER_NMI, "KVM_CAP_USER_NMI"],

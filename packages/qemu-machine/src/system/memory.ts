@@ -337,3 +337,29 @@ export class AddressSpace {
     return () => set.delete(fn);
   }
 }
+
+/**
+ * The accelerator's coalesced-I/O listener (MemoryListener.coalesced_io_add: KVM's
+ * kvm_coalesce_mmio_add / kvm_coalesce_pio_add): `pio` for the I/O address space.
+ */
+type CoalescedIoListener = (addr: number, size: number, pio: boolean) => void;
+let coalescedIoListener: CoalescedIoListener | null = null;
+
+/** The accelerator listens for coalesced ranges (null: none). */
+export function memoryListenerSetCoalescedIo(fn: CoalescedIoListener | null): void {
+  coalescedIoListener = fn;
+}
+
+/**
+ * `memory_region_add_coalescing(mr, offset, size)` for a region already mapped at `base`
+ * of the I/O (`pio`) or memory address space: writes there may be batched by the
+ * accelerator and replayed at its next exit (reads are never coalesced).
+ */
+export function memoryRegionAddCoalescing(
+  base: number,
+  offset: number,
+  size: number,
+  pio: boolean,
+): void {
+  coalescedIoListener?.(base + offset, size, pio);
+}

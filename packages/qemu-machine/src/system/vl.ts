@@ -64,6 +64,7 @@ import {
 } from "../accel/kvm/kvm-accel-ops.js";
 import {
   type KVMState,
+  kvmFlushCoalescedMmioBuffer,
   kvmInit,
   kvmStateClear,
   kvmStateCurrent,
@@ -154,7 +155,7 @@ import {
   resumeAllVcpus,
   type VcpuThread,
 } from "./cpus.js";
-import { memoryRegionInitRam } from "./memory.js";
+import { memoryListenerSetCoalescedIo, memoryRegionInitRam } from "./memory.js";
 import { addressSpaceIo, addressSpaceMemory, cpuExecInitAll } from "./physmem.js";
 import { qdevDeviceHelp } from "./qdev-monitor.js";
 import { qemuHostSet, serialHdAdd } from "./qemu-host.js";
@@ -393,6 +394,7 @@ export function qemuCleanup(): void {
   // thread=multi: the vCPU threads end with the process.
   kvmJoinVcpuThreads();
   kvmSetThreadStarter(null);
+  memoryListenerSetCoalescedIo(null);
   if (s) {
     for (const v of s.vcpus) {
       s.os.munmap(v.mmapAddr, v.mmapSize);
@@ -702,6 +704,8 @@ export function qemuMainLoop(inst: QemuMachineInstance, budget = 100_000): numbe
     } else {
       for (const t of inst.vcpuThreads) t.step();
     }
+    // The main loop flushes the coalesced ring too, for vCPUs that rarely exit.
+    kvmFlushCoalescedMmioBuffer(inst.kvm);
     qemuClockRunTimers(QEMU_CLOCK_VIRTUAL);
     qemuClockRunTimers(QEMU_CLOCK_REALTIME);
     if (qemuShutdownRequested() !== SHUTDOWN_CAUSE_NONE) {

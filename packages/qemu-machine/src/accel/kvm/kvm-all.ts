@@ -18,6 +18,8 @@ import {
   interposeHostOs,
   KVM_API_VERSION,
   KVM_CAP_ADJUST_CLOCK,
+  KVM_CAP_COALESCED_MMIO,
+  KVM_CAP_COALESCED_PIO,
   KVM_CAP_DEBUGREGS,
   KVM_CAP_DESTROY_MEMORY_REGION_WORKS,
   KVM_CAP_EXT_CPUID,
@@ -45,6 +47,9 @@ import {
   KVM_CAP_X86_ROBUST_SINGLESTEP,
   KVM_CAP_XSAVE,
   KVM_CHECK_EXTENSION,
+  KVM_COALESCED_MMIO_ENTRY_SIZE,
+  KVM_COALESCED_MMIO_MAX,
+  KVM_COALESCED_MMIO_ZONE_SIZE,
   KVM_CREATE_IRQCHIP,
   KVM_CREATE_VCPU,
   KVM_CREATE_VM,
@@ -68,6 +73,7 @@ import {
   KVM_IRQ_LINE,
   KVM_IRQ_LINE_STATUS,
   KVM_MEM_READONLY,
+  KVM_REGISTER_COALESCED_MMIO,
   KVM_RUN,
   KVM_SET_IDENTITY_MAP_ADDR,
   KVM_SET_TSS_ADDR,
@@ -78,9 +84,14 @@ import {
   KvmRun,
   O_CLOEXEC,
   O_RDWR,
+  PAGE_SIZE,
   strerror,
 } from "@glassvm/kvm-kernel/uapi";
-import type { AccessSize, AddressSpace } from "../../system/memory.js";
+import {
+  type AccessSize,
+  type AddressSpace,
+  memoryListenerSetCoalescedIo,
+} from "../../system/memory.js";
 import { defineTraceEvent, traceEvent } from "../../trace/control.js";
 
 // ── trace events (accel/kvm/trace-events) ──
@@ -209,6 +220,14 @@ export class KVMState {
   kernelIrqchipSplit = false;
   /** irq_set_ioctl: KVM_IRQ_LINE_STATUS when the kernel reports delivery, else KVM_IRQ_LINE. */
   irqSetIoctl = KVM_IRQ_LINE;
+  /** KVM_CAP_COALESCED_MMIO: the ring's page offset in a vCPU's mmap (0: none). */
+  coalescedMmio = 0;
+  /** KVM_CAP_COALESCED_PIO. */
+  coalescedPio = false;
+  /** The coalesced MMIO ring, in the first vCPU's kvm_run mapping (s->coalesced_mmio_ring). */
+  coalescedMmioRing: Uint8Array | null = null;
+  /** s->coalesced_flush_in_progress. */
+  coalescedFlushInProgress = false;
   /** Required capabilities let pass because the kernel model lacks them (see above). */
   waivedCapabilities: string[] = [];
   slots: KvmSlot[] = [];
@@ -355,6 +374,12 @@ export function kvmInit(
     return fail(-22);
   }
   s.immediateExit = kvmCheckExtension(s, KVM_CAP_IMMEDIATE_EXIT) > 0;
+  // Coalesced MMIO/PIO: the ring's page in a vCPU's mmap, and whether ports may join.
+  s.coalescedMmio = kvmCheckExtension(s, KVM_CAP_COALESCED_MMIO);
+  s.coalescedPio = kvmCheckExtension(s, KVM_CAP_COALESCED_PIO) > 0;
+  memoryListenerSetCoalescedIo(
+    s.coalescedMmio > 0 ? (addr, size, pio) => kvmCoalesceIoAdd(s, addr, size, pio) : null,
+  );
   s.nrSlots = kvmCheckExtension(s, KVM_CAP_NR_MEMSLOTS) || 32;
 
   let vmfd: number;
@@ -581,6 +606,7 @@ export function kvmInitVcpu(
   if (addr < 0) return `kvm_init_vcpu: mmap'ing vcpu state failed (${archId})`;
   const cpu = new KvmVcpuState(cpuIndex, archId, fd, addr, size, s.os.view(addr, size));
   s.vcpus.push(cpu);
+  kvmNoteCoalescedRing(s, cpu);
   if (archInit) {
     const r = archInit(cpu);
     if (r < 0) {
@@ -679,6 +705,55 @@ export function kvmHandleMmio(
 }
 
 /**
+ * The first vCPU's mapping holds the VM's coalesced ring (kvm_init_vcpu:
+ * s->coalesced_mmio_ring = kvm_run + coalesced_mmio * PAGE_SIZE).
+ */
+export function kvmNoteCoalescedRing(s: KVMState, cpu: KvmVcpuState): void {
+  if (s.coalescedMmio <= 0 || s.coalescedMmioRing) return;
+  const off = s.coalescedMmio * PAGE_SIZE;
+  if (off + PAGE_SIZE > cpu.mmapSize) return;
+  s.coalescedMmioRing = s.os.view(cpu.mmapAddr + off, PAGE_SIZE);
+}
+
+/** kvm_coalesce_mmio_add / kvm_coalesce_pio_add: KVM_REGISTER_COALESCED_MMIO for a range. */
+function kvmCoalesceIoAdd(s: KVMState, addr: number, size: number, pio: boolean): void {
+  if (pio && !s.coalescedPio) return;
+  const zone = new Uint8Array(KVM_COALESCED_MMIO_ZONE_SIZE);
+  const dv = new DataView(zone.buffer);
+  dv.setBigUint64(0, BigInt(addr), true);
+  dv.setUint32(8, size, true);
+  dv.setUint32(12, pio ? 1 : 0, true);
+  kvmVmIoctl(s, KVM_REGISTER_COALESCED_MMIO, zone);
+}
+
+/**
+ * kvm_flush_coalesced_mmio_buffer: replay the ring's writes in order — ports through the
+ * I/O address space, MMIO through memory — and free their slots.
+ */
+export function kvmFlushCoalescedMmioBuffer(s: KVMState): void {
+  const ring = s.coalescedMmioRing;
+  if (!ring || s.coalescedFlushInProgress) return;
+  const w = new Int32Array(ring.buffer, ring.byteOffset, 2);
+  if (Atomics.load(w, 0) === Atomics.load(w, 1)) return;
+  s.coalescedFlushInProgress = true;
+  try {
+    const dv = new DataView(ring.buffer, ring.byteOffset, PAGE_SIZE);
+    while (Atomics.load(w, 0) !== Atomics.load(w, 1)) {
+      const first = Atomics.load(w, 0);
+      const at = 8 + first * KVM_COALESCED_MMIO_ENTRY_SIZE;
+      const addr = Number(dv.getBigUint64(at, true));
+      const len = Math.min(dv.getUint32(at + 8, true), 8);
+      const data = ring.slice(at + 16, at + 16 + len);
+      if (dv.getUint32(at + 12, true) !== 0) kvmHandleIo(s, addr, data, KVM_EXIT_IO_OUT, len, 1);
+      else kvmHandleMmio(s, addr, data, len, true);
+      Atomics.store(w, 0, (first + 1) % KVM_COALESCED_MMIO_MAX);
+    }
+  } finally {
+    s.coalescedFlushInProgress = false;
+  }
+}
+
+/**
  * kvm_cpu_exec: KVM_RUN until something needs the rest of QEMU (reference §6.3). Returns
  * EXCP_INTERRUPT, EXCP_HLT, EXCP_DEBUG, or -1 after a failure (the caller stops the VM).
  */
@@ -702,6 +777,8 @@ export function kvmCpuExec(s: KVMState, cpu: KvmVcpuState, hooks: KvmCpuExecHook
     }
     const r = kvmVcpuIoctl(s, cpu, KVM_RUN, 0);
     run.immediateExit = 0;
+    // What the guest wrote to coalesced zones reaches the devices before this exit.
+    kvmFlushCoalescedMmioBuffer(s);
     hooks.postRun?.(cpu);
     if (r < 0) {
       if (r === -EINTR || r === -EAGAIN) {

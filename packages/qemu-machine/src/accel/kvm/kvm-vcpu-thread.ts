@@ -38,9 +38,11 @@ import {
   type KvmCpuExecHooks,
   KvmVcpuState,
   kvmCpuExec,
+  kvmFlushCoalescedMmioBuffer,
   kvmHandleIo,
   kvmHandleMmio,
   kvmInitVcpu,
+  kvmNoteCoalescedRing,
 } from "./kvm-all.js";
 
 /** BQL calls from a vCPU thread to the main thread. */
@@ -171,6 +173,8 @@ export class KvmRemoteVcpuThread implements VcpuThread {
     }
     this.serving = true;
     try {
+      // Under the BQL: first what the vCPUs left in the coalesced ring (it came before).
+      kvmFlushCoalescedMmioBuffer(this.s);
       this.serveCall(ch);
     } finally {
       this.serving = false;
@@ -491,5 +495,6 @@ export function kvmRemoteVcpuState(
   if (addr < 0) return addr;
   const v = new KvmVcpuState(cpuIndex, apicId, fd, addr, mmapSize, s.os.view(addr, mmapSize));
   s.vcpus.push(v);
+  kvmNoteCoalescedRing(s, v);
   return v;
 }

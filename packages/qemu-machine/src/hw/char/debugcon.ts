@@ -25,6 +25,7 @@ import {
 } from "../../chardev/char.js";
 import {
   type MemoryRegion,
+  memoryRegionAddCoalescing,
   memoryRegionDelSubregion,
   memoryRegionInitIo,
 } from "../../system/memory.js";
@@ -75,6 +76,9 @@ function debugconIsaRealizefn(dev: DeviceState): void {
     1,
   );
   isaRegisterIoport(s, s.io, s.iobase);
+  // Output only: its port's writes may wait in KVM's coalesced ring for the next exit
+  // (the data byte; reading the port back still exits).
+  memoryRegionAddCoalescing(s.iobase, 0, 1, true);
 }
 
 function debugconIsaUnrealizefn(dev: DeviceState): void {
