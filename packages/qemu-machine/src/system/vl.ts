@@ -64,6 +64,7 @@ import {
 } from "../accel/kvm/kvm-accel-ops.js";
 import {
   type KVMState,
+  kvmEnableCoalescedIo,
   kvmFlushCoalescedMmioBuffer,
   kvmInit,
   kvmStateClear,
@@ -559,6 +560,7 @@ function qemuInitSteps(
         warnReport("kvm: thread=multi needs kernel-irqchip=on; the vCPUs run with thread=single");
       } else {
         kvmSetThreadStarter(env.startThread);
+        kvmEnableCoalescedIo(r);
       }
     }
     accel.state = r;

@@ -377,9 +377,6 @@ export function kvmInit(
   // Coalesced MMIO/PIO: the ring's page in a vCPU's mmap, and whether ports may join.
   s.coalescedMmio = kvmCheckExtension(s, KVM_CAP_COALESCED_MMIO);
   s.coalescedPio = kvmCheckExtension(s, KVM_CAP_COALESCED_PIO) > 0;
-  memoryListenerSetCoalescedIo(
-    s.coalescedMmio > 0 ? (addr, size, pio) => kvmCoalesceIoAdd(s, addr, size, pio) : null,
-  );
   s.nrSlots = kvmCheckExtension(s, KVM_CAP_NR_MEMSLOTS) || 32;
 
   let vmfd: number;
@@ -713,6 +710,19 @@ export function kvmNoteCoalescedRing(s: KVMState, cpu: KvmVcpuState): void {
   const off = s.coalescedMmio * PAGE_SIZE;
   if (off + PAGE_SIZE > cpu.mmapSize) return;
   s.coalescedMmioRing = s.os.view(cpu.mmapAddr + off, PAGE_SIZE);
+}
+
+/**
+ * The coalesced-I/O half of KVM's memory listener. glassvm enables it only when the vCPUs
+ * have threads of their own (thread=multi), where an exit to QEMU is a call to another
+ * thread and the main loop flushes the ring every round: with thread=single each write to
+ * a coalescable port (debugcon) stays a KVM_EXIT_IO you can see in a trace, and a lone vCPU
+ * spinning after its last byte could leave it in the ring.
+ */
+export function kvmEnableCoalescedIo(s: KVMState): void {
+  memoryListenerSetCoalescedIo(
+    s.coalescedMmio > 0 ? (addr, size, pio) => kvmCoalesceIoAdd(s, addr, size, pio) : null,
+  );
 }
 
 /** kvm_coalesce_mmio_add / kvm_coalesce_pio_add: KVM_REGISTER_COALESCED_MMIO for a range. */
