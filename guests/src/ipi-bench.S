@@ -117,25 +117,7 @@ ap_work:
 	jae	9f
 
 	/* IDT: exceptions (0–31) → fault, VECTOR → isr_ipi, the rest → ignore. */
-	mov	$IDT, %edi
-	xor	%ecx, %ecx
-1:	mov	$(BIOS_BASE + fault), %eax
-	cmp	$32, %ecx
-	jb	2f
-	mov	$(BIOS_BASE + ignore), %eax
-	cmp	$VECTOR, %ecx
-	jne	2f
-	mov	$(BIOS_BASE + isr_ipi), %eax
-2:	mov	%ax, (%edi)
-	movw	$SEL_CODE32, 2(%edi)
-	movw	$GATE_INT32, 4(%edi)
-	shr	$16, %eax
-	mov	%ax, 6(%edi)
-	add	$8, %edi
-	inc	%ecx
-	cmp	$256, %ecx
-	jne	1b
-	lidt	(BIOS_BASE + idtr)
+	idt_fill %ecx, VECTOR, isr_ipi
 
 	/* After INIT the AP's APIC is software-disabled: enable it, accept every priority. */
 	movl	$(SVR_ENABLE | VEC_SPURIOUS), LAPIC_SVR

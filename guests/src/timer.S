@@ -40,25 +40,7 @@ pm32:
 	movl	$0, TICKS
 
 	/* IDT: exceptions (0–31) → fault, IRQ0 → irq0, everything else → ignore. */
-	mov	$IDT, %edi
-	xor	%ebx, %ebx
-1:	mov	$(BIOS_BASE + fault), %eax
-	cmp	$32, %ebx
-	jb	2f
-	mov	$(BIOS_BASE + ignore), %eax
-	cmp	$VEC_IRQ0, %ebx
-	jne	2f
-	mov	$(BIOS_BASE + irq0), %eax
-2:	mov	%ax, (%edi)
-	movw	$SEL_CODE32, 2(%edi)
-	movw	$GATE_INT32, 4(%edi)
-	shr	$16, %eax
-	mov	%ax, 6(%edi)
-	add	$8, %edi
-	inc	%ebx
-	cmp	$256, %ebx
-	jne	1b
-	lidt	(BIOS_BASE + idtr)
+	idt_fill %ebx, VEC_IRQ0, irq0
 
 	/* The i8259 pair: edge triggered, cascaded on IRQ2, 8086 mode. */
 	mov	$0x11, %al		/* ICW1: init, ICW4 follows */

@@ -27,6 +27,17 @@ export const KVM_SPEAKER_BASE_ADDRESS = 0x61;
 export const KVM_PIT_MEM_LENGTH = 4;
 const KVM_PIT_CHANNEL_MASK = 0x3;
 
+/**
+ * The ports a PIT created with KVM_CREATE_PIT2 `flags` answers on KVM_PIO_BUS: 0x40–0x43,
+ * and the speaker port 0x61 unless KVM_PIT_SPEAKER_DUMMY.
+ */
+export function kvmPitClaims(flags: number, port: number): boolean {
+  if (port >= KVM_PIT_BASE_ADDRESS && port < KVM_PIT_BASE_ADDRESS + KVM_PIT_MEM_LENGTH) {
+    return true;
+  }
+  return port === KVM_SPEAKER_BASE_ADDRESS && (flags & KVM_PIT_SPEAKER_DUMMY) === 0;
+}
+
 /** struct kvm_pit_state2.flags. */
 export const KVM_PIT_FLAGS_HPET_LEGACY = 0x0000_0001;
 export const KVM_PIT_FLAGS_SPEAKER_DATA_ON = 0x0000_0002;
@@ -244,10 +255,7 @@ export class KvmPit {
 
   /** Ports this device answers: 0x40–0x43, and 0x61 unless KVM_PIT_SPEAKER_DUMMY. */
   claims(port: number): boolean {
-    if (port >= KVM_PIT_BASE_ADDRESS && port < KVM_PIT_BASE_ADDRESS + KVM_PIT_MEM_LENGTH) {
-      return true;
-    }
-    return port === KVM_SPEAKER_BASE_ADDRESS && (this.configFlags & KVM_PIT_SPEAKER_DUMMY) === 0;
+    return kvmPitClaims(this.configFlags, port);
   }
 
   /** A byte written to one of its ports (pit_ioport_write / speaker_ioport_write). */

@@ -322,10 +322,6 @@ export class HostProcess implements HostOs {
     this.tasks.set(tid, task);
     for (const m of this.mappings) if (!m.file) task.mailMapping(m.addr, m.length, m.bytes);
     this.kernel.onClone?.(this, task);
-    const files: { fd: number; kind: "kvm" | "kvm-vm" }[] = [];
-    for (const [fd, f] of this.fds) {
-      if (f.fops.name === "kvm" || f.fops.name === "kvm-vm") files.push({ fd, kind: f.fops.name });
-    }
     return {
       pid: this.pid,
       tid,
@@ -336,7 +332,6 @@ export class HostProcess implements HostOs {
       kernelCall: task.kernelCall.buffer,
       vcpuCall: task.vcpuCall.buffer,
       runArea: task.runArea,
-      files,
       mail: channel.port2,
       mailCount: task.mailCount.buffer as SharedArrayBuffer,
       busLock: this.kernel.busLock.buffer as SharedArrayBuffer,

@@ -20,7 +20,13 @@
  */
 import { kvmCoalescedMmio } from "./coalesced_mmio.js";
 import { kvmPicReadIrq } from "./i8259.js";
-import { ioapicInRange, ioapicMmioRead, ioapicMmioWrite, kvmIoapicUpdateEoi } from "./ioapic.js";
+import {
+  IOAPIC_DEFAULT_BASE_ADDRESS,
+  ioapicInRange,
+  ioapicMmioRead,
+  ioapicMmioWrite,
+  kvmIoapicUpdateEoi,
+} from "./ioapic.js";
 import {
   anonInodeGetfd,
   File,
@@ -228,7 +234,6 @@ function homeCreateVcpu(g: KvmGlobal, proc: HostProcess, task: HostTask, ch: Cal
     return fd;
   }
   task.data.set("kvm", kvm);
-  task.data.set("kvm-vcpu", stub);
   const h = homeVm(kvm);
   for (const t of h.tasks) if (t !== task) mailVcpu(t, h.fd, stub);
   if (idx === 0) {
@@ -318,8 +323,8 @@ class ShardHome implements KvmHome {
   ) {
     this.picWord = picOutput ? new Int32Array(picOutput) : null;
   }
-  /** The I/O APIC's MMIO window (IOAPIC_DEFAULT_BASE_ADDRESS; relocation is not mirrored). */
-  readonly ioapicBase = 0xfec0_0000;
+  /** The I/O APIC's MMIO window (relocation is not mirrored). */
+  readonly ioapicBase = IOAPIC_DEFAULT_BASE_ADDRESS;
   pio(port: number, len: number, isWrite: boolean, value: number): number {
     const r = this.proc.callHome(K_PIO, [port, len, isWrite ? 1 : 0, value]);
     return r < 0 ? 0xffff_ffff : this.proc.kernelCall.args[0]!;

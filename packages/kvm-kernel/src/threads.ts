@@ -17,13 +17,14 @@
  *   it go; QEMU kicks the vCPU first).
  */
 import {
+  type File,
   type HostKernel,
   HostProcess,
   type HostThreadMail,
   MMAP_BASE,
   THREAD_MMAP_WINDOW,
 } from "./kernel.js";
-import { EBADF, EFAULT } from "./uapi/errno.js";
+import { EFAULT } from "./uapi/errno.js";
 import type { IoctlArg } from "./uapi/hostos.js";
 import { _IOC_DIR, _IOC_READ, _IOC_SIZE } from "./uapi/ioctl.js";
 import { PAGE_SIZE } from "./uapi/kvm.js";
@@ -118,8 +119,6 @@ export class HostThreadProcess extends HostProcess {
   readonly localFds = new Set<number>();
   /** The vCPU fd this thread created (ioctls from other threads land on it), or -1. */
   vcpuFd = -1;
-  /** Subsystem state for this thread (KVM: the shard VM, the home's VM fd …). */
-  readonly data = new Map<string, unknown>();
   private mailRead = 0;
   private readonly mailCount: Int32Array;
   private readonly mailQueue: HostThreadMail[] = [];
@@ -200,7 +199,7 @@ export class HostThreadProcess extends HostProcess {
   }
 
   /** Put `file` at exactly `fd` (the number the home gave it). */
-  installLocalFd(fd: number, file: NonNullable<ReturnType<HostProcess["fds"]["get"]>>): void {
+  installLocalFd(fd: number, file: File): void {
     this.fds.get(fd)?.put();
     this.fds.set(fd, file);
     this.localFds.add(fd);
@@ -231,7 +230,7 @@ export class HostThreadProcess extends HostProcess {
     postIoctl(this.kernelCall, K_IOCTL, fd, request, arg, bytes, this.processBell, PROCESS_BELL);
     const r = this.waitKernel();
     copyBackIoctl(this.kernelCall, request, bytes);
-    return r < 0 && r === -EBADF ? -EBADF : r;
+    return r;
   }
 
   /** A kernel call to the home: post it and wait (the thread sleeps on its bell). */

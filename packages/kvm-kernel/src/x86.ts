@@ -14,7 +14,7 @@ import {
   kvmVcpuIoctlGetCpuid2,
   kvmVcpuIoctlSetCpuid2,
 } from "./cpuid.js";
-import { KvmPit } from "./i8254.js";
+import { KvmPit, kvmPitClaims } from "./i8254.js";
 import {
   KvmPic,
   kvmGetPicState,
@@ -24,6 +24,7 @@ import {
   picdevWrite,
 } from "./i8259.js";
 import {
+  IOAPIC_MEM_LENGTH,
   ioapicInRange,
   ioapicMmioRead,
   ioapicMmioWrite,
@@ -270,7 +271,6 @@ import {
   KVM_NMI,
   KVM_NR_INTERRUPTS,
   KVM_PIO_PAGE_OFFSET,
-  KVM_PIT_SPEAKER_DUMMY,
   KVM_SET_BOOT_CPU_ID,
   KVM_SET_CPUID2,
   KVM_SET_DEBUGREGS,
@@ -905,10 +905,7 @@ function kvmVmIoctlCreatePit2(kvm: Kvm, config: KvmPitConfig): number {
   const home = kvm.home;
   if (home) {
     // A vCPU thread's shard: the PIT is the home's; its ports are calls there.
-    const speaker = (config.flags & KVM_PIT_SPEAKER_DUMMY) === 0;
-    kvm.arch.pioBus.push(
-      homePioDevice(home, (p) => (p >= 0x40 && p <= 0x43) || (speaker && p === 0x61)),
-    );
+    kvm.arch.pioBus.push(homePioDevice(home, (p) => kvmPitClaims(config.flags, p)));
     return 0;
   }
   if (kvm.arch.vpit) return -EEXIST;
@@ -2757,7 +2754,7 @@ function kernelMmioRead(vcpu: KvmVcpu, frags: readonly KvmMmioFragment[]): boole
 
 /** The home's I/O APIC window, as a shard sees it. */
 const homeIoapicInRange = (home: KvmHome, gpa: number): boolean =>
-  gpa >= home.ioapicBase && gpa < home.ioapicBase + 0x100;
+  gpa >= home.ioapicBase && gpa < home.ioapicBase + IOAPIC_MEM_LENGTH;
 
 /** vcpu_mmio_write's in-kernel devices: true when the LAPIC or the I/O APIC took the write. */
 function kernelMmioWrite(vcpu: KvmVcpu, gpa: number, src: Uint8Array): boolean {

@@ -195,8 +195,6 @@ export interface HostThreadLink {
   readonly vcpuCall: SharedArrayBuffer;
   /** The kvm_run area of the vCPU it will create (mmap of the vCPU fd, 3 pages). */
   readonly runArea: SharedArrayBuffer;
-  /** The process's open KVM files at clone time: path/kind by fd. */
-  readonly files: readonly { readonly fd: number; readonly kind: "kvm" | "kvm-vm" }[];
   /** The kernel's mail to the thread (a MessagePort to transfer). */
   readonly mail: MailPort;
   /** Mail sent so far counts in word 0 of this buffer; the thread counts what it read. */

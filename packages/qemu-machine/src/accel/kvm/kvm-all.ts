@@ -224,8 +224,12 @@ export class KVMState {
   coalescedMmio = 0;
   /** KVM_CAP_COALESCED_PIO. */
   coalescedPio = false;
+  /** Zones are registered (kvmEnableCoalescedIo): the ring is to be flushed. */
+  coalescedIo = false;
   /** The coalesced MMIO ring, in the first vCPU's kvm_run mapping (s->coalesced_mmio_ring). */
   coalescedMmioRing: Uint8Array | null = null;
+  /** The ring's `first` and `last` words. */
+  coalescedMmioRingWords: Int32Array | null = null;
   /** s->coalesced_flush_in_progress. */
   coalescedFlushInProgress = false;
   /** Required capabilities let pass because the kernel model lacks them (see above). */
@@ -706,10 +710,12 @@ export function kvmHandleMmio(
  * s->coalesced_mmio_ring = kvm_run + coalesced_mmio * PAGE_SIZE).
  */
 export function kvmNoteCoalescedRing(s: KVMState, cpu: KvmVcpuState): void {
-  if (s.coalescedMmio <= 0 || s.coalescedMmioRing) return;
+  if (!s.coalescedIo || s.coalescedMmioRing) return;
   const off = s.coalescedMmio * PAGE_SIZE;
   if (off + PAGE_SIZE > cpu.mmapSize) return;
-  s.coalescedMmioRing = s.os.view(cpu.mmapAddr + off, PAGE_SIZE);
+  const ring = s.os.view(cpu.mmapAddr + off, PAGE_SIZE);
+  s.coalescedMmioRing = ring;
+  s.coalescedMmioRingWords = new Int32Array(ring.buffer, ring.byteOffset, 2);
 }
 
 /**
@@ -720,6 +726,7 @@ export function kvmNoteCoalescedRing(s: KVMState, cpu: KvmVcpuState): void {
  * spinning after its last byte could leave it in the ring.
  */
 export function kvmEnableCoalescedIo(s: KVMState): void {
+  s.coalescedIo = s.coalescedMmio > 0;
   memoryListenerSetCoalescedIo(
     s.coalescedMmio > 0 ? (addr, size, pio) => kvmCoalesceIoAdd(s, addr, size, pio) : null,
   );
@@ -742,8 +749,8 @@ function kvmCoalesceIoAdd(s: KVMState, addr: number, size: number, pio: boolean)
  */
 export function kvmFlushCoalescedMmioBuffer(s: KVMState): void {
   const ring = s.coalescedMmioRing;
-  if (!ring || s.coalescedFlushInProgress) return;
-  const w = new Int32Array(ring.buffer, ring.byteOffset, 2);
+  const w = s.coalescedMmioRingWords;
+  if (!ring || !w || s.coalescedFlushInProgress) return;
   if (Atomics.load(w, 0) === Atomics.load(w, 1)) return;
   s.coalescedFlushInProgress = true;
   try {
